@@ -1,0 +1,159 @@
+"""Typed settings read from the environment and ``.env``; they fail fast with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ART_STYLES: tuple[str, ...] = (
+    "realistic",
+    "anime",
+    "cartoon",
+    "fantasy",
+    "cyberpunk",
+    "vintage",
+    "minimalist",
+)
+TIERS: tuple[str, ...] = ("FREE", "PREMIUM", "PRO", "ENTERPRISE")
+
+_PLACEHOLDERS = {"", "changeme", "change-me", "your-token-here", "your_token_here", "xxx", "todo"}
+
+
+class ConfigError(Exception):
+    """The configuration is missing or malformed; the message names the variable to set."""
+
+
+class Settings(BaseSettings):
+    """Every variable of the bot, with the defaults of the design document."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    discord_token: SecretStr | None = None
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+    discord_dev_guild_id: int | None = None
+
+    database_url: SecretStr | None = None
+    data_dir: Path = Path("./data")
+
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    gemini_image_model: str = "gemini-2.5-flash-image"
+    gemini_text_model: str = "gemini-2.5-flash"
+    gemini_timeout_seconds: float = Field(default=90.0, gt=0)
+    gemini_max_retries: int = Field(default=3, ge=0, le=10)
+
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_public_base_url: str | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    generation_concurrency: int = Field(default=8, ge=1, le=1000)
+    stale_generation_minutes: int = Field(default=20, ge=1)
+    sweep_interval_seconds: int = Field(default=300, ge=5)
+
+    quota_free: int = Field(default=3, ge=0)
+    quota_premium: int = Field(default=20, ge=0)
+    quota_pro: int = Field(default=100, ge=0)
+    quota_enterprise: int = Field(default=1000, ge=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "discord_token",
+        "gemini_api_key",
+        "database_url",
+        "s3_bucket",
+        "gemini_base_url",
+        "s3_endpoint_url",
+        "s3_region",
+        "s3_public_base_url",
+        "discord_dev_guild_id",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() == "":
+            return None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if raw.startswith(("postgresql://", "postgres://")):
+            raw = "postgresql+asyncpg://" + raw.split("://", 1)[1]
+        if not raw.startswith("postgresql+asyncpg://"):
+            msg = "DATABASE_URL must start with postgresql+asyncpg:// (or postgresql://)"
+            raise ValueError(msg)
+        return SecretStr(raw)
+
+    def quota_for_tier(self, tier: str) -> int:
+        """The daily quota a subscription tier gets."""
+        return {
+            "FREE": self.quota_free,
+            "PREMIUM": self.quota_premium,
+            "PRO": self.quota_pro,
+            "ENTERPRISE": self.quota_enterprise,
+        }.get(tier.upper(), self.quota_free)
+
+    def require_token(self) -> str:
+        """The Discord token, or a ConfigError that says where to get one.
+
+        Raises:
+            ConfigError: DISCORD_TOKEN is unset or a placeholder.
+        """
+        token = self.discord_token.get_secret_value().strip() if self.discord_token else ""
+        if token.lower() in _PLACEHOLDERS:
+            msg = (
+                "DISCORD_TOKEN is not set. Create an application at "
+                "https://discord.com/developers/applications, add a bot, copy its token and "
+                "set DISCORD_TOKEN in the environment or in .env."
+            )
+            raise ConfigError(msg)
+        return token
+
+    @property
+    def offline_generation(self) -> bool:
+        """True when no Gemini key is set: the offline generator is used."""
+        return self.gemini_api_key is None or not self.gemini_api_key.get_secret_value().strip()
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for log scrubbing."""
+        out: list[str] = []
+        for secret in (self.discord_token, self.gemini_api_key):
+            if secret is not None and secret.get_secret_value():
+                out.append(secret.get_secret_value())
+        if self.database_url is not None:
+            url = self.database_url.get_secret_value()
+            if "@" in url and ":" in url.split("://", 1)[1].split("@", 1)[0]:
+                password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+                if password:
+                    out.append(password)
+        return out
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning validation errors into one ConfigError naming the variables.
+
+    Raises:
+        ConfigError: a variable is malformed.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("Invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,136 @@
+"""Domain errors: each carries a translation key and parameters for its user-facing text.
+
+They are raised by services and providers and turned into ephemeral, localised replies in
+exactly one place (the command tree's ``on_error``). ``str(error)`` is the English text, so a
+log line or a test reads the same thing a user would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ENGLISH: dict[str, str] = {
+    "error.not_found": "I couldn't find that {what}.",
+    "error.not_owner": "Only the owner of this character can do that.",
+    "error.quota_exceeded": (
+        "You have used all {quota} generations for today. Your quota resets {reset}."
+    ),
+    "error.account_restricted": "Your account is {status}, so you can't generate images.",
+    "error.invalid_input": "{reason}",
+    "error.conflict": "{reason}",
+    "error.generation.blocked": (
+        "The request was blocked by the content filter. Try describing it differently."
+    ),
+    "error.generation.safety": (
+        "The image was withheld by the safety filter. Try a different description."
+    ),
+    "error.generation.no_image": "The image model returned no image. Please try again.",
+    "error.generation.rate_limited": (
+        "The image service is busy right now. Please try again in a minute."
+    ),
+    "error.generation.unavailable": (
+        "The image service is unavailable right now. Please try again later."
+    ),
+    "error.generation.timeout": "The image service took too long to answer. Please try again.",
+    "error.generation.invalid_response": (
+        "The image service gave an answer I couldn't use. Please try again."
+    ),
+    "error.storage": "I couldn't save the image. Please try again.",
+    "error.internal": "Something went wrong on my side. Please try again.",
+}
+
+
+class DomainError(Exception):
+    """An error whose text is safe to show to a Discord user."""
+
+    key: str = "error.internal"
+
+    def __init__(self, key: str | None = None, /, **params: Any) -> None:
+        if key is not None:
+            self.key = key
+        self.params: dict[str, Any] = params
+        super().__init__(self.english())
+
+    def english(self) -> str:
+        template = _ENGLISH.get(self.key, _ENGLISH["error.internal"])
+        try:
+            return template.format(**self.params)
+        except (KeyError, IndexError):
+            return template
+
+
+class NotFoundError(DomainError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+    key = "error.not_found"
+
+    def __init__(self, what: str = "item") -> None:
+        super().__init__(what=what)
+
+
+class NotOwnerError(DomainError):
+    """The caller does not own the thing they tried to change."""
+
+    key = "error.not_owner"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class QuotaExceededError(DomainError):
+    """No generation units are left today."""
+
+    key = "error.quota_exceeded"
+
+    def __init__(self, quota: int, reset: str) -> None:
+        super().__init__(quota=quota, reset=reset)
+
+
+class AccountRestrictedError(DomainError):
+    """The account is suspended or banned."""
+
+    key = "error.account_restricted"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status=status)
+
+
+class InvalidInputError(DomainError):
+    """The input was malformed; ``reason`` says how, in English, and ``reason_key`` localises it."""
+
+    key = "error.invalid_input"
+
+    def __init__(self, reason: str, reason_key: str | None = None, **params: Any) -> None:
+        self.reason_key = reason_key
+        super().__init__(reason=reason, **params)
+
+
+class ConflictError(DomainError):
+    """The change would clash with existing data (a duplicate name, say)."""
+
+    key = "error.conflict"
+
+    def __init__(self, reason: str, reason_key: str | None = None, **params: Any) -> None:
+        self.reason_key = reason_key
+        super().__init__(reason=reason, **params)
+
+
+class GenerationError(DomainError):
+    """A provider failed; ``kind`` is one of blocked, safety, no_image, rate_limited,
+    unavailable, timeout, invalid_response. ``retryable`` tells the retry loop to try again."""
+
+    def __init__(self, kind: str, *, retryable: bool = False, detail: str = "") -> None:
+        self.kind = kind
+        self.retryable = retryable
+        self.detail = detail
+        super().__init__(f"error.generation.{kind}")
+
+
+class StorageError(DomainError):
+    """Saving or reading an image failed."""
+
+    key = "error.storage"
+
+    def __init__(self, detail: str = "") -> None:
+        self.detail = detail
+        super().__init__()
