@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     s3_public_base_url: str | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     generation_concurrency: int = Field(default=8, ge=1, le=1000)
     stale_generation_minutes: int = Field(default=20, ge=1)
