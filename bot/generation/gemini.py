@@ -1,0 +1,397 @@
+"""Gemini providers: a text model for attributes + prompt, an image model for portraits and edits.
+
+Both talk to ``client.aio.models.generate_content``. Each attempt is bounded by
+``asyncio.timeout`` (and the same timeout is sent to the SDK, which forwards it as
+``X-Server-Timeout``); the SDK's own retries are switched off per request so that only the
+bounded retry loop of :mod:`bot.generation.retry` retries (429 and 5xx). Timeouts are not
+retried: a hung generation has already cost the member a long wait. No error text or log
+line carries the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import aiohttp
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from bot.generation.base import CharacterAttributes, ImageResult, PromptResult
+from bot.generation.retry import ProviderError, RetryPolicy, with_retries
+
+log = logging.getLogger(__name__)
+
+STYLE_HINTS: Mapping[str, str] = MappingProxyType(
+    {
+        "realistic": "photorealistic portrait, natural skin texture, soft studio light",
+        "anime": "anime illustration, clean line art, cel shading, vibrant colours",
+        "cartoon": "cartoon style, bold outlines, flat bright colours, expressive proportions",
+        "fantasy": "fantasy painting, rich detail, dramatic lighting, painterly brushwork",
+        "cyberpunk": "cyberpunk art, neon lighting, rain-slick city, magenta and cyan glow",
+        "vintage": "vintage portrait, film grain, muted sepia tones, 1950s photography",
+        "minimalist": "minimalist illustration, simple shapes, limited palette, negative space",
+    }
+)
+
+_THRESHOLDS: dict[str, types.HarmBlockThreshold] = {
+    "strict": types.HarmBlockThreshold.BLOCK_LOW_AND_ABOVE,
+    "moderate": types.HarmBlockThreshold.BLOCK_MEDIUM_AND_ABOVE,
+    "relaxed": types.HarmBlockThreshold.BLOCK_ONLY_HIGH,
+}
+_HARM_CATEGORIES: tuple[types.HarmCategory, ...] = (
+    types.HarmCategory.HARM_CATEGORY_HARASSMENT,
+    types.HarmCategory.HARM_CATEGORY_HATE_SPEECH,
+    types.HarmCategory.HARM_CATEGORY_SEXUALLY_EXPLICIT,
+    types.HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT,
+)
+_SAFETY_FINISH = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_RECITATION",
+    }
+)
+_KEY_PATTERNS = (re.compile(r"AIza[0-9A-Za-z_\-]{20,}"), re.compile(r"(?i)(key=)[^&\s'\"]+"))
+_RETRY_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+def safety_settings(level: str) -> list[types.SafetySetting]:
+    """The safety settings for a member's content filter level (unknown levels = moderate)."""
+    threshold = _THRESHOLDS.get(level, _THRESHOLDS["moderate"])
+    return [types.SafetySetting(category=c, threshold=threshold) for c in _HARM_CATEGORIES]
+
+
+def style_hint(style: str) -> str:
+    """A short description of an art style's look, for prompts."""
+    return STYLE_HINTS.get(style, STYLE_HINTS["realistic"])
+
+
+class _PhysicalTraits(BaseModel):
+    hair: str | None = None
+    eyes: str | None = None
+    skin: str | None = None
+    build: str | None = None
+    height: str | None = None
+    distinguishing_features: str | None = None
+
+
+class _AttributesDocument(BaseModel):
+    """The JSON the text model must return (also sent to it as the response schema)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    age: str | None
+    gender: str | None
+    occupation: str | None
+    personality: list[str]
+    physical_traits: _PhysicalTraits
+    clothing: str | None
+    background: str | None
+    tags: list[str]
+    image_prompt: str = Field(min_length=1, max_length=4000)
+
+    @field_validator("age", mode="before")
+    @classmethod
+    def _age_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+
+class _GeminiCaller:
+    """Shared plumbing: one bounded, retried ``generate_content`` call."""
+
+    def __init__(
+        self,
+        client: genai.Client,
+        model: str,
+        *,
+        timeout: float,
+        max_retries: int,
+        backoff_base: float = 1.0,
+        redact: Sequence[str] = (),
+    ) -> None:
+        self._client = client
+        self._model = model
+        self._timeout = timeout
+        self._policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
+        secrets = [s for s in redact if s]
+        client_key = getattr(getattr(client, "_api_client", None), "api_key", None)
+        if isinstance(client_key, str) and client_key:
+            secrets.append(client_key)
+        self._secrets = tuple(secrets)
+
+    def _config(self, content_filter: str, **extra: Any) -> types.GenerateContentConfig:
+        return types.GenerateContentConfig(
+            safety_settings=safety_settings(content_filter),
+            http_options=types.HttpOptions(
+                timeout=max(1, int(self._timeout * 1000)),
+                retry_options=types.HttpRetryOptions(attempts=1),
+            ),
+            **extra,
+        )
+
+    async def _generate(
+        self,
+        contents: list[types.Part],
+        config: types.GenerateContentConfig,
+        *,
+        operation: str,
+    ) -> types.GenerateContentResponse:
+        async def attempt() -> types.GenerateContentResponse:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    return await self._client.aio.models.generate_content(
+                        model=self._model,
+                        contents=types.Content(role="user", parts=contents),
+                        config=config,
+                    )
+            except genai_errors.APIError as exc:
+                raise self._from_api_error(exc) from None
+            except TimeoutError:
+                raise ProviderError(
+                    "timeout", detail=f"no answer within {self._timeout:g}s"
+                ) from None
+            except aiohttp.ClientError as exc:
+                raise ProviderError(
+                    "unavailable", retryable=True, detail=self._scrub(type(exc).__name__)
+                ) from None
+            except (ValidationError, ValueError) as exc:
+                raise ProviderError(
+                    "invalid_response", detail=self._scrub(f"unparseable response: {exc}")[:300]
+                ) from None
+
+        return await with_retries(attempt, self._policy, operation=operation)
+
+    def _from_api_error(self, exc: genai_errors.APIError) -> ProviderError:
+        code = int(exc.code) if isinstance(exc.code, int) else 0
+        detail = self._scrub(f"HTTP {code} {exc.status or ''}: {exc.message or ''}")[:300]
+        if code == 429:
+            return ProviderError(
+                "rate_limited", retryable=True, detail=detail, retry_after=_retry_after(exc)
+            )
+        if code >= 500 or code == 408:
+            return ProviderError(
+                "unavailable", retryable=True, detail=detail, retry_after=_retry_after(exc)
+            )
+        if code in (401, 403, 404):
+            log.error("Gemini rejected the request (check key and model): %s", detail)
+            return ProviderError("unavailable", detail=detail)
+        return ProviderError("invalid_response", detail=detail)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        text = _KEY_PATTERNS[0].sub("[redacted]", text)
+        return _KEY_PATTERNS[1].sub(r"\1[redacted]", text)
+
+
+def _retry_after(exc: genai_errors.APIError) -> float | None:
+    """The server's retry hint: a Retry-After header, or google.rpc.RetryInfo.retryDelay."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is not None:
+        raw = headers.get("Retry-After")
+        if isinstance(raw, str):
+            try:
+                return max(0.0, float(raw))
+            except ValueError:
+                pass
+    details = exc.details.get("error", exc.details) if isinstance(exc.details, dict) else {}
+    for item in details.get("details", []) if isinstance(details, dict) else []:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+            match = _RETRY_DELAY.match(str(item.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _enum_name(value: object) -> str:
+    return str(getattr(value, "value", value) or "")
+
+
+def _check_blocked(response: types.GenerateContentResponse) -> types.Candidate:
+    """The first candidate, or the GenerationError the response stands for."""
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason is not None:
+        reason = _enum_name(feedback.block_reason)
+        raise ProviderError("blocked", detail=f"prompt blocked: {reason}")
+    if not response.candidates:
+        raise ProviderError("invalid_response", detail="no candidates in the response")
+    candidate = response.candidates[0]
+    finish = _enum_name(candidate.finish_reason)
+    if finish in _SAFETY_FINISH:
+        raise ProviderError("safety", detail=f"finish reason {finish}")
+    return candidate
+
+
+def _candidate_text(candidate: types.Candidate) -> str:
+    parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+    return "".join(p.text for p in parts if p.text and not p.thought)
+
+
+class GeminiPromptOptimizer(_GeminiCaller):
+    """Extracts attributes and an optimised image prompt with a Gemini text model (JSON mode)."""
+
+    async def optimize(
+        self,
+        description: str,
+        *,
+        style: str,
+        name: str | None = None,
+        gender: str | None = None,
+        age: str | None = None,
+        content_filter: str = "moderate",
+    ) -> PromptResult:
+        """Raises: GenerationError on provider failure or an unusable answer."""
+        config = self._config(
+            content_filter,
+            system_instruction=_SYSTEM_INSTRUCTION,
+            response_mime_type="application/json",
+            response_schema=_AttributesDocument,
+            temperature=0.8,
+        )
+        request = "\n".join(
+            (
+                f"Description: {description}",
+                f"Art style: {style} ({style_hint(style)})",
+                f"Name: {name or '(invent a fitting name)'}",
+                f"Gender: {gender or '(from the description, or your choice)'}",
+                f"Age: {age or '(from the description, or your choice)'}",
+                f"Content filter: {content_filter}",
+            )
+        )
+        response = await self._generate(
+            [types.Part.from_text(text=request)], config, operation="prompt optimisation"
+        )
+        candidate = _check_blocked(response)
+        text = _candidate_text(candidate)
+        try:
+            doc = _AttributesDocument.model_validate_json(text)
+        except ValidationError:
+            finish = _enum_name(candidate.finish_reason)
+            raise ProviderError(
+                "invalid_response",
+                detail=f"text model answer is not the attributes schema (finish {finish})",
+            ) from None
+        traits = {k: v.strip() for k, v in doc.physical_traits.model_dump().items() if v}
+        attributes = CharacterAttributes(
+            name=(name or doc.name).strip()[:100],
+            age=age or _clean(doc.age),
+            gender=gender or _clean(doc.gender),
+            occupation=_clean(doc.occupation),
+            personality=_clean_list(doc.personality),
+            physical_traits=traits,
+            clothing=_clean(doc.clothing),
+            background=_clean(doc.background),
+            tags=_clean_list([t.lower() for t in doc.tags]),
+        )
+        return PromptResult(
+            attributes=attributes, prompt=doc.image_prompt.strip(), model=self._model
+        )
+
+
+class GeminiImageProvider(_GeminiCaller):
+    """Draws and edits portraits with a Gemini image model (``response_modalities`` IMAGE)."""
+
+    def _modalities(self) -> list[str]:
+        # The 2.0 experimental image models refuse IMAGE alone; later ones accept it.
+        return ["TEXT", "IMAGE"] if "2.0" in self._model else ["IMAGE"]
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        style: str,
+        content_filter: str = "moderate",
+        reference: bytes | None = None,
+        reference_mime: str | None = None,
+    ) -> ImageResult:
+        """Raises: GenerationError on provider failure or when no image came back."""
+        text = (
+            f"{prompt}\n\nArt style: {style} ({style_hint(style)}). A single character "
+            "portrait, centred, no text, no watermark."
+        )
+        parts = [types.Part.from_text(text=text)]
+        if reference:
+            parts[0] = types.Part.from_text(
+                text=text + " Use the attached image as the reference for the character."
+            )
+            parts.append(
+                types.Part.from_bytes(data=reference, mime_type=reference_mime or "image/png")
+            )
+        return await self._image(parts, content_filter, operation="image generation")
+
+    async def edit(
+        self,
+        image: bytes,
+        mime_type: str,
+        instruction: str,
+        *,
+        style: str,
+        content_filter: str = "moderate",
+    ) -> ImageResult:
+        """Raises: GenerationError on provider failure or when no image came back."""
+        text = (
+            f"Edit this image of a character: {instruction}\nKeep the same character, face, "
+            f"identity and the {style} art style ({style_hint(style)}) unless the instruction "
+            "says otherwise. No text, no watermark."
+        )
+        parts = [
+            types.Part.from_bytes(data=image, mime_type=mime_type),
+            types.Part.from_text(text=text),
+        ]
+        return await self._image(parts, content_filter, operation="image edit")
+
+    async def _image(
+        self, parts: list[types.Part], content_filter: str, *, operation: str
+    ) -> ImageResult:
+        config = self._config(content_filter, response_modalities=self._modalities())
+        response = await self._generate(parts, config, operation=operation)
+        candidate = _check_blocked(response)
+        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+        for part in parts:
+            blob = part.inline_data
+            if blob is not None and blob.data and (blob.mime_type or "").startswith("image/"):
+                return ImageResult(
+                    data=blob.data, mime_type=blob.mime_type or "image/png", model=self._model
+                )
+        finish = _enum_name(candidate.finish_reason) or "none"
+        raise ProviderError("no_image", detail=f"no image part (finish reason {finish})")
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value[:1000] or None
+
+
+def _clean_list(values: list[str], limit: int = 12) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        item = value.strip()[:60]
+        if item and item not in out:
+            out.append(item)
+    return out[:limit]
+
+
+_SYSTEM_INSTRUCTION = (
+    "You design characters for an image generator. From the member's description, extract "
+    "the character's attributes and write one optimised image prompt for the requested art "
+    "style. Keep everything the member said and invent plausible details only where the "
+    "description is silent. When a name, gender or age is given, use exactly that. Write in "
+    "English. personality: 3 to 6 single adjectives. tags: 3 to 8 short lowercase keywords. "
+    "background: two or three sentences of backstory. image_prompt: one paragraph of at most "
+    "120 words describing a single character portrait (subject, face, hair, clothing, pose, "
+    "expression, background, lighting) in the art style's medium and look, with no text or "
+    "watermark in the image. With content filter 'strict', keep everything family-friendly."
+)

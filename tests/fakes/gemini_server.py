@@ -1,0 +1,301 @@
+"""A fake Gemini API on 127.0.0.1 that the real google-genai SDK talks to over HTTP.
+
+It speaks ``POST /v1beta/models/{model}:generateContent`` (the path the SDK 3.x calls, with the
+key in the ``x-goog-api-key`` header, or ``?key=``), records every request, answers text
+requests with a JSON attributes document derived from the request and image requests (those
+asking for the IMAGE modality) with a real PNG as ``inlineData``. Failures are scriptable with
+:meth:`FakeGemini.fail_next`; latency per kind is configurable; requests in flight are counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from PIL import Image
+
+FAILURE_KINDS = (
+    "blocked",
+    "image_safety",
+    "no_image",
+    "text_only",
+    "429",
+    "500",
+    "503",
+    "hang",
+    "bad_json",
+    "invalid_key",
+)
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received."""
+
+    model: str
+    body: dict[str, Any]
+    api_key: str | None
+    texts: list[str] = field(default_factory=list)
+    images: list[bytes] = field(default_factory=list)
+    image_mimes: list[str] = field(default_factory=list)
+    kind: str = "text"  # "text" or "image"
+    failure: str | None = None  # the scripted failure it was answered with, if any
+
+    @property
+    def text(self) -> str:
+        """All text parts (system instruction excluded), joined by newlines."""
+        return "\n".join(self.texts)
+
+
+@dataclass
+class _Script:
+    kind: str
+    remaining: int | None  # None = forever
+    model: str | None
+    retry_after: float | None
+
+
+def png_bytes(colour: tuple[int, int, int] = (200, 80, 40), size: int = 32) -> bytes:
+    """A small real PNG."""
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+class FakeGemini:
+    """The fake server. ``await start()``, use ``base_url``, ``await stop()``."""
+
+    def __init__(self, *, text_latency: float = 0.0, image_latency: float = 0.0) -> None:
+        self.text_latency = text_latency
+        self.image_latency = image_latency
+        self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.image_png = png_bytes()
+        self._scripts: list[_Script] = []
+        self._release = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give the SDK (``HttpOptions(base_url=...)`` / GEMINI_BASE_URL)."""
+        return f"http://127.0.0.1:{self._port}"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/{version}/models/{action}", self._handle)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        self._release.set()  # let hung handlers finish
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def reset(self) -> None:
+        """Forget requests, scripts and the concurrency high-water mark; un-hang handlers."""
+        self.requests.clear()
+        self._scripts.clear()
+        self.max_in_flight = self.in_flight
+        self._release.set()
+        self._release = asyncio.Event()
+
+    def fail_next(
+        self,
+        kind: str,
+        times: int | None = 1,
+        model: str | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests (None = all) for ``model`` (None = any) with a
+        failure of ``kind`` (one of FAILURE_KINDS). ``retry_after`` adds a Retry-After header
+        to 429/503 answers."""
+        if kind not in FAILURE_KINDS:
+            raise ValueError(f"unknown failure kind {kind!r}")
+        self._scripts.append(_Script(kind, times, model, retry_after))
+
+    def requests_for(self, model: str) -> list[RecordedRequest]:
+        """The recorded requests for one model."""
+        return [r for r in self.requests if r.model == model]
+
+    def _take_script(self, model: str) -> _Script | None:
+        for script in self._scripts:
+            if script.model is not None and script.model != model:
+                continue
+            if script.remaining is not None:
+                script.remaining -= 1
+                if script.remaining <= 0:
+                    self._scripts.remove(script)
+            return script
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        action = request.match_info["action"]
+        if request.match_info["version"] != "v1beta" or not action.endswith(":generateContent"):
+            return _error(404, "NOT_FOUND", f"unknown method {action}")
+        model = action.removesuffix(":generateContent")
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, "INVALID_ARGUMENT", "body is not JSON")
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        recorded = _record(model, body, key)
+        self.requests.append(recorded)
+        if not key:
+            return _error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers")
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            latency = self.image_latency if recorded.kind == "image" else self.text_latency
+            if latency > 0:
+                await asyncio.sleep(latency)
+            script = self._take_script(model)
+            if script is not None:
+                recorded.failure = script.kind
+                return await self._failure(script, recorded, key)
+            if recorded.kind == "image":
+                return web.json_response(_image_answer(self.image_png))
+            return web.json_response(_text_answer(_attributes_for(recorded)))
+        finally:
+            self.in_flight -= 1
+
+    async def _failure(
+        self, script: _Script, recorded: RecordedRequest, key: str
+    ) -> web.StreamResponse:
+        headers = {"Retry-After": f"{script.retry_after:g}"} if script.retry_after else None
+        kind = script.kind
+        if kind == "hang":
+            release = self._release
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(release.wait(), timeout=60)
+            return _error(503, "UNAVAILABLE", "released after hanging")
+        if kind == "429":
+            return _error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted", headers)
+        if kind == "500":
+            return _error(500, "INTERNAL", "An internal error has occurred.")
+        if kind == "503":
+            return _error(503, "UNAVAILABLE", "The model is overloaded.", headers)
+        if kind == "invalid_key":  # worst case: a server that echoes the key back
+            return _error(400, "INVALID_ARGUMENT", f"API key not valid: {key}")
+        if kind == "blocked":
+            return web.json_response(
+                {"promptFeedback": {"blockReason": "SAFETY"}, "modelVersion": recorded.model}
+            )
+        if kind == "image_safety":
+            return web.json_response({"candidates": [{"finishReason": "IMAGE_SAFETY", "index": 0}]})
+        if kind == "no_image":
+            return web.json_response({"candidates": [{"finishReason": "NO_IMAGE", "index": 0}]})
+        if kind == "text_only":
+            return web.json_response(_text_answer("I can't draw that, but here is a story."))
+        # bad_json: text that is not the schema, or for an image model image data that is
+        # not base64 (the SDK fails to parse the response)
+        if recorded.kind == "image":
+            answer = _image_answer(b"")
+            answer["candidates"][0]["content"]["parts"][0]["inlineData"]["data"] = "!!not b64!!"
+            return web.json_response(answer)
+        return web.json_response(_text_answer('{"this is": "not the attributes schema"'))
+
+
+def _error(
+    code: int, status: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = {"error": {"code": code, "message": message, "status": status}}
+    return web.json_response(body, status=code, headers=headers)
+
+
+def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
+    recorded = RecordedRequest(
+        model=model, body=body if isinstance(body, dict) else {}, api_key=key
+    )
+    contents = recorded.body.get("contents") or []
+    for content in contents if isinstance(contents, list) else []:
+        for part in content.get("parts") or [] if isinstance(content, dict) else []:
+            if "text" in part:
+                recorded.texts.append(str(part["text"]))
+            blob = part.get("inlineData") or part.get("inline_data")
+            if isinstance(blob, dict):
+                try:
+                    recorded.images.append(base64.b64decode(blob.get("data", ""), validate=True))
+                except (binascii.Error, ValueError):
+                    recorded.images.append(b"")
+                recorded.image_mimes.append(str(blob.get("mimeType") or blob.get("mime_type")))
+    config = recorded.body.get("generationConfig") or {}
+    modalities = [str(m).upper() for m in config.get("responseModalities") or []]
+    recorded.kind = "image" if "IMAGE" in modalities else "text"
+    return recorded
+
+
+def _image_answer(png: bytes) -> dict[str, Any]:
+    return {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {
+                            "inlineData": {
+                                "mimeType": "image/png",
+                                "data": base64.b64encode(png).decode(),
+                            }
+                        }
+                    ],
+                },
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 1290},
+    }
+
+
+def _text_answer(text: str) -> dict[str, Any]:
+    return {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [{"text": text}]},
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
+    }
+
+
+def _field(text: str, label: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith(f"{label}:"):
+            value = line.split(":", 1)[1].strip()
+            return None if value.startswith("(") else value
+    return None
+
+
+def _attributes_for(recorded: RecordedRequest) -> str:
+    """An attributes document that echoes the description and style of the request."""
+    text = recorded.text
+    description = _field(text, "Description") or text[:200]
+    style = _field(text, "Art style") or "realistic"
+    return json.dumps(
+        {
+            "name": "Fake Nova",  # a model may ignore the given name: the caller overrides
+            "age": 29,  # a number, as models sometimes answer
+            "gender": "female",
+            "occupation": "starship mechanic",
+            "personality": ["curious", "stubborn", "kind"],
+            "physical_traits": {"hair": "short silver", "eyes": "amber", "build": "wiry"},
+            "clothing": "grease-stained flight suit",
+            "background": f"Built from: {description}",
+            "tags": ["Sci-Fi", "mechanic"],
+            "image_prompt": f"[{style.split(' ')[0]}] portrait: {description}",
+        }
+    )
