@@ -7,6 +7,7 @@ log line or a test reads the same thing a user would.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 _ENGLISH: dict[str, str] = {
@@ -37,6 +38,7 @@ _ENGLISH: dict[str, str] = {
     ),
     "error.storage": "I couldn't save the image. Please try again.",
     "error.internal": "Something went wrong on my side. Please try again.",
+    "error.shutting_down": "The bot is restarting. Please try again in a minute.",
 }
 
 
@@ -82,8 +84,10 @@ class QuotaExceededError(DomainError):
 
     key = "error.quota_exceeded"
 
-    def __init__(self, quota: int, reset: str) -> None:
-        super().__init__(quota=quota, reset=reset)
+    def __init__(self, quota: int, resets_at: datetime) -> None:
+        self.resets_at = resets_at
+        # Discord renders <t:…:R> as a relative time in the reader's own locale.
+        super().__init__(quota=quota, reset=f"<t:{int(resets_at.timestamp())}:R>")
 
 
 class AccountRestrictedError(DomainError):

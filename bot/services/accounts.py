@@ -1,0 +1,178 @@
+"""Accounts: the user row of a Discord member, their settings and what they may do."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
+from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
+
+_USERNAME_CHARS = re.compile(r"[^a-zA-Z0-9_]+")
+GENERATING_STATUSES = frozenset({"active"})
+
+
+def auth0_id_for(discord_id: int) -> str:
+    """The id the platform's Auth0 Discord connection gives the same person."""
+    return f"oauth2|discord|{int(discord_id)}"
+
+
+def placeholder_email(discord_id: int) -> str:
+    """A syntactically valid address on a reserved domain, until the web platform links one."""
+    return f"discord_{int(discord_id)}@users.discord.invalid"
+
+
+def username_candidates(hint: str, discord_id: int) -> list[str]:
+    """Usernames to try, all matching ``^[a-zA-Z0-9_]{3,30}$``: the cleaned hint, then the
+    hint with a suffix of the member's id, then the id alone."""
+    base = _USERNAME_CHARS.sub("_", hint).strip("_")[:30]
+    if len(base) < 3:
+        base = (base + "_user")[:30] if base else "member"
+    suffix = str(int(discord_id))[-6:]
+    out = [base, f"{base[: 30 - len(suffix) - 1]}_{suffix}", f"discord_{int(discord_id)}"[:30]]
+    return list(dict.fromkeys(out))
+
+
+async def get_user_by_discord_id(session: AsyncSession, discord_id: int) -> User | None:
+    """The user of a Discord member, if they have used the bot before."""
+    return (
+        await session.execute(select(User).where(User.auth0_id == auth0_id_for(discord_id)))
+    ).scalar_one_or_none()
+
+
+async def get_or_create_user(
+    session: AsyncSession,
+    discord_id: int,
+    *,
+    username_hint: str,
+    display_name: str | None = None,
+    avatar_url: str | None = None,
+    daily_quota: int | None = None,
+    language: str | None = None,
+) -> User:
+    """The member's user row, created on first use; two first uses at once make one row.
+
+    ``language`` (a supported code derived from the Discord locale) is stored as the
+    preferred language only when the row is created.
+    """
+    existing = await get_user_by_discord_id(session, discord_id)
+    if existing is not None:
+        return existing
+    auth0_id = auth0_id_for(discord_id)
+    values: dict[str, object] = {
+        "auth0_id": auth0_id,
+        "email": placeholder_email(discord_id),
+        "display_name": (display_name or username_hint)[:100] or None,
+        "avatar_url": avatar_url,
+    }
+    if daily_quota is not None:
+        values["daily_quota"] = daily_quota
+    if language in LANGUAGES:
+        values["preferred_language"] = language
+    for username in username_candidates(username_hint, discord_id):
+        # ON CONFLICT DO NOTHING covers every unique index: a concurrent first use (auth0_id,
+        # email) or a username someone else has; the SELECT below tells which.
+        stmt = insert(User).values(username=username, **values).on_conflict_do_nothing()
+        inserted = (await session.execute(stmt.returning(User.id))).scalar_one_or_none()
+        if inserted is not None:
+            break
+        if await get_user_by_discord_id(session, discord_id) is not None:
+            break
+    user = await get_user_by_discord_id(session, discord_id)
+    if user is None:  # pragma: no cover - every candidate clashed, which the id suffix prevents
+        raise NotFoundError("user")
+    await session.refresh(user)
+    return user
+
+
+def ensure_can_generate(user: User) -> None:
+    """Refuse suspended, banned and deleted accounts.
+
+    Raises:
+        AccountRestrictedError: the account is not active.
+    """
+    status = user.account_status or "active"
+    if status not in GENERATING_STATUSES:
+        raise AccountRestrictedError(status)
+
+
+def validate_timezone(name: str) -> str:
+    """An IANA zone name as Python and PostgreSQL both know it.
+
+    Raises:
+        InvalidInputError: unknown zone.
+    """
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > 64 or cleaned.startswith(("/", ".")) or ".." in cleaned:
+        raise InvalidInputError(
+            f"Unknown timezone {cleaned!r}. Use a name like Europe/Paris or America/New_York.",
+            "invalid.timezone",
+            timezone=cleaned,
+        )
+    try:
+        zoneinfo.ZoneInfo(cleaned)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInputError(
+            f"Unknown timezone {cleaned!r}. Use a name like Europe/Paris or America/New_York.",
+            "invalid.timezone",
+            timezone=cleaned,
+        ) from None
+    return cleaned
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """The settings a member may change; None leaves a field as it is."""
+
+    language: str | None = None
+    content_filter: str | None = None
+    profile_visibility: str | None = None
+    allow_gallery_showcase: bool | None = None
+    timezone: str | None = None
+
+
+def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise InvalidInputError(
+            f"{value!r} is not a valid {what}; choose one of {', '.join(allowed)}.",
+            "invalid.choice",
+            value=value,
+            what=what,
+            choices=", ".join(allowed),
+        )
+    return value
+
+
+async def update_settings(session: AsyncSession, user_id: str, change: SettingsChange) -> User:
+    """Apply a settings change after validating every field (nothing changes on bad input).
+
+    Raises:
+        InvalidInputError: a value is not allowed. NotFoundError: no such user.
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("user")
+    updates: dict[str, object] = {}
+    if change.language is not None:
+        updates["preferred_language"] = _check_choice(change.language, LANGUAGES, "language")
+    if change.content_filter is not None:
+        updates["content_filter_level"] = _check_choice(
+            change.content_filter, CONTENT_FILTERS, "content filter"
+        )
+    if change.profile_visibility is not None:
+        updates["profile_visibility"] = _check_choice(
+            change.profile_visibility, VISIBILITIES, "profile visibility"
+        )
+    if change.allow_gallery_showcase is not None:
+        updates["allow_gallery_showcase"] = bool(change.allow_gallery_showcase)
+    if change.timezone is not None:
+        updates["timezone"] = validate_timezone(change.timezone)
+    for key, value in updates.items():
+        setattr(user, key, value)
+    await session.flush()
+    return user

@@ -1,0 +1,126 @@
+"""The daily generation quota: one atomic statement charges, resets and refuses.
+
+The day is the user's local day (``users.timezone``): a charge on a later local date than
+``last_reset_date`` starts the count again. Refunds are tied to a generation's transition to
+``failed`` (see ``generations.fail_generation``), so a unit can come back only once.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import AccountRestrictedError, NotFoundError, QuotaExceededError
+from db.models import User
+
+# A new local day has begun since the last reset.
+_NEW_DAY = (
+    "(now() AT TIME ZONE coalesce(timezone, 'UTC'))::date"
+    " > (last_reset_date AT TIME ZONE coalesce(timezone, 'UTC'))::date"
+)
+
+CHARGE_SQL = text(
+    f"""
+    UPDATE users SET
+        daily_used = CASE WHEN {_NEW_DAY} THEN 1 ELSE daily_used + 1 END,
+        last_reset_date = CASE WHEN {_NEW_DAY} THEN now() ELSE last_reset_date END
+    WHERE id = :user_id
+      AND coalesce(account_status, 'active') = 'active'
+      AND (CASE WHEN {_NEW_DAY} THEN 0 ELSE daily_used END) < daily_quota
+    RETURNING daily_used, daily_quota
+    """
+)
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    """Where a member stands today."""
+
+    used: int
+    quota: int
+    tier: str
+    resets_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        """Units left today."""
+        return max(self.quota - self.used, 0)
+
+
+def _zone(name: str | None) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def next_reset(timezone: str | None, now: datetime | None = None) -> datetime:
+    """The next local midnight of ``timezone``, as an aware UTC instant."""
+    zone = _zone(timezone)
+    local = (now or datetime.now(UTC)).astimezone(zone)
+    tomorrow = (local + timedelta(days=1)).date()
+    midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone)
+    return midnight.astimezone(UTC)
+
+
+def status_of(user: User, now: datetime | None = None) -> QuotaStatus:
+    """The quota status of a loaded user row (a new local day counts as nothing used)."""
+    current = now or datetime.now(UTC)
+    zone = _zone(user.timezone)
+    new_day = current.astimezone(zone).date() > user.last_reset_date.astimezone(zone).date()
+    return QuotaStatus(
+        used=0 if new_day else user.daily_used,
+        quota=user.daily_quota,
+        tier=user.subscription_tier or "FREE",
+        resets_at=next_reset(user.timezone, current),
+    )
+
+
+async def charge(session: AsyncSession, user_id: str) -> QuotaStatus:
+    """Take one unit in a single statement, safe across connections and processes.
+
+    Raises:
+        QuotaExceededError: none left today. AccountRestrictedError: the account may not
+        generate. NotFoundError: no such user.
+    """
+    row = (await session.execute(CHARGE_SQL, {"user_id": user_id})).one_or_none()
+    user = await session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise NotFoundError("user")
+    if row is None:
+        status = user.account_status or "active"
+        if status != "active":
+            raise AccountRestrictedError(status)
+        raise QuotaExceededError(user.daily_quota, next_reset(user.timezone))
+    return status_of(user)
+
+
+async def quota_status(session: AsyncSession, user_id: str) -> QuotaStatus:
+    """Today's status without charging.
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    user = await session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise NotFoundError("user")
+    return status_of(user)
+
+
+async def set_tier(session: AsyncSession, user_id: str, tier: str, daily_quota: int) -> User:
+    """Put a user on a tier with that tier's daily quota.
+
+    Raises:
+        NotFoundError: no such user.
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("user")
+    user.subscription_tier = tier
+    user.daily_quota = daily_quota
+    await session.flush()
+    return user

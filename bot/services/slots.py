@@ -1,0 +1,76 @@
+"""A per-process limit on concurrent generations, with first-come queue positions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+PositionCallback = Callable[[int], Awaitable[None]]
+
+
+class GenerationSlots:
+    """At most ``limit`` holders at once; waiters are served in arrival order and told their
+    position (1 = next) whenever it changes."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            msg = "limit must be at least 1"
+            raise ValueError(msg)
+        self.limit = limit
+        self._active = 0
+        self._waiters: list[tuple[asyncio.Future[None], PositionCallback | None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def active(self) -> int:
+        """Holders right now."""
+        return self._active
+
+    @property
+    def waiting(self) -> int:
+        """Waiters right now."""
+        return len(self._waiters)
+
+    async def _announce(self) -> None:
+        for position, (_, callback) in enumerate(list(self._waiters), start=1):
+            if callback is not None:
+                with contextlib.suppress(Exception):
+                    await callback(position)
+
+    def _release(self) -> None:
+        while self._waiters:
+            future, _ = self._waiters.pop(0)
+            if not future.done():
+                future.set_result(None)  # the slot passes straight to the next waiter
+                return
+        self._active -= 1
+
+    @contextlib.asynccontextmanager
+    async def acquire(self, on_position: PositionCallback | None = None) -> AsyncIterator[None]:
+        """Hold a slot for the duration of the block, queueing when all are taken."""
+        if self._active < self.limit and not self._waiters:
+            self._active += 1
+        else:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            entry = (future, on_position)
+            self._waiters.append(entry)
+            if on_position is not None:
+                with contextlib.suppress(Exception):
+                    await on_position(len(self._waiters))
+            try:
+                await future
+            except BaseException:
+                if entry in self._waiters:
+                    self._waiters.remove(entry)
+                elif future.done() and not future.cancelled():
+                    self._release()  # we were handed the slot as we were cancelled
+                raise
+            if self._waiters:
+                task = asyncio.get_running_loop().create_task(self._announce())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        try:
+            yield
+        finally:
+            self._release()
