@@ -219,6 +219,12 @@ class Character(Base):
         Index("idx_characters_generation_status", "generation_status"),
         Index("idx_characters_created_at", text("created_at DESC")),
         Index("idx_characters_tags", "tags", postgresql_using="gin"),
+        # Beyond the reference (migration 0002): find a character from its Discord thread.
+        Index(
+            "idx_characters_conversation_id",
+            text("(metadata ->> 'conversationId')"),
+            postgresql_where=text("(metadata ? 'conversationId')"),
+        ),
     )
 
 

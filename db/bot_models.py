@@ -1,0 +1,126 @@
+"""Tables the bot needs beyond the platform's schema (added by their own migrations)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base
+from db.models import NOW, UUID_DEFAULT
+
+MOD_ACTIONS = ("setup", "unpublish", "set_status")
+
+
+class GuildSettings(Base):
+    """Per-guild configuration: showcase channel and moderator role."""
+
+    __tablename__ = "guild_settings"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    showcase_channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    moderator_role_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW, onupdate=text("now()")
+    )
+
+
+class ModerationAction(Base):
+    """Who did what to whom, why and when."""
+
+    __tablename__ = "moderation_actions"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True, server_default=UUID_DEFAULT)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    moderator_discord_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    moderator_user_id: Mapped[str | None] = mapped_column(
+        Text, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    target_user_id: Mapped[str | None] = mapped_column(
+        Text, ForeignKey("users.id", ondelete="SET NULL")
+    )
+    target_character_id: Mapped[str | None] = mapped_column(
+        Text, ForeignKey("characters.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "action IN ('setup', 'unpublish', 'set_status')", name="moderation_actions_action_check"
+        ),
+        Index("idx_moderation_actions_guild_created", "guild_id", text("created_at DESC")),
+    )
+
+
+class ShowcasePost(Base):
+    """A character's post in a guild's showcase channel, so unpublishing can remove it."""
+
+    __tablename__ = "showcase_posts"
+
+    character_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True
+    )
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    channel_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW
+    )
+
+
+class UserNotice(Base):
+    """A message for a member that could not be delivered by DM; shown with their next reply."""
+
+    __tablename__ = "user_notices"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True, server_default=UUID_DEFAULT)
+    user_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    key: Mapped[str] = mapped_column(Text, nullable=False)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW
+    )
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "idx_user_notices_pending",
+            "user_id",
+            postgresql_where=text("delivered_at IS NULL"),
+        ),
+    )
+
+
+class BotState(Base):
+    """Small key/value state shared by every bot process (e.g. the synced command hash)."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW
+    )
