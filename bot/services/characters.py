@@ -1,0 +1,414 @@
+"""Characters: lookup with ownership and visibility, listing, autocomplete, edits and flags.
+
+Only ``completed`` characters appear in listings and autocomplete (a create in flight has a
+``pending`` row). A character is *publicly visible* when it is public and completed and its
+owner allows gallery showcase and is active; :func:`publicly_visible` is that rule in SQL, shared
+by the gallery, themes and collections.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Boolean,
+    ColumnClause,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import InvalidInputError, NotFoundError, NotOwnerError
+from bot.services.pagination import (
+    Page,
+    apply_keyset,
+    clamp_limit,
+    escape_like,
+    keyset_page,
+    parse_cursor,
+)
+from db.models import Character, ThemeVariant, User
+
+CharacterFilter = Literal["all", "favorites", "library"]
+CharacterFlag = Literal["is_favorite", "is_in_library", "is_public"]
+
+MAX_NAME = 100
+MAX_DESCRIPTION = 2000
+MAX_ATTRIBUTE = 1000
+AUTOCOMPLETE_MAX = 25
+STORAGE_KEY_FIELDS = ("imageKey", "thumbnailKey")
+GENERATING = ("pending", "processing")
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_FLAGS: tuple[str, ...] = ("is_favorite", "is_in_library", "is_public")
+# ``metadata ->> 'conversationId'`` and ``metadata ? 'conversationId'`` with the key as a literal
+# (not a bound parameter), so that the partial expression index idx_characters_conversation_id
+# (migration 0002) matches even under a generic prepared plan.
+_CONVERSATION_KEY: ColumnClause[str] = literal_column("'conversationId'", Text)
+conversation_id = Character.meta.op("->>", return_type=Text)(_CONVERSATION_KEY)
+has_conversation = Character.meta.op("?", return_type=Boolean)(_CONVERSATION_KEY)
+# ``generation_status = 'completed'`` with a literal, so a partial index on completed (or public
+# completed) characters can serve listings under generic plans too.
+is_completed = Character.generation_status == literal_column("'completed'", Text)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedCharacter:
+    """What a delete removed: the objects to delete from storage once the caller has committed."""
+
+    id: str
+    name: str | None
+    storage_keys: tuple[str, ...]
+    image_urls: tuple[str, ...]
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def is_valid_id(value: object) -> bool:
+    """Whether ``value`` looks like a row id (UUID/cuid-shaped), so a typed-in name or garbage
+    never reaches the database."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def clean_text(
+    value: str | None, *, field: str, label: str, max_length: int, required: bool = False
+) -> str | None:
+    """``value`` stripped; empty becomes None.
+
+    Raises: InvalidInputError (``invalid.<field>_empty`` / ``invalid.<field>_too_long``).
+    """
+    text = (value or "").strip()
+    if not text:
+        if required:
+            raise InvalidInputError(
+                f"The {label} can't be empty.", reason_key=f"invalid.{field}_empty", field=field
+            )
+        return None
+    if len(text) > max_length:
+        raise InvalidInputError(
+            f"The {label} can be at most {max_length} characters (it has {len(text)}).",
+            reason_key=f"invalid.{field}_too_long",
+            field=field,
+            max=max_length,
+            length=len(text),
+        )
+    return text
+
+
+def storage_keys(meta: dict[str, Any] | None) -> list[str]:
+    """The storage keys recorded in a row's ``metadata`` (image, thumbnail)."""
+    if not meta:
+        return []
+    return [str(meta[k]) for k in STORAGE_KEY_FIELDS if isinstance(meta.get(k), str) and meta[k]]
+
+
+def name_rank(column: Any, query: str) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """The (substring filter, prefix-first rank) pair of a case-insensitive name search."""
+    escaped = escape_like(query)
+    matches = column.ilike(f"%{escaped}%", escape="\\")
+    rank = case((column.ilike(f"{escaped}%", escape="\\"), 0), else_=1)
+    return matches, rank
+
+
+def publicly_visible() -> ColumnElement[bool]:
+    """SQL: the character is public, completed, and its owner showcases and is active."""
+    return and_(
+        Character.is_public.is_(True),
+        is_completed,
+        exists().where(
+            User.id == Character.user_id,
+            User.allow_gallery_showcase.is_(True),
+            User.account_status == "active",
+        ),
+    )
+
+
+def visible_to(viewer_user_id: str) -> ColumnElement[bool]:
+    """SQL: the viewer's own completed characters, and everyone's publicly visible ones."""
+    return or_(
+        and_(Character.user_id == viewer_user_id, is_completed),
+        publicly_visible(),
+    )
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+
+async def get_character(session: AsyncSession, character_id: str) -> Character:
+    """The character with this id, whoever owns it.
+
+    Raises: NotFoundError("character").
+    """
+    if not is_valid_id(character_id):
+        raise NotFoundError("character")
+    character = await session.scalar(
+        select(Character)
+        .where(Character.id == character_id)
+        .execution_options(populate_existing=True)
+    )
+    if character is None:
+        raise NotFoundError("character")
+    return character
+
+
+async def get_owned_character(session: AsyncSession, character_id: str, user_id: str) -> Character:
+    """The character, provided ``user_id`` owns it.
+
+    Raises: NotFoundError("character"), NotOwnerError.
+    """
+    character = await get_character(session, character_id)
+    if character.user_id != user_id:
+        raise NotOwnerError()
+    return character
+
+
+async def get_visible_character(
+    session: AsyncSession, character_id: str, viewer_user_id: str
+) -> Character:
+    """The character as ``viewer_user_id`` may see it: their own (any status), or a publicly
+    visible one.
+
+    Raises: NotFoundError("character") (also when it exists but is hidden from the viewer).
+    """
+    if not is_valid_id(character_id):
+        raise NotFoundError("character")
+    character = await session.scalar(
+        select(Character)
+        .where(
+            Character.id == character_id,
+            or_(Character.user_id == viewer_user_id, publicly_visible()),
+        )
+        .execution_options(populate_existing=True)
+    )
+    if character is None:
+        raise NotFoundError("character")
+    return character
+
+
+async def list_characters(
+    session: AsyncSession,
+    user_id: str,
+    *,
+    filter: CharacterFilter = "all",
+    cursor: str | None = None,
+    limit: int = 10,
+) -> Page[Character]:
+    """The caller's completed characters, newest first, one keyset page at a time.
+
+    Raises: InvalidInputError (bad cursor or filter).
+    """
+    limit = clamp_limit(limit)
+    parsed = parse_cursor(cursor) if cursor else None
+    stmt = select(Character).where(Character.user_id == user_id, is_completed)
+    if filter == "favorites":
+        stmt = stmt.where(Character.is_favorite.is_(True))
+    elif filter == "library":
+        stmt = stmt.where(Character.is_in_library.is_(True))
+    elif filter != "all":
+        raise InvalidInputError(
+            "Choose all, favorites or library.", reason_key="invalid.filter", value=str(filter)
+        )
+    stmt = apply_keyset(
+        stmt, Character.created_at, Character.id, cursor=parsed, limit=limit, order="desc"
+    )
+    rows = (await session.scalars(stmt)).all()
+    return keyset_page(rows, limit=limit, cursor=parsed, key=lambda c: (c.created_at, c.id))
+
+
+async def autocomplete_characters(
+    session: AsyncSession, user_id: str, query: str, limit: int = AUTOCOMPLETE_MAX
+) -> list[tuple[str, str]]:
+    """``(id, name)`` of the caller's completed characters matching ``query`` (prefix matches
+    first, then substring, case-insensitive), most recent first; empty query = most recent."""
+    limit = clamp_limit(limit, AUTOCOMPLETE_MAX)
+    stmt = select(Character.id, Character.name).where(Character.user_id == user_id, is_completed)
+    query = (query or "").strip()
+    order: list[Any] = []
+    if query:
+        matches, rank = name_rank(Character.name, query)
+        stmt = stmt.where(matches)
+        order.append(rank)
+    order += [Character.created_at.desc(), Character.id.desc()]
+    rows = (await session.execute(stmt.order_by(*order).limit(limit))).all()
+    return [(row.id, row.name or f"Untitled {row.id[:8]}") for row in rows]
+
+
+# --- changes --------------------------------------------------------------------------------
+
+
+async def edit_character(
+    session: AsyncSession,
+    character_id: str,
+    user_id: str,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    personality: list[str] | None = None,
+    clothing: str | None = None,
+    background: str | None = None,
+) -> Character:
+    """Change the given fields (None = leave alone; "" clears an optional field).
+
+    Raises: NotFoundError, NotOwnerError, InvalidInputError (lengths, empty name, generating).
+    """
+    character = await get_owned_character(session, character_id, user_id)
+    if character.generation_status in GENERATING:
+        raise InvalidInputError(
+            "This character is still being generated. Try again in a moment.",
+            reason_key="invalid.character_generating",
+        )
+    if name is not None:
+        character.name = clean_text(
+            name, field="name", label="name", max_length=MAX_NAME, required=True
+        )
+    if description is not None:
+        character.description = clean_text(
+            description, field="description", label="description", max_length=MAX_DESCRIPTION
+        )
+    if personality is not None:
+        traits = [t.strip() for t in personality if t and t.strip()]
+        clean_text(
+            ", ".join(traits), field="personality", label="personality", max_length=MAX_ATTRIBUTE
+        )
+        character.personality = traits
+    if clothing is not None:
+        character.clothing = clean_text(
+            clothing, field="clothing", label="clothing", max_length=MAX_ATTRIBUTE
+        )
+    if background is not None:
+        character.background = clean_text(
+            background, field="backstory", label="backstory", max_length=MAX_ATTRIBUTE
+        )
+    character.updated_at = func.now()
+    await session.flush()
+    await session.refresh(character)
+    return character
+
+
+async def delete_character(
+    session: AsyncSession, character_id: str, user_id: str
+) -> DeletedCharacter:
+    """Delete the character (its themes, variants and collection entries go with it by cascade).
+
+    Returns the storage keys and URLs of its image, thumbnail and variant images, for the caller
+    to delete after commit.
+
+    Raises: NotFoundError, NotOwnerError.
+    """
+    character = await get_owned_character(session, character_id, user_id)
+    keys = storage_keys(character.meta)
+    urls = [u for u in (character.image_url, character.thumbnail_url) if u]
+    variants = await session.execute(
+        select(ThemeVariant.meta, ThemeVariant.image_url, ThemeVariant.thumbnail_url).where(
+            ThemeVariant.character_id == character.id
+        )
+    )
+    for meta, image_url, thumbnail_url in variants:
+        keys += storage_keys(meta)
+        urls += [u for u in (image_url, thumbnail_url) if u]
+    await session.delete(character)
+    await session.flush()
+    return DeletedCharacter(
+        id=character.id,
+        name=character.name,
+        storage_keys=tuple(dict.fromkeys(keys)),
+        image_urls=tuple(dict.fromkeys(urls)),
+    )
+
+
+async def set_flag(
+    session: AsyncSession,
+    character_id: str,
+    user_id: str,
+    flag: CharacterFlag,
+    value: bool | None = None,
+) -> Character:
+    """Set (or, with ``value=None``, toggle) a flag of the caller's character.
+
+    Raises: NotFoundError, NotOwnerError, InvalidInputError (unknown flag; publishing a character
+    that is not completed).
+    """
+    if flag not in _FLAGS:
+        raise InvalidInputError("Unknown flag.", reason_key="invalid.flag", flag=str(flag))
+    character = await get_owned_character(session, character_id, user_id)
+    current = bool(getattr(character, flag))
+    new_value = (not current) if value is None else bool(value)
+    if flag == "is_public" and new_value and character.generation_status != "completed":
+        raise InvalidInputError(
+            "Only a finished character can be published.",
+            reason_key="invalid.publish_not_completed",
+            status=character.generation_status or "pending",
+        )
+    setattr(character, flag, new_value)
+    character.updated_at = func.now()
+    await session.flush()
+    await session.refresh(character)
+    return character
+
+
+async def attach_conversation(
+    session: AsyncSession,
+    character_id: str,
+    *,
+    guild_id: int | None,
+    channel_id: int,
+    message_id: int,
+    thread_id: int | None,
+) -> None:
+    """Merge the Discord conversation (ids as strings) into the character's metadata, keeping
+    every other key; ``conversationId`` is the thread id.
+
+    Raises: NotFoundError("character").
+    """
+    if not is_valid_id(character_id):
+        raise NotFoundError("character")
+    patch = {"channelId": str(channel_id), "messageId": str(message_id)}
+    if guild_id is not None:
+        patch["guildId"] = str(guild_id)
+    if thread_id is not None:
+        patch["conversationId"] = str(thread_id)
+    merged = func.coalesce(Character.meta, literal({}, JSONB)).op("||", return_type=JSONB)(
+        literal(patch, JSONB)
+    )
+    updated = await session.scalar(
+        update(Character)
+        .where(Character.id == character_id)
+        .values(meta=merged)
+        .returning(Character)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+    if updated is None:
+        raise NotFoundError("character")
+
+
+def thread_lookup(thread_id: int) -> Select[Character]:
+    """The statement :func:`find_character_by_thread` runs (the index's predicate repeated).
+
+    No ORDER BY/LIMIT: with them the planner may walk the created_at index instead of the
+    conversation index; the (normally single) match is picked in Python.
+    """
+    return select(Character).where(has_conversation, conversation_id == str(thread_id))
+
+
+async def find_character_by_thread(session: AsyncSession, thread_id: int) -> Character | None:
+    """The character whose conversation is the thread ``thread_id`` (the newest, should two
+    claim it), or None. Served by the partial expression index idx_characters_conversation_id.
+    """
+    matches = (
+        await session.scalars(thread_lookup(thread_id).execution_options(populate_existing=True))
+    ).all()
+    return max(matches, key=lambda c: (c.created_at, c.id), default=None)

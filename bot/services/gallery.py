@@ -1,0 +1,189 @@
+"""The public gallery: published characters of members who showcase them, and per-member pages.
+
+A character is in the gallery when it is public and completed and its owner allows gallery
+showcase and is active. ``profile_visibility`` governs a member's own gallery page
+(:func:`user_gallery`): ``public`` lets anyone see it; ``friends`` and ``private`` let only the
+member see it, because the bot has no friends graph to check "friends" against (treating it as
+private is the safe reading).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import InvalidInputError, NotFoundError
+from bot.services.characters import is_completed, is_valid_id
+from bot.services.pagination import (
+    Page,
+    apply_keyset,
+    clamp_limit,
+    keyset_page,
+    parse_cursor,
+)
+from db.models import STYLES, Character, User
+
+_EntrySelect = Select[Character, str, str | None, str | None]
+GallerySort = Literal["newest", "oldest"]
+MAX_TAG = 50
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryEntry:
+    """A gallery character with its creator's names, for the card's byline."""
+
+    character: Character
+    creator_id: str
+    creator_display_name: str | None
+    creator_username: str | None
+
+    @property
+    def creator_name(self) -> str:
+        """The name to print: display name, else username, else "someone"."""
+        return self.creator_display_name or self.creator_username or "someone"
+
+
+class ProfilePrivateError(InvalidInputError):
+    """The member's gallery is not visible to the viewer (profile not public)."""
+
+    def __init__(self) -> None:
+        super().__init__("This member's gallery is private.", reason_key="gallery.profile_private")
+
+
+def _base() -> _EntrySelect:
+    return select(Character, User.id, User.display_name, User.username).join(
+        User, User.id == Character.user_id
+    )
+
+
+def _showcased() -> tuple[ColumnElement[bool], ...]:
+    return (
+        Character.is_public.is_(True),
+        is_completed,
+        User.allow_gallery_showcase.is_(True),
+        User.account_status == "active",
+    )
+
+
+def _tag_filter(tag: str) -> ColumnElement[bool] | None:
+    """``tags @> ARRAY[tag]`` (served by the GIN index), also trying the lower-cased tag."""
+    cleaned = tag.strip().lstrip("#").strip()
+    if not cleaned:
+        return None
+    if len(cleaned) > MAX_TAG:
+        raise InvalidInputError(
+            f"A tag can be at most {MAX_TAG} characters.",
+            reason_key="invalid.tag_too_long",
+            max=MAX_TAG,
+            length=len(cleaned),
+        )
+    if cleaned.lower() == cleaned:
+        return Character.tags.contains([cleaned])
+    return or_(Character.tags.contains([cleaned]), Character.tags.contains([cleaned.lower()]))
+
+
+async def _page(
+    session: AsyncSession,
+    stmt: _EntrySelect,
+    *,
+    cursor: str | None,
+    limit: int,
+    sort: GallerySort,
+) -> Page[GalleryEntry]:
+    limit = clamp_limit(limit)
+    parsed = parse_cursor(cursor) if cursor else None
+    stmt = apply_keyset(
+        stmt,
+        Character.created_at,
+        Character.id,
+        cursor=parsed,
+        limit=limit,
+        order="desc" if sort == "newest" else "asc",
+    )
+    rows = (await session.execute(stmt)).all()
+    page = keyset_page(rows, limit=limit, cursor=parsed, key=lambda r: (r[0].created_at, r[0].id))
+    return Page(
+        items=[
+            GalleryEntry(
+                character=r[0],
+                creator_id=r[1],
+                creator_display_name=r[2],
+                creator_username=r[3],
+            )
+            for r in page.items
+        ],
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+    )
+
+
+async def browse(
+    session: AsyncSession,
+    *,
+    style: str | None = None,
+    tag: str | None = None,
+    sort: GallerySort = "newest",
+    cursor: str | None = None,
+    limit: int = 5,
+) -> Page[GalleryEntry]:
+    """One keyset page of the public gallery, optionally of one style and/or tag.
+
+    Raises: InvalidInputError (unknown style or sort, tag too long, bad cursor).
+    """
+    if sort not in ("newest", "oldest"):
+        raise InvalidInputError(
+            "Sort by newest or oldest.", reason_key="invalid.sort", value=str(sort)
+        )
+    stmt = _base().where(*_showcased())
+    if style:
+        if style not in STYLES:
+            raise InvalidInputError(
+                f"Unknown style. Choose one of: {', '.join(STYLES)}.",
+                reason_key="invalid.style",
+                value=style,
+            )
+        stmt = stmt.where(Character.style_type == style)
+    if tag:
+        condition = _tag_filter(tag)
+        if condition is not None:
+            stmt = stmt.where(condition)
+    return await _page(session, stmt, cursor=cursor, limit=limit, sort=sort)
+
+
+async def user_gallery(
+    session: AsyncSession,
+    target_user_id: str,
+    viewer_user_id: str,
+    *,
+    cursor: str | None = None,
+    limit: int = 5,
+) -> Page[GalleryEntry]:
+    """One keyset page (newest first) of a member's published characters.
+
+    Others see the member's gallery characters only when the member's profile is public; the
+    member themself always sees every character they have published (even while showcase is
+    off), so they can check what others would see.
+
+    Raises: NotFoundError("user"), ProfilePrivateError ("gallery.profile_private"),
+    InvalidInputError (bad cursor).
+    """
+    if not is_valid_id(target_user_id):
+        raise NotFoundError("user")
+    target = (
+        await session.execute(
+            select(User.id, User.profile_visibility).where(User.id == target_user_id)
+        )
+    ).first()
+    if target is None:
+        raise NotFoundError("user")
+    stmt = _base().where(Character.user_id == target_user_id)
+    if target_user_id == viewer_user_id:
+        stmt = stmt.where(Character.is_public.is_(True), is_completed)
+    else:
+        if (target.profile_visibility or "private") != "public":
+            raise ProfilePrivateError()
+        stmt = stmt.where(*_showcased())
+    return await _page(session, stmt, cursor=cursor, limit=limit, sort="newest")
