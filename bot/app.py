@@ -1,20 +1,43 @@
-"""The composition root: builds the engine, storage and providers, and runs the bot."""
+"""The composition root: builds the engine, storage, providers and pipeline, and the bot."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 import discord
 import yarl
 from discord.ext import commands
+from google import genai
+from sqlalchemy.dialects.postgresql import insert
 
 from bot.config import Settings
-from db.engine import make_engine, make_session_factory
+from bot.generation.base import ImageProvider, PromptOptimizer
+from bot.generation.factory import build_providers, make_genai_client
+from bot.i18n import Catalog, CatalogTranslator, choose_language
+from bot.services.accounts import get_or_create_user
+from bot.services.generations import sweep_stale
+from bot.services.pipeline import GenerationPipeline
+from bot.services.slots import GenerationSlots
+from bot.storage.base import Storage
+from bot.storage.factory import open_storage
+from bot.tree import CharTree
+from bot.ui.components import CharacterButton, CharacterButtonHandler
+from db.bot_models import BotState
+from db.engine import SessionFactory, make_engine, make_session_factory
+from db.models import Character, User
 
 log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.characters", "cogs.themes", "cogs.account")
 
 
 def point_discord_at(settings: Settings) -> None:
@@ -23,36 +46,230 @@ def point_discord_at(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
+@dataclass(frozen=True)
+class Caller:
+    """The member behind an interaction: their user row and reply language."""
+
+    user: User
+    lang: str
+
+
 class CharBot(commands.AutoShardedBot):
     """The bot: sharded, no privileged intents, never pings anyone."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: SessionFactory,
+        storage: Storage,
+        optimizer: PromptOptimizer,
+        images: ImageProvider,
+        catalog: Catalog,
+        extensions: tuple[str, ...] = EXTENSIONS,
+    ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=CharTree,
+            help_command=None,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_id_list,  # type: ignore[arg-type]  # None = all shards
         )
         self.settings = settings
+        self.sessions = sessions
+        self.storage = storage
+        self.catalog = catalog
+        self.pipeline = GenerationPipeline(
+            sessions,
+            storage,
+            optimizer,
+            images,
+            slots=GenerationSlots(settings.generation_concurrency),
+            text_model=settings.gemini_text_model,
+            image_model=settings.gemini_image_model,
+        )
+        self._extensions = extensions
+        self._background: set[asyncio.Task[Any]] = set()
+        self.synced_commands: list[dict[str, Any]] | None = None
 
-    async def on_ready(self) -> None:
-        log.info("connected as %s to %d guilds", self.user, len(self.guilds))
+    # -- start-up ---------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        await self.tree.set_translator(CatalogTranslator(self.catalog))
+        for extension in self._extensions:
+            await self.load_extension(extension)
+        self.add_dynamic_items(CharacterButton)
+        await self.sync_commands()
+        self._spawn(self._sweep_forever())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def command_payload(self) -> list[dict[str, Any]]:
+        """The command set as Discord receives it, translations included."""
+        translator = self.tree.translator
+        payload = []
+        for command in self.tree.get_commands():
+            if translator is not None:
+                payload.append(await command.get_translated_payload(self.tree, translator))
+            else:
+                payload.append(command.to_dict(self.tree))
+        return payload
+
+    async def sync_commands(self) -> None:
+        """Sync to the dev guild when set; globally only when the command set changed."""
+        if self.settings.discord_dev_guild_id:
+            guild = discord.Object(id=self.settings.discord_dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+            log.info("commands synced to guild %s", guild.id)
+            return
+        payload = await self.command_payload()
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"command_hash:{self.application_id}"
+        async with self.sessions.begin() as session:
+            current = await session.get(BotState, key)
+            if current is not None and current.value == digest:
+                log.info("command set unchanged; not syncing")
+                return
+        await self.tree.sync()
+        async with self.sessions.begin() as session:
+            stmt = insert(BotState).values(key=key, value=digest)
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[BotState.key],
+                    set_={"value": digest, "updated_at": stmt.excluded.updated_at},
+                )
+            )
+        log.info("commands synced globally (%d top-level)", len(payload))
+
+    async def _sweep_forever(self) -> None:
+        age = timedelta(minutes=self.settings.stale_generation_minutes)
+        while not self.is_closed():
+            try:
+                failed = await sweep_stale(self.sessions, age)
+                if failed:
+                    log.warning("failed and refunded %d stale generations", len(failed))
+            except Exception:
+                log.exception("stale generation sweep failed")
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
+
+    # -- per interaction ----------------------------------------------------------------------
+
+    async def caller(self, interaction: discord.Interaction[Any]) -> Caller:
+        """The member's user row (created on first use) and reply language, once per interaction."""
+        cached = interaction.extras.get("caller")
+        if isinstance(cached, Caller):
+            return cached
+        member = interaction.user
+        locale_lang = choose_language(None, interaction.locale)
+        async with self.sessions.begin() as session:
+            user = await get_or_create_user(
+                session,
+                member.id,
+                username_hint=member.name,
+                display_name=member.display_name,
+                avatar_url=member.display_avatar.url if member.avatar else None,
+                daily_quota=self.settings.quota_for_tier("FREE"),
+                language=locale_lang,
+            )
+        caller = Caller(
+            user=user, lang=choose_language(user.preferred_language, interaction.locale)
+        )
+        interaction.extras["caller"] = caller
+        interaction.extras["lang"] = caller.lang
+        return caller
+
+    def character_buttons(self) -> CharacterButtonHandler:
+        """The cog that handles character buttons."""
+        cog = self.get_cog("Characters")
+        if cog is None:  # pragma: no cover - loaded in setup_hook
+            msg = "the characters cog is not loaded"
+            raise RuntimeError(msg)
+        return cog  # type: ignore[return-value]
+
+    # -- hooks the cogs share --------------------------------------------------------------
+
+    async def delete_objects(self, keys: list[str] | tuple[str, ...]) -> None:
+        """Delete stored images after their rows are gone (failures are logged, not raised)."""
+        for key in keys:
+            try:
+                await self.storage.delete(key)
+            except Exception:
+                log.warning("could not delete stored object %s", key, exc_info=True)
+
+    async def after_publish_change(
+        self, interaction: discord.Interaction[Any], character: Character
+    ) -> None:
+        """Keep the guild's showcase channel in step with a character's public flag."""
+        from bot.showcase import sync_showcase
+
+        lang = choose_language(None, interaction.guild_locale)
+        await sync_showcase(self, interaction.guild_id, character, lang)
+
+    async def export_character(
+        self, interaction: discord.Interaction[Any], character_id: str
+    ) -> None:
+        """Send a character as JSON and as a PNG Character Card V2."""
+        from bot.export import send_export
+
+        await send_export(self, interaction, character_id)
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Let running generations finish (or fail and refund them), then disconnect."""
+        await self.pipeline.drain(self.settings.shutdown_grace_seconds)
+        for task in list(self._background):
+            task.cancel()
+        await super().close()
+
+
+@contextlib.asynccontextmanager
+async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharBot]:
+    """Build every resource the bot needs and close them all on exit."""
+    point_discord_at(settings)
+    engine = make_engine(database_url)
+    client: genai.Client | None = None
+    try:
+        if not settings.offline_generation:
+            client = make_genai_client(settings)
+        optimizer, images = build_providers(settings, client)
+        async with open_storage(settings) as storage:
+            bot = CharBot(
+                settings=settings,
+                sessions=make_session_factory(engine),
+                storage=storage,
+                optimizer=optimizer,
+                images=images,
+                catalog=Catalog.load(),
+            )
+            async with bot:
+                yield bot
+    finally:
+        if client is not None:
+            await client.aio.aclose()
+            client.close()
+        await engine.dispose()
 
 
 async def run_bot(settings: Settings, database_url: str) -> int:
     """Run until SIGINT/SIGTERM; every resource is closed on the way out."""
-    point_discord_at(settings)
-    engine = make_engine(database_url)
-    make_session_factory(engine)
-    bot = CharBot(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-    try:
-        async with bot:
+    async with open_bot(settings, database_url) as bot:
+        loop = asyncio.get_running_loop()
+        stopping: list[asyncio.Task[None]] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, lambda: stopping.append(loop.create_task(bot.close())))
+        try:
             await bot.start(settings.require_token())
-    finally:
-        await engine.dispose()
+        finally:
+            for task in stopping:
+                await task
     return 0

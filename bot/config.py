@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
 
     generation_concurrency: int = Field(default=8, ge=1, le=1000)
+    shutdown_grace_seconds: float = Field(default=60.0, ge=0)
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: str | None = None
     stale_generation_minutes: int = Field(default=20, ge=1)
     sweep_interval_seconds: int = Field(default=300, ge=5)
 
@@ -78,6 +81,7 @@ class Settings(BaseSettings):
         "s3_region",
         "s3_public_base_url",
         "discord_dev_guild_id",
+        "shard_count",
         mode="before",
     )
     @classmethod
@@ -98,6 +102,24 @@ class Settings(BaseSettings):
             msg = "DATABASE_URL must start with postgresql+asyncpg:// (or postgresql://)"
             raise ValueError(msg)
         return SecretStr(raw)
+
+    @property
+    def shard_id_list(self) -> list[int] | None:
+        """SHARD_IDS ("0,1") as a list, or None for all shards."""
+        if not self.shard_ids:
+            return None
+        return [int(part) for part in self.shard_ids.split(",") if part.strip()]
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not all(p.isdigit() for p in parts):
+            msg = "SHARD_IDS must be comma-separated shard numbers, e.g. 0,1"
+            raise ValueError(msg)
+        return ",".join(parts)
 
     def quota_for_tier(self, tier: str) -> int:
         """The daily quota a subscription tier gets."""

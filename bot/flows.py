@@ -1,0 +1,284 @@
+"""The generation flows as members meet them: defer, progress, result, thread.
+
+Shared by slash commands, buttons and modals, so a regenerate from a button behaves like
+``/character regenerate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.replies import NO_MENTIONS, deliver, send_ephemeral, token_alive
+from bot.services import characters as characters_service
+from bot.services.pipeline import CreateRequest, Outcome, Progress
+from bot.storage.images import extension_for, validate_reference_image
+from bot.ui.components import character_view
+from bot.ui.embeds import character_embed, variant_embed
+from bot.ui.text import THREAD_NAME_MAX, clip
+
+if TYPE_CHECKING:
+    from bot.app import Caller, CharBot
+
+log = logging.getLogger(__name__)
+
+MAX_REFERENCE_BYTES = 10 * 1024 * 1024
+
+
+def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
+    """A factory of the attachment (a discord.File can be sent only once)."""
+    filename = f"{stem}.{extension_for(mime)}"
+    return lambda: [discord.File(io.BytesIO(data), filename=filename)]
+
+
+def image_filename(mime: str, stem: str = "portrait") -> str:
+    """The attachment name embeds refer to."""
+    return f"{stem}.{extension_for(mime)}"
+
+
+async def defer(interaction: discord.Interaction[Any], *, public: bool) -> None:
+    """Acknowledge at once: Discord allows three seconds."""
+    if interaction.response.is_done():
+        return
+    await interaction.response.defer(thinking=True, ephemeral=not public)
+    interaction.extras["public_defer"] = public
+
+
+def progress_reporter(bot: CharBot, interaction: discord.Interaction[Any], lang: str) -> Progress:
+    """Edits the deferred response with the stage: queued (with position), prompt, drawing,
+    saving."""
+    last: list[str] = []
+
+    async def report(stage: str, position: int | None) -> None:
+        text = bot.catalog.t(lang, f"progress.{stage}", position=position or 0)
+        if (last and last[-1] == text) or not token_alive(interaction):
+            return
+        last.append(text)
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+
+    return report
+
+
+async def read_reference(attachment: discord.Attachment | None) -> tuple[bytes | None, str | None]:
+    """Download and check a reference image (real image, ≤ 10 MB, ≤ 4096 px, no bomb).
+
+    Raises:
+        InvalidInputError: not an acceptable image.
+    """
+    if attachment is None:
+        return None, None
+    from bot.errors import InvalidInputError
+
+    if attachment.size > MAX_REFERENCE_BYTES:
+        raise InvalidInputError(
+            "The reference image is too large (at most 10 MB).",
+            "invalid.image.too_large",
+            size_mb=round(attachment.size / 1024 / 1024, 1),
+            max_mb=10,
+        )
+    try:
+        data = await attachment.read()
+    except discord.HTTPException:
+        raise InvalidInputError(
+            "I couldn't download the reference image.", "invalid.image.download"
+        ) from None
+    return await validate_reference_image(data)
+
+
+async def guarded(
+    bot: CharBot,
+    interaction: discord.Interaction[Any],
+    lang: str,
+    run: Callable[[], Awaitable[Outcome]],
+) -> Outcome:
+    """Run a generation; on shutdown tell the member their unit came back."""
+    try:
+        return await run()
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                send_ephemeral(interaction, bot.catalog.t(lang, "error.shutdown_refunded")), 5
+            )
+        raise
+
+
+async def open_thread(bot: CharBot, message: discord.Message, name: str) -> discord.Thread | None:
+    """Start the character's thread on its message (guild text channels only)."""
+    if message.guild is None:
+        return None
+    try:
+        return await message.create_thread(name=clip(name, THREAD_NAME_MAX) or "Character")
+    except discord.HTTPException:
+        log.warning("could not open a thread on message %s", message.id, exc_info=True)
+        return None
+
+
+async def post_character(
+    bot: CharBot,
+    interaction: discord.Interaction[Any],
+    caller: Caller,
+    outcome: Outcome,
+    *,
+    open_conversation: bool,
+) -> discord.Message:
+    """Show the finished character with its buttons; open its thread and remember it."""
+    lang = caller.lang
+    character = outcome.character
+    embed = character_embed(
+        bot.catalog, lang, character, image_filename=image_filename(outcome.mime_type)
+    )
+    message = await deliver(
+        bot,
+        interaction,
+        content=bot.catalog.t(lang, "character.created", name=clip(character.name, 100))
+        if open_conversation
+        else bot.catalog.t(lang, "character.regenerated", name=clip(character.name, 100)),
+        embed=embed,
+        view=character_view(bot.catalog, lang, character),
+        files=image_file(outcome.image, outcome.mime_type),
+    )
+    if not open_conversation:
+        return message
+    thread = await open_thread(bot, message, character.name or "Character")
+    async with bot.sessions.begin() as session:
+        await characters_service.attach_conversation(
+            session,
+            character.id,
+            guild_id=message.guild.id if message.guild else interaction.guild_id,
+            channel_id=message.channel.id,
+            message_id=message.id,
+            thread_id=thread.id if thread else None,
+        )
+    if thread is not None:
+        with contextlib.suppress(discord.HTTPException):
+            await thread.send(
+                bot.catalog.t(lang, "thread.welcome", name=clip(character.name, 100)),
+                allowed_mentions=NO_MENTIONS,
+            )
+    return message
+
+
+async def create_flow(
+    bot: CharBot,
+    interaction: discord.Interaction[Any],
+    *,
+    description: str,
+    name: str | None,
+    style: str,
+    gender: str | None,
+    age: str | None,
+    reference: discord.Attachment | None,
+) -> None:
+    """/character create, from defer to thread."""
+    await defer(interaction, public=True)
+    caller = await bot.caller(interaction)
+    ref_bytes, ref_mime = await read_reference(reference)
+    request = CreateRequest(
+        user_id=caller.user.id,
+        description=description,
+        style=style,
+        name=name,
+        gender=gender,
+        age=age,
+        reference=ref_bytes,
+        reference_mime=ref_mime,
+    )
+    progress = progress_reporter(bot, interaction, caller.lang)
+    outcome = await guarded(
+        bot, interaction, caller.lang, lambda: bot.pipeline.create_character(request, progress)
+    )
+    await post_character(bot, interaction, caller, outcome, open_conversation=True)
+
+
+async def regenerate_flow(
+    bot: CharBot,
+    interaction: discord.Interaction[Any],
+    character_id: str,
+    instruction: str | None,
+) -> None:
+    """/character regenerate: a new portrait posted as a new card."""
+    await defer(interaction, public=True)
+    caller = await bot.caller(interaction)
+    progress = progress_reporter(bot, interaction, caller.lang)
+    outcome = await guarded(
+        bot,
+        interaction,
+        caller.lang,
+        lambda: bot.pipeline.regenerate(
+            user_id=caller.user.id,
+            character_id=character_id,
+            instruction=instruction,
+            progress=progress,
+        ),
+    )
+    await post_character(bot, interaction, caller, outcome, open_conversation=False)
+
+
+async def variant_flow(
+    bot: CharBot,
+    interaction: discord.Interaction[Any],
+    *,
+    character_id: str,
+    instruction: str,
+    theme: str | None,
+    thread_id: int | None,
+) -> None:
+    """A variant: drawn, stored, and posted in the character's thread.
+
+    Inside the thread the response itself is the post; elsewhere the reply is private and the
+    variant goes to the thread (or, with no thread, into the reply, public)."""
+    in_thread = thread_id is not None and interaction.channel_id == thread_id
+    await defer(interaction, public=in_thread or thread_id is None)
+    caller = await bot.caller(interaction)
+    lang = caller.lang
+    progress = progress_reporter(bot, interaction, lang)
+    outcome = await guarded(
+        bot,
+        interaction,
+        lang,
+        lambda: bot.pipeline.create_variant(
+            user_id=caller.user.id,
+            character_id=character_id,
+            instruction=instruction,
+            theme_name=theme,
+            progress=progress,
+        ),
+    )
+    if outcome.variant is None or outcome.theme is None:  # pragma: no cover - always set
+        msg = "a variant outcome without its variant"
+        raise RuntimeError(msg)
+    filename = image_filename(outcome.mime_type, "variant")
+    embed = variant_embed(
+        bot.catalog,
+        lang,
+        outcome.character,
+        outcome.theme,
+        outcome.variant,
+        image_filename=filename,
+    )
+    files = image_file(outcome.image, outcome.mime_type, "variant")
+    content = bot.catalog.t(lang, "variant.created", theme=clip(outcome.theme.name, 50))
+    if thread_id is not None and not in_thread:
+        try:
+            thread = bot.get_partial_messageable(thread_id)
+            posted = await thread.send(
+                content=content, embed=embed, files=files(), allowed_mentions=NO_MENTIONS
+            )
+        except discord.HTTPException:
+            log.info("character thread %s unavailable; replying in place", thread_id)
+        else:
+            await deliver(
+                bot,
+                interaction,
+                content=bot.catalog.t(lang, "variant.posted", link=posted.jump_url),
+            )
+            return
+        interaction.extras["public_defer"] = False
+    await deliver(bot, interaction, content=content, embed=embed, files=files)

@@ -1,0 +1,194 @@
+"""Every reply path: localised error replies, and delivery that survives an expired token.
+
+Errors are answered ephemerally. When a command had deferred publicly ("thinking…"), that
+public placeholder is removed first so the error is seen only by the member.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from bot.i18n import Catalog, choose_language
+from bot.ui.text import CONTENT_MAX, clip
+
+if TYPE_CHECKING:
+    from bot.app import CharBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+TOKEN_LIFETIME = timedelta(minutes=15)
+TOKEN_MARGIN = timedelta(seconds=45)
+
+
+def interaction_language(interaction: discord.Interaction[Any]) -> str:
+    """The language already chosen for this interaction, else the client's locale."""
+    lang = interaction.extras.get("lang")
+    if isinstance(lang, str):
+        return lang
+    return choose_language(None, interaction.locale)
+
+
+def localize_error(catalog: Catalog, lang: str, error: DomainError) -> str:
+    """The member-facing text of a domain error in ``lang``."""
+    params = dict(error.params)
+    if isinstance(error, NotFoundError):
+        what = str(params.get("what", "item"))
+        params["what"] = catalog.t(lang, f"thing.{what}") if catalog.has(f"thing.{what}") else what
+    if isinstance(error, InvalidInputError | ConflictError) and error.reason_key:
+        if catalog.has(error.reason_key):
+            return catalog.t(lang, error.reason_key, **params)
+        field = params.get("field")
+        for suffix in ("too_long", "empty"):
+            if field and error.reason_key.endswith(f"_{suffix}"):
+                params["field"] = catalog.t(lang, f"field.{field}")
+                return catalog.t(lang, f"invalid.field_{suffix}", **params)
+        return error.english()
+    if catalog.has(error.key):
+        return catalog.t(lang, error.key, **params)
+    return error.english()
+
+
+def error_text(catalog: Catalog, lang: str, error: BaseException) -> tuple[str, str | None]:
+    """The text for any error, and a reference id when it is unexpected (to be logged)."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, DomainError):
+        return localize_error(catalog, lang, error), None
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return catalog.t(lang, "error.cooldown", seconds=max(1, round(error.retry_after))), None
+    if isinstance(error, app_commands.BotMissingPermissions):
+        return (
+            catalog.t(
+                lang, "error.bot_permissions", permissions=", ".join(error.missing_permissions)
+            ),
+            None,
+        )
+    if isinstance(error, app_commands.MissingPermissions | app_commands.MissingAnyRole):
+        return catalog.t(lang, "error.permissions"), None
+    if isinstance(error, app_commands.TransformerError):
+        return catalog.t(lang, "error.bad_option", value=clip(str(error.value), 100)), None
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return catalog.t(lang, "error.guild_only"), None
+    if isinstance(error, app_commands.CheckFailure):
+        return catalog.t(lang, "error.permissions"), None
+    if isinstance(error, discord.Forbidden):
+        return catalog.t(lang, "error.forbidden"), None
+    reference = secrets.token_hex(4)
+    return catalog.t(lang, "error.unexpected", ref=reference), reference
+
+
+async def send_ephemeral(
+    interaction: discord.Interaction[Any], content: str, **kwargs: Any
+) -> None:
+    """Answer only the member, whatever the interaction's state."""
+    content = clip(content, CONTENT_MAX)
+    if not interaction.response.is_done():
+        await interaction.response.send_message(
+            content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
+        )
+        return
+    if interaction.extras.get("public_defer"):
+        # the "thinking…" placeholder is public; remove it so the error stays private
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException:
+            log.debug("could not delete the deferred response", exc_info=True)
+        interaction.extras["public_defer"] = False
+    await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
+
+
+async def report_error(
+    bot: CharBot, interaction: discord.Interaction[Any], error: BaseException
+) -> None:
+    """Tell the member what went wrong (never a traceback); log the unexpected with context."""
+    lang = interaction_language(interaction)
+    text, reference = error_text(bot.catalog, lang, error)
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if reference is not None:
+        command = interaction.command.qualified_name if interaction.command else None
+        custom_id = (interaction.data or {}).get("custom_id") if interaction.data else None
+        log.error(
+            "unexpected error ref=%s command=%s custom_id=%s user=%s guild=%s",
+            reference,
+            command,
+            custom_id,
+            interaction.user.id,
+            interaction.guild_id,
+            exc_info=original,
+        )
+    else:
+        log.info(
+            "refused %s for user=%s: %s",
+            interaction.command.qualified_name if interaction.command else "component",
+            interaction.user.id,
+            type(original).__name__,
+        )
+    try:
+        await send_ephemeral(interaction, text)
+    except discord.HTTPException:
+        log.warning("could not deliver an error reply to user=%s", interaction.user.id)
+
+
+async def reporting(
+    interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]
+) -> None:
+    """Run a component or modal action; any error becomes the member's reply, as for commands
+    (discord.py would only log it)."""
+    try:
+        await action()
+    except Exception as exc:  # noqa: BLE001 - every error becomes a reply here, and is logged
+        await report_error(interaction.client, interaction, exc)
+
+
+def token_alive(interaction: discord.Interaction[Any]) -> bool:
+    """Whether the interaction token can still be used (15 minutes, with a margin)."""
+    age = datetime.now(UTC) - interaction.created_at
+    return age < TOKEN_LIFETIME - TOKEN_MARGIN
+
+
+async def deliver(
+    bot: CharBot,
+    interaction: discord.Interaction[Any],
+    *,
+    content: str | None = None,
+    embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
+    files: Callable[[], list[discord.File]] | None = None,
+) -> discord.Message:
+    """Put the result into the deferred response, or, once the token has expired, post it in
+    the channel with the bot's own token (``files`` is a factory: a file is read once)."""
+    if token_alive(interaction):
+        try:
+            message = await interaction.edit_original_response(
+                content=content,
+                embed=embed,
+                view=view or discord.utils.MISSING,
+                attachments=files() if files else discord.utils.MISSING,
+                allowed_mentions=NO_MENTIONS,
+            )
+            interaction.extras["public_defer"] = False
+            return message
+        except discord.NotFound:
+            log.info("interaction response gone; posting in the channel instead")
+        except discord.HTTPException as exc:
+            if exc.status != 401:
+                raise
+            log.info("interaction token expired; posting in the channel instead")
+    channel = bot.get_partial_messageable(interaction.channel_id or 0)
+    text = f"<@{interaction.user.id}> {content or ''}".strip()
+    return await channel.send(
+        content=text,
+        embed=embed or discord.utils.MISSING,
+        view=view or discord.utils.MISSING,
+        files=files() if files else discord.utils.MISSING,
+        allowed_mentions=NO_MENTIONS,
+    )

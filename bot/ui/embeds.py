@@ -1,0 +1,126 @@
+"""Embeds for characters, variants, quota and lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import discord
+
+from bot.i18n import Catalog
+from bot.services.quota import QuotaStatus
+from bot.ui.text import clip, fit_embed
+from db.models import Character, CharacterTheme, ThemeVariant
+
+STYLE_COLOURS: dict[str, int] = {
+    "realistic": 0x8D6E63,
+    "anime": 0xEC407A,
+    "cartoon": 0xFFCA28,
+    "fantasy": 0x7E57C2,
+    "cyberpunk": 0x00E5FF,
+    "vintage": 0xA1887F,
+    "minimalist": 0x90A4AE,
+}
+
+
+def character_embed(
+    catalog: Catalog,
+    lang: str,
+    character: Character,
+    *,
+    image_filename: str | None = None,
+) -> discord.Embed:
+    """The card of a character: name, style, key attributes, the image."""
+    t = catalog.t
+    style = character.style_type or "realistic"
+    embed = discord.Embed(
+        title=clip(character.name or t(lang, "character.unnamed"), 256),
+        description=clip(character.description, 1000) or None,
+        colour=STYLE_COLOURS.get(style, 0x5865F2),
+    )
+    embed.add_field(name=t(lang, "field.style"), value=t(lang, f"style.{style}"), inline=True)
+    for key, value in (
+        ("field.age", character.age),
+        ("field.gender", character.gender),
+        ("field.occupation", character.occupation),
+    ):
+        if value:
+            embed.add_field(name=t(lang, key), value=clip(value, 200), inline=True)
+    if character.personality:
+        embed.add_field(
+            name=t(lang, "field.personality"), value=", ".join(character.personality), inline=False
+        )
+    if character.clothing:
+        embed.add_field(name=t(lang, "field.clothing"), value=character.clothing, inline=False)
+    if character.background:
+        embed.add_field(
+            name=t(lang, "field.backstory"), value=clip(character.background, 1024), inline=False
+        )
+    flags = []
+    if character.is_public:
+        flags.append(t(lang, "flag.public"))
+    if character.is_favorite:
+        flags.append(t(lang, "flag.favorite"))
+    if character.is_in_library:
+        flags.append(t(lang, "flag.library"))
+    footer = t(lang, "character.footer", id=character.id)
+    if flags:
+        footer = " · ".join([*flags, footer])
+    embed.set_footer(text=footer)
+    if image_filename:
+        embed.set_image(url=f"attachment://{image_filename}")
+    elif character.image_url and character.image_url.startswith("http"):
+        embed.set_image(url=character.image_url)
+    return fit_embed(embed)
+
+
+def variant_embed(
+    catalog: Catalog,
+    lang: str,
+    character: Character,
+    theme: CharacterTheme,
+    variant: ThemeVariant,
+    *,
+    image_filename: str | None = None,
+) -> discord.Embed:
+    """A variant: its instruction, theme and image."""
+    embed = discord.Embed(
+        title=clip(
+            catalog.t(
+                lang,
+                "variant.title",
+                character=character.name or catalog.t(lang, "character.unnamed"),
+                theme=theme.name,
+            ),
+            256,
+        ),
+        description=clip(variant.prompt, 1000),
+        colour=STYLE_COLOURS.get(character.style_type or "realistic", 0x5865F2),
+    )
+    embed.set_footer(text=catalog.t(lang, "variant.footer", id=variant.id))
+    if image_filename:
+        embed.set_image(url=f"attachment://{image_filename}")
+    elif variant.image_url and variant.image_url.startswith("http"):
+        embed.set_image(url=variant.image_url)
+    return fit_embed(embed)
+
+
+def relative(moment: datetime) -> str:
+    """A Discord relative timestamp, rendered in each reader's locale."""
+    return f"<t:{int(moment.timestamp())}:R>"
+
+
+def quota_embed(catalog: Catalog, lang: str, status: QuotaStatus) -> discord.Embed:
+    """Generations left today, tier, and when the count resets."""
+    embed = discord.Embed(
+        title=catalog.t(lang, "quota.title"),
+        description=catalog.t(
+            lang,
+            "quota.body",
+            remaining=status.remaining,
+            quota=status.quota,
+            tier=status.tier,
+            reset=relative(status.resets_at),
+        ),
+        colour=0x57F287 if status.remaining else 0xED4245,
+    )
+    return fit_embed(embed)

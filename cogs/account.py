@@ -1,0 +1,43 @@
+"""/quota: what is left today."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.app_commands import locale_str as _
+from discord.ext import commands
+
+from bot.replies import NO_MENTIONS
+from bot.services.quota import quota_status
+from bot.ui.embeds import quota_embed
+
+if TYPE_CHECKING:
+    from bot.app import CharBot
+
+
+class Account(commands.Cog):
+    """Quota (and, later, profile and settings)."""
+
+    def __init__(self, bot: CharBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(
+        name=_("quota"), description=_("How many generations you have left today")
+    )
+    async def quota(self, interaction: discord.Interaction[CharBot]) -> None:
+        """How many generations you have left today."""
+        caller = await self.bot.caller(interaction)
+        async with self.bot.sessions() as session:
+            status = await quota_status(session, caller.user.id)
+        await interaction.response.send_message(
+            embed=quota_embed(self.bot.catalog, caller.lang, status),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+async def setup(bot: CharBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(Account(bot))

@@ -1,0 +1,59 @@
+"""Helpers shared by the cogs: option choices and autocomplete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import locale_str as _
+
+from bot.i18n import choose_language
+from bot.services import characters as characters_service
+from bot.services.accounts import get_user_by_discord_id
+from bot.ui.text import CHOICE_NAME_MAX, clip
+from db.models import STYLES
+
+if TYPE_CHECKING:
+    from bot.app import CharBot
+
+STYLE_NAMES = {
+    "realistic": "Realistic",
+    "anime": "Anime",
+    "cartoon": "Cartoon",
+    "fantasy": "Fantasy",
+    "cyberpunk": "Cyberpunk",
+    "vintage": "Vintage",
+    "minimalist": "Minimalist",
+}
+STYLE_CHOICES = [app_commands.Choice(name=_(STYLE_NAMES[s]), value=s) for s in STYLES]
+
+
+async def caller_user_id(bot: CharBot, interaction: discord.Interaction[Any]) -> str | None:
+    """The member's user id without creating a row (autocomplete must stay read-only)."""
+    async with bot.sessions() as session:
+        user = await get_user_by_discord_id(session, interaction.user.id)
+    if user is not None:
+        interaction.extras["lang"] = choose_language(user.preferred_language, interaction.locale)
+    return None if user is None else user.id
+
+
+def as_choices(pairs: list[tuple[str, str]]) -> list[app_commands.Choice[str]]:
+    """(value, label) pairs as at most 25 Discord choices."""
+    return [
+        app_commands.Choice(name=clip(label, CHOICE_NAME_MAX) or value[:8], value=value)
+        for value, label in pairs[:25]
+    ]
+
+
+async def character_autocomplete(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    """The caller's own characters matching what they typed (25 at most, newest first)."""
+    bot: CharBot = interaction.client
+    user_id = await caller_user_id(bot, interaction)
+    if user_id is None:
+        return []
+    async with bot.sessions() as session:
+        pairs = await characters_service.autocomplete_characters(session, user_id, current[:100])
+    return as_choices(pairs)

@@ -1,0 +1,181 @@
+"""End-to-end harness: the real bot (discord.py, google-genai, aioboto3, asyncpg) against the
+fake Discord, the fake Gemini, moto's S3 and the test PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.app import CharBot, open_bot
+from bot.config import Settings
+from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMember
+from tests.fakes.gemini_server import FakeGemini
+from tests.fakes.s3 import MotoS3, unique_bucket
+
+VIOLATIONS: list[str] = []
+"""Every OpenAPI/limit violation the fakes saw during the run (printed at the end)."""
+
+
+@dataclass
+class Stack:
+    """The fakes, the guild they hold, and the running bot."""
+
+    fake: FakeDiscord
+    gemini: FakeGemini
+    s3: MotoS3
+    bucket: str
+    database_url: str
+    data_dir: Path
+    guild: FakeGuild
+    channel: dict[str, Any]
+    bot: CharBot | None = None
+    _bot_cm: Any = None
+    _bot_task: asyncio.Task[None] | None = None
+    members: list[FakeMember] = field(default_factory=list)
+
+    def settings(self, **overrides: Any) -> Settings:
+        """The bot's settings, pointed at the fakes."""
+        values: dict[str, Any] = {
+            "discord_token": self.fake.token,
+            "discord_api_base_url": self.fake.api_base,
+            "discord_gateway_url": self.fake.gateway_url,
+            "database_url": self.database_url,
+            "data_dir": self.data_dir,
+            "gemini_api_key": "test-gemini-key-0123456789",
+            "gemini_base_url": self.gemini.base_url,
+            "gemini_timeout_seconds": 5.0,
+            "gemini_max_retries": 1,
+            "s3_bucket": self.bucket,
+            "s3_endpoint_url": self.s3.endpoint_url,
+            "s3_region": "us-east-1",
+            "shutdown_grace_seconds": 5.0,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    async def start_bot(self, **overrides: Any) -> CharBot:
+        """Start the bot in this event loop and wait until it is connected."""
+        settings = self.settings(**overrides)
+        self._bot_cm = open_bot(settings, self.database_url)
+        bot = await self._bot_cm.__aenter__()
+        await bot.login(settings.require_token())
+        self._bot_task = asyncio.create_task(bot.connect())
+        await self.fake.wait_for_ready(timeout=15)
+        self.bot = bot
+        return bot
+
+    async def stop_bot(self) -> None:
+        """Close the bot and everything it opened."""
+        if self.bot is None:
+            return
+        await self.bot.close()
+        if self._bot_task is not None:
+            self._bot_task.cancel()
+            await asyncio.gather(self._bot_task, return_exceptions=True)
+        await self._bot_cm.__aexit__(None, None, None)
+        self.bot = None
+
+    def member(self, name: str, **kwargs: Any) -> FakeMember:
+        """A new member of the guild."""
+        created = self.fake.add_member(self.guild.id, name, **kwargs)
+        self.members.append(created)
+        return created
+
+    async def command(
+        self, member: FakeMember, name: str, options: dict[str, Any] | None = None, **kw: Any
+    ) -> FakeInteraction:
+        """Send a slash command in the main channel (or ``channel_id=``)."""
+        channel_id = kw.pop("channel_id", self.channel["id"])
+        return await self.fake.send_command(member, channel_id, name, options or {}, **kw)
+
+
+def final(ix: FakeInteraction) -> dict[str, Any] | None:
+    """The deferred response once it carries its result (an embed, or a non-progress text)."""
+    original = ix.original()
+    if original is None:
+        return None
+    if original.get("embeds"):
+        return original
+    return None
+
+
+async def wait_final(ix: FakeInteraction, timeout: float = 20.0) -> dict[str, Any]:
+    """Wait for the result embed of a generating command."""
+    await ix.wait_for(lambda i: final(i) is not None, timeout)
+    result = final(ix)
+    assert result is not None
+    return result
+
+
+async def wait_ephemeral_text(ix: FakeInteraction, timeout: float = 10.0) -> str:
+    """Wait for an ephemeral text answer (the reply, or a followup) and return it."""
+
+    def text() -> str | None:
+        for message in ix.messages():
+            if message.get("flags", 0) & 64 and message.get("content"):
+                return str(message["content"])
+        for cb in ix.callbacks:
+            data = cb.get("data") or {}
+            if int(data.get("flags") or 0) & 64 and data.get("content"):
+                return str(data["content"])
+        return None
+
+    await ix.wait_for(lambda _: text() is not None, timeout)
+    found = text()
+    assert found is not None
+    return found
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    database_url: str, tmp: Path, *, gemini: FakeGemini | None = None
+) -> AsyncIterator[Stack]:
+    """Start the fakes and a guild; the bot is started by the test (``stack.start_bot()``)."""
+    fake = FakeDiscord()
+    await fake.start()
+    own_gemini = gemini is None
+    gem = gemini or FakeGemini()
+    if own_gemini:
+        await gem.start()
+    s3 = MotoS3()
+    s3.start()
+    bucket = unique_bucket("e2e")
+    s3.create_bucket(bucket)
+    guild = fake.add_guild("Camelot")
+    channel = fake.add_text_channel(guild.id, "general")
+    stack = Stack(fake, gem, s3, bucket, database_url, tmp, guild, channel)
+    try:
+        yield stack
+    finally:
+        await stack.stop_bot()
+        VIOLATIONS.extend(fake.violations)
+        await fake.stop()
+        if own_gemini:
+            await gem.stop()
+        s3.stop()
+
+
+def custom_ids(message: dict[str, Any]) -> list[str]:
+    """Every component custom_id on a stored message."""
+    out: list[str] = []
+
+    def walk(components: list[dict[str, Any]]) -> None:
+        for component in components:
+            if "custom_id" in component:
+                out.append(component["custom_id"])
+            walk(component.get("components") or [])
+
+    walk(message.get("components") or [])
+    return out
+
+
+def find_id(message: dict[str, Any], suffix: str) -> str:
+    """The custom_id on a message ending with ``suffix``."""
+    return next(cid for cid in custom_ids(message) if cid.endswith(suffix))
+
+
+Predicate = Callable[[FakeInteraction], bool]
