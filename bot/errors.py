@@ -12,7 +12,7 @@ from typing import Any
 
 _ENGLISH: dict[str, str] = {
     "error.not_found": "I couldn't find that {what}.",
-    "error.not_owner": "Only the owner of this character can do that.",
+    "error.not_owner": "Only its owner can do that.",
     "error.quota_exceeded": (
         "You have used all {quota} generations for today. Your quota resets {reset}."
     ),

@@ -127,22 +127,31 @@ async def post_character(
     outcome: Outcome,
     *,
     open_conversation: bool,
+    imported: bool = False,
 ) -> discord.Message:
     """Show the finished character with its buttons; open its thread and remember it."""
     lang = caller.lang
     character = outcome.character
+    has_image = bool(outcome.image)
     embed = character_embed(
-        bot.catalog, lang, character, image_filename=image_filename(outcome.mime_type)
+        bot.catalog,
+        lang,
+        character,
+        image_filename=image_filename(outcome.mime_type) if has_image else None,
     )
+    if imported:
+        key = "character.imported"
+    elif open_conversation:
+        key = "character.created"
+    else:
+        key = "character.regenerated"
     message = await deliver(
         bot,
         interaction,
-        content=bot.catalog.t(lang, "character.created", name=clip(character.name, 100))
-        if open_conversation
-        else bot.catalog.t(lang, "character.regenerated", name=clip(character.name, 100)),
+        content=bot.catalog.t(lang, key, name=clip(character.name, 100)),
         embed=embed,
         view=character_view(bot.catalog, lang, character),
-        files=image_file(outcome.image, outcome.mime_type),
+        files=image_file(outcome.image, outcome.mime_type) if has_image else None,
     )
     if not open_conversation:
         return message
@@ -282,3 +291,33 @@ async def variant_flow(
             return
         interaction.extras["public_defer"] = False
     await deliver(bot, interaction, content=content, embed=embed, files=files)
+
+
+async def import_flow(
+    bot: CharBot, interaction: discord.Interaction[Any], attachment: discord.Attachment
+) -> None:
+    """/character import: read the card, create the character, post it with its thread."""
+    from bot.errors import InvalidInputError
+    from bot.services.cards import MAX_CARD_BYTES, parse_card
+    from bot.services.importing import import_card
+
+    await defer(interaction, public=True)
+    caller = await bot.caller(interaction)
+    if attachment.size > MAX_CARD_BYTES:
+        raise InvalidInputError("That card file is too large.", "invalid.card.too_large")
+    try:
+        data = await attachment.read()
+    except discord.HTTPException:
+        raise InvalidInputError(
+            "I couldn't download that file.", "invalid.image.download"
+        ) from None
+    card = await asyncio.to_thread(parse_card, data, attachment.filename)
+    character = await import_card(bot.sessions, bot.storage, caller.user.id, card)
+    outcome = Outcome(
+        generation_id="",
+        character=character,
+        image=card.image or b"",
+        mime_type=card.image_mime or "image/png",
+        quota=None,  # an import uses no quota
+    )
+    await post_character(bot, interaction, caller, outcome, open_conversation=True, imported=True)

@@ -169,6 +169,21 @@ class Characters(commands.Cog):
         """Remove a character from the gallery."""
         await self._set_public(interaction, character, False)
 
+    @character.command(name=_("export"), description=_("Download a character as a Character Card"))
+    @app_commands.describe(character=_("The character"))
+    @app_commands.autocomplete(character=character_autocomplete)
+    async def export(self, interaction: discord.Interaction[CharBot], character: str) -> None:
+        """Download a character as JSON and as a PNG Character Card V2."""
+        await self.bot.export_character(interaction, character)
+
+    @character.command(name=_("import"), description=_("Create a character from a Character Card"))
+    @app_commands.describe(card=_("A Character Card: PNG (V1/V2) or JSON"))
+    async def import_(
+        self, interaction: discord.Interaction[CharBot], card: discord.Attachment
+    ) -> None:
+        """Create a character from a Character Card (no quota used)."""
+        await flows.import_flow(self.bot, interaction, card)
+
     # -- shared actions ---------------------------------------------------------------------
 
     async def _set_public(

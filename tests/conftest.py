@@ -104,3 +104,16 @@ async def fresh_factory(url: str) -> AsyncIterator[async_sessionmaker[AsyncSessi
         yield make_session_factory(eng)
     finally:
         await eng.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how many requests of the end-to-end suite broke Discord's OpenAPI spec or limits."""
+    from tests.e2e import VIOLATIONS
+    from tests.fakes.discord.openapi import find_spec
+
+    checked = "validated against Discord's OpenAPI spec" if find_spec() else "spec absent"
+    terminalreporter.write_line(
+        f"Discord request violations in the end-to-end suite: {len(VIOLATIONS)} ({checked})"
+    )
+    for violation in VIOLATIONS[:20]:
+        terminalreporter.write_line(f"  {violation}")

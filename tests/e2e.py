@@ -152,11 +152,18 @@ async def running_stack(
         yield stack
     finally:
         await stack.stop_bot()
-        VIOLATIONS.extend(fake.violations)
+        VIOLATIONS.extend(fake.take_violations())
         await fake.stop()
         if own_gemini:
             await gem.stop()
         s3.stop()
+
+
+def collect_violations(stack: Stack) -> list[str]:
+    """Take the fake's violations so far, adding them to the suite's count."""
+    found = stack.fake.take_violations()
+    VIOLATIONS.extend(found)
+    return found
 
 
 def custom_ids(message: dict[str, Any]) -> list[str]:

@@ -7,7 +7,14 @@ from sqlalchemy import select
 
 from db.models import Character, Generation, User
 from tests.conftest import truncate_all
-from tests.e2e import Stack, find_id, running_stack, wait_ephemeral_text, wait_final
+from tests.e2e import (
+    Stack,
+    collect_violations,
+    find_id,
+    running_stack,
+    wait_ephemeral_text,
+    wait_final,
+)
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +23,14 @@ async def stack(database_url, engine, tmp_path_factory):
         await s.start_bot()
         yield s
     await truncate_all(engine)
+
+
+@pytest.fixture(autouse=True)
+def no_violations(stack: Stack):
+    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
+    collect_violations(stack)
+    yield
+    assert collect_violations(stack) == []
 
 
 async def test_character_create_posts_image_buttons_and_thread(stack: Stack, session_factory):

@@ -49,7 +49,7 @@ MAX_NAME = 100
 MAX_DESCRIPTION = 2000
 MAX_ATTRIBUTE = 1000
 AUTOCOMPLETE_MAX = 25
-STORAGE_KEY_FIELDS = ("imageKey", "thumbnailKey")
+STORAGE_KEY_FIELDS = ("imageKey", "thumbnailKey", "referenceKey")
 GENERATING = ("pending", "processing")
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")

@@ -73,7 +73,7 @@ class Outcome:
     character: Character
     image: bytes
     mime_type: str
-    quota: QuotaStatus
+    quota: QuotaStatus | None
     variant: ThemeVariant | None = None
     theme: CharacterTheme | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -211,7 +211,7 @@ class GenerationPipeline:
                 )
             await progress("saving", None)
             urls = await self._store(job, character.id, image, variant=None)
-            reference_url = None
+            reference_url = ref_key = None
             if request.reference is not None:
                 ref_key = image_key(character.id, extension_for(request.reference_mime or ""))
                 reference_url = await self._put(
@@ -245,6 +245,8 @@ class GenerationPipeline:
                         "thumbnailKey": urls["thumbnail_key"],
                         "generationId": job.generation_id,
                     }
+                    if ref_key:
+                        row.meta["referenceKey"] = ref_key
                     await self._finish(session, job, user_id=row.user_id, new_character=True)
             return Outcome(job.generation_id, row, image.data, image.mime_type, quota)
 

@@ -1,0 +1,75 @@
+"""Graceful shutdown: in-flight generations finish within the grace period, or are failed,
+refunded and explained."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from db.models import Generation, User
+from tests.conftest import truncate_all
+from tests.e2e import Stack, collect_violations, running_stack, wait_ephemeral_text
+
+
+@pytest.fixture(scope="module")
+async def stack(database_url, engine, tmp_path_factory):
+    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-stop")) as s:
+        yield s
+    await truncate_all(engine)
+
+
+@pytest.fixture(autouse=True)
+def no_violations(stack: Stack):
+    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
+    collect_violations(stack)
+    yield
+    assert collect_violations(stack) == []
+
+
+async def _generations(session_factory, member) -> tuple[User, list[Generation]]:
+    async with session_factory() as s:
+        user = (
+            await s.scalars(select(User).where(User.auth0_id == f"oauth2|discord|{member.id}"))
+        ).one()
+        gens = (await s.scalars(select(Generation).where(Generation.user_id == user.id))).all()
+    return user, list(gens)
+
+
+async def test_shutdown_lets_a_running_generation_finish(stack: Stack, session_factory):
+    """Closing the bot while a create draws waits for it: the member gets the character."""
+    await stack.start_bot(shutdown_grace_seconds=10)
+    stack.gemini.image_latency = 1.0
+    member = stack.member("uther")
+    try:
+        ix = await stack.command(member, "character create", {"description": "a weary king"})
+        await ix.acknowledged(timeout=3)
+        await asyncio.sleep(0.3)
+        await stack.stop_bot()
+    finally:
+        stack.gemini.image_latency = 0.0
+    original = ix.original() or {}
+    assert original.get("embeds")
+    _, gens = await _generations(session_factory, member)
+    assert [g.status for g in gens] == ["completed"]
+
+
+async def test_shutdown_past_the_grace_period_fails_and_refunds(stack: Stack, session_factory):
+    """A generation still running when the grace period ends is failed, refunded, and the
+    member is told."""
+    await stack.start_bot(shutdown_grace_seconds=0.2)
+    stack.gemini.image_latency = 3.0
+    member = stack.member("igraine")
+    try:
+        ix = await stack.command(member, "character create", {"description": "a queen"})
+        await ix.acknowledged(timeout=3)
+        await asyncio.sleep(0.5)
+        await stack.stop_bot()
+    finally:
+        stack.gemini.image_latency = 0.0
+    text = await wait_ephemeral_text(ix, timeout=5)
+    assert "refunded" in text
+    user, gens = await _generations(session_factory, member)
+    assert [g.status for g in gens] == ["failed"]
+    assert user.daily_used == 0
