@@ -135,7 +135,7 @@ async def running_stack(
     database_url: str, tmp: Path, *, gemini: FakeGemini | None = None
 ) -> AsyncIterator[Stack]:
     """Start the fakes and a guild; the bot is started by the test (``stack.start_bot()``)."""
-    fake = FakeDiscord()
+    fake = FakeDiscord(require_silent_mentions=True)
     await fake.start()
     own_gemini = gemini is None
     gem = gemini or FakeGemini()

@@ -67,8 +67,11 @@ class FakeDiscord(InteractionSender):
         token: str | None = None,
         reject_invalid: bool = True,
         heartbeat_interval_ms: int = 41250,
+        require_silent_mentions: bool = False,
     ) -> None:
         self.shard_count = shard_count
+        # When set, every message with content must carry allowed_mentions that ping nobody.
+        self.require_silent_mentions = require_silent_mentions
         self.reject_invalid = reject_invalid
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.clock = FakeClock()
@@ -221,6 +224,8 @@ class FakeDiscord(InteractionSender):
     def check_message(self, payload: dict[str, Any], where: str) -> None:
         """Message limits; problems are recorded and (when reject_invalid) answered with 50035."""
         problems = self.checks.message(payload)
+        if self.require_silent_mentions:
+            problems += self.checks.silent_mentions(payload)
         self.record(problems, where)
         if problems and self.reject_invalid:
             raise invalid_form(problems)

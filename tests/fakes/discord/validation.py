@@ -66,6 +66,9 @@ class Checks:
     def message(self, payload: dict[str, Any]) -> list[str]:
         return self._limit("check_message_payload", payload)
 
+    def silent_mentions(self, payload: dict[str, Any]) -> list[str]:
+        return self._limit("check_allowed_mentions_none", payload)
+
     def modal(self, payload: dict[str, Any]) -> list[str]:
         return self._limit("check_modal_payload", payload)
 
