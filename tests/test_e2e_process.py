@@ -1,0 +1,97 @@
+"""The real `charbot run` process: it serves commands, stops cleanly on SIGTERM, and a button
+on a message from before the restart still works."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from db.models import Character
+from tests.conftest import ROOT, truncate_all
+from tests.e2e import Stack, collect_violations, find_id, running_stack, wait_final
+
+
+@pytest.fixture(scope="module")
+async def stack(database_url, engine, tmp_path_factory):
+    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-proc")) as s:
+        yield s
+    await truncate_all(engine)
+
+
+def _env(stack: Stack) -> dict[str, str]:
+    settings = stack.settings()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GEMINI_", "S3_"))}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "DISCORD_TOKEN": stack.fake.token,
+            "DISCORD_API_BASE_URL": stack.fake.api_base,
+            "DISCORD_GATEWAY_URL": stack.fake.gateway_url,
+            "DATABASE_URL": stack.database_url,
+            "DATA_DIR": str(stack.data_dir),
+            "GEMINI_API_KEY": settings.gemini_api_key.get_secret_value(),  # type: ignore[union-attr]
+            "GEMINI_BASE_URL": stack.gemini.base_url,
+            "S3_BUCKET": stack.bucket,
+            "S3_ENDPOINT_URL": stack.s3.endpoint_url,
+            "S3_REGION": "us-east-1",
+            "LOG_LEVEL": "INFO",
+        }
+    )
+    return env
+
+
+async def _start(stack: Stack) -> asyncio.subprocess.Process:
+    sessions_before = len(stack.fake.identifies)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        env=_env(stack),
+        cwd=str(stack.data_dir),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await stack.fake.wait_until(lambda: len(stack.fake.identifies) > sessions_before, timeout=60)
+    await stack.fake.wait_for_ready(timeout=30)
+    return proc
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, stderr.decode(errors="replace")
+
+
+async def test_restarted_process_still_serves_old_buttons(stack: Stack, session_factory):
+    """Create with one process, SIGTERM it (clean exit), start another: Favorite on the old
+    message flips is_favorite."""
+    member = stack.member("arthur")
+    first = await _start(stack)
+    try:
+        ix = await stack.command(member, "character create", {"description": "a young king"})
+        message = await wait_final(ix, timeout=30)
+    finally:
+        code, stderr = await _stop(first)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    fav = find_id(message, ":fav")
+    second = await _start(stack)
+    try:
+        pressed = await stack.fake.click(member, message, fav)
+        await pressed.acknowledged(timeout=5)
+        async with session_factory() as s:
+            character = (
+                await s.scalars(select(Character).where(Character.id == fav.split(":")[1]))
+            ).one()
+        assert character.is_favorite is True
+    finally:
+        code, stderr = await _stop(second)
+    assert code == 0, stderr
+    assert stack.fake.command_put_count() == 1  # the second start found the same command hash
+    assert collect_violations(stack) == []
