@@ -37,7 +37,15 @@ from db.models import Character, User
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.characters", "cogs.themes", "cogs.account")
+EXTENSIONS = (
+    "cogs.characters",
+    "cogs.themes",
+    "cogs.account",
+    "cogs.gallery",
+    "cogs.mod",
+    "cogs.profile",
+    "cogs.collections",
+)
 
 
 def point_discord_at(settings: Settings) -> None:

@@ -159,6 +159,18 @@ async def running_stack(
         s3.stop()
 
 
+async def character_thread(stack: Stack, message: dict[str, Any]) -> str:
+    """The character's thread, once opened (a thread started on a message shares its id) and
+    its welcome line posted (which happens after the conversation is stored)."""
+    await stack.fake.wait_until(
+        lambda: (
+            message["id"] in stack.fake.threads and bool(stack.fake.channel_messages(message["id"]))
+        ),
+        timeout=10,
+    )
+    return str(message["id"])
+
+
 def collect_violations(stack: Stack) -> list[str]:
     """Take the fake's violations so far, adding them to the suite's count."""
     found = stack.fake.take_violations()

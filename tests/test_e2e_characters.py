@@ -9,6 +9,7 @@ from db.models import Character, Generation, User
 from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    character_thread,
     collect_violations,
     find_id,
     running_stack,
@@ -50,10 +51,8 @@ async def test_character_create_posts_image_buttons_and_thread(stack: Stack, ses
     portrait = stack.fake.attachment_bytes(message["attachments"][0]["url"])
     assert portrait.startswith(b"\x89PNG")
     assert any(cid.endswith(":fav") for cid in _ids(message))
-    # the thread opened on the message
-    await stack.fake.wait_until(
-        lambda: any(t.get("parent_id") == stack.channel["id"] for t in stack.fake.threads.values())
-    )
+    # the thread opened on the message, and the conversation stored
+    assert await character_thread(stack, message) in stack.fake.threads
     async with session_factory() as s:
         user = (
             await s.scalars(select(User).where(User.auth0_id == f"oauth2|discord|{member.id}"))

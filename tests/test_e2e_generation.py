@@ -11,6 +11,7 @@ from db.models import Character, CharacterTheme, Generation, ThemeVariant, User
 from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    character_thread,
     collect_violations,
     find_id,
     running_stack,
@@ -47,18 +48,6 @@ async def _user(session_factory, member) -> User:
 async def _create(stack: Stack, member, description: str = "a wandering bard") -> dict:
     ix = await stack.command(member, "character create", {"description": description})
     return await wait_final(ix)
-
-
-async def _thread_of(stack: Stack, message: dict) -> str:
-    """The character's thread, once opened (a thread started on a message shares its id) and
-    its welcome line posted (so the conversation is stored)."""
-    await stack.fake.wait_until(
-        lambda: (
-            message["id"] in stack.fake.threads and bool(stack.fake.channel_messages(message["id"]))
-        ),
-        timeout=10,
-    )
-    return str(message["id"])
 
 
 async def test_synced_commands_cover_the_contract(stack: Stack):
@@ -117,7 +106,7 @@ async def test_theme_and_variant_from_inside_the_thread(stack: Stack, session_fa
     a variant row and a message with the image in the thread; the fake saw the image bytes."""
     member = stack.member("tristan")
     message = await _create(stack, member, "a harpist with silver hair")
-    thread_id = await _thread_of(stack, message)
+    thread_id = await character_thread(stack, message)
     character_id = find_id(message, ":fav").split(":")[1]
     theme = await stack.command(
         member, "theme create", {"character": character_id, "name": "Winter Outfits"}
@@ -152,7 +141,7 @@ async def test_variant_without_theme_goes_to_variations(stack: Stack, session_fa
     """Without a theme the variant is filed under "Variations", created on first use."""
     member = stack.member("bedivere")
     message = await _create(stack, member)
-    thread_id = await _thread_of(stack, message)
+    thread_id = await character_thread(stack, message)
     ix = await stack.command(
         member, "variant create", {"instruction": "make them smile"}, channel_id=thread_id
     )
@@ -171,7 +160,7 @@ async def test_variant_outside_the_thread_is_posted_in_the_thread(stack: Stack):
     """With the character given elsewhere, the variant lands in the thread; the reply links it."""
     member = stack.member("kay")
     message = await _create(stack, member)
-    thread_id = await _thread_of(stack, message)
+    thread_id = await character_thread(stack, message)
     character_id = find_id(message, ":fav").split(":")[1]
     before = len(stack.fake.channel_messages(thread_id))
     ix = await stack.command(

@@ -1,0 +1,64 @@
+"""Notices: messages for members that a DM could not reach, shown with their next reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.pagination import clamp_limit
+from db.bot_models import UserNotice
+
+NOTICE_LIMIT = 5
+
+
+async def queue_notice(
+    session: AsyncSession, user_id: str, key: str, params: dict[str, Any]
+) -> UserNotice:
+    """Keep a message for a member whom a DM could not reach; shown with their next reply."""
+    notice = UserNotice(user_id=user_id, key=key, params=params)
+    session.add(notice)
+    await session.flush()
+    return notice
+
+
+async def take_notices(
+    session: AsyncSession, user_id: str, limit: int = NOTICE_LIMIT
+) -> list[UserNotice]:
+    """The member's undelivered notices, oldest first, marked delivered (at most ``limit``;
+    ``FOR UPDATE SKIP LOCKED`` so two replies at once never show the same notice twice)."""
+    notices = list(
+        await session.scalars(
+            select(UserNotice)
+            .where(UserNotice.user_id == user_id, UserNotice.delivered_at.is_(None))
+            .order_by(UserNotice.created_at, UserNotice.id)
+            .limit(clamp_limit(limit))
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if notices:
+        await session.execute(
+            update(UserNotice)
+            .where(UserNotice.id.in_([n.id for n in notices]))
+            .values(delivered_at=func.now())
+        )
+    return notices
+
+
+async def has_notices(session: AsyncSession, user_id: str) -> bool:
+    """Whether the member has an undelivered notice (a cheap check before locking)."""
+    found = await session.scalar(
+        select(UserNotice.id)
+        .where(UserNotice.user_id == user_id, UserNotice.delivered_at.is_(None))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def restore_notices(session: AsyncSession, notice_ids: list[str]) -> None:
+    """Mark notices undelivered again (their reply could not be sent)."""
+    if notice_ids:
+        await session.execute(
+            update(UserNotice).where(UserNotice.id.in_(notice_ids)).values(delivered_at=None)
+        )

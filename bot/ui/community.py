@@ -1,0 +1,238 @@
+"""Embeds and the modal of the community commands: profiles, collections, the moderation log."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.replies import report_error
+from bot.services.collections import CollectionSummary, CollectionView
+from bot.services.moderation import LogEntry
+from bot.services.profiles import (
+    MAX_BIO,
+    MAX_DISPLAY_NAME,
+    MAX_PROFESSION,
+    MAX_WEBSITE,
+    Profile,
+    ProfileEdit,
+)
+from bot.ui.embeds import relative
+from bot.ui.text import clip, fit_embed
+
+if TYPE_CHECKING:
+    from bot.app import CharBot
+    from bot.i18n import Catalog
+
+ProfileHandler = Callable[[discord.Interaction[Any], ProfileEdit], Awaitable[None]]
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+def profile_embed(catalog: Catalog, lang: str, profile: Profile) -> discord.Embed:
+    """A member's profile card: names, bio, website, profession, stats."""
+    t = catalog.t
+    name = profile.display_name or profile.username or t(lang, "profile.someone")
+    embed = discord.Embed(
+        title=clip(name, 100),
+        description=clip(profile.bio, 500) or t(lang, "profile.no_bio"),
+        colour=0x5865F2,
+    )
+    if profile.profession:
+        embed.add_field(
+            name=t(lang, "field.profession"), value=clip(profile.profession, 100), inline=True
+        )
+    if profile.website_url:
+        embed.add_field(
+            name=t(lang, "field.website"), value=clip(profile.website_url, 200), inline=True
+        )
+    embed.add_field(
+        name=t(lang, "profile.stats"),
+        value=t(
+            lang,
+            "profile.stats_body",
+            characters=profile.characters_created,
+            images=profile.images_generated,
+        ),
+        inline=False,
+    )
+    if profile.is_self:
+        embed.set_footer(
+            text=t(
+                lang,
+                "profile.visibility_footer",
+                visibility=t(lang, f"settings.visibility.{profile.visibility}"),
+            )
+        )
+    return fit_embed(embed)
+
+
+class ProfileEditModal(discord.ui.Modal):
+    """Display name, bio, website, profession, filled with the current values."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        lang: str,
+        profile: Profile,
+        on_submit: ProfileHandler,
+        *,
+        discord_id: int,
+    ) -> None:
+        t = catalog.t
+        # one modal per member: discord.py keys open modals by custom_id alone
+        super().__init__(
+            title=clip(t(lang, "profile.modal_title"), 45),
+            custom_id=f"profile:edit:{discord_id}",
+            timeout=900,
+        )
+        self._handler = on_submit
+        self.display_name: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label=clip(t(lang, "field.display_name"), 45),
+            default=clip(profile.display_name, MAX_DISPLAY_NAME) or None,
+            max_length=MAX_DISPLAY_NAME,
+            required=False,
+            custom_id="display_name",
+        )
+        self.bio: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label=clip(t(lang, "field.bio"), 45),
+            style=discord.TextStyle.paragraph,
+            default=clip(profile.bio, MAX_BIO) or None,
+            max_length=MAX_BIO,
+            required=False,
+            custom_id="bio",
+        )
+        self.website: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label=clip(t(lang, "field.website"), 45),
+            placeholder="https://example.com",
+            default=clip(profile.website_url, MAX_WEBSITE) or None,
+            max_length=MAX_WEBSITE,
+            required=False,
+            custom_id="website",
+        )
+        self.profession: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            label=clip(t(lang, "field.profession"), 45),
+            default=clip(profile.profession, MAX_PROFESSION) or None,
+            max_length=MAX_PROFESSION,
+            required=False,
+            custom_id="profession",
+        )
+        for item in (self.display_name, self.bio, self.website, self.profession):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await self._handler(
+            interaction,
+            ProfileEdit(
+                display_name=self.display_name.value,
+                bio=self.bio.value,
+                website_url=self.website.value,
+                profession=self.profession.value,
+            ),
+        )
+
+    # discord.py's Modal.on_error takes no item, unlike the BaseView it derives from.
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[Any], error: Exception, /
+    ) -> None:
+        bot: CharBot = interaction.client
+        await report_error(bot, interaction, error)
+
+
+# --- collections ----------------------------------------------------------------------------
+
+
+def collection_list_embed(
+    catalog: Catalog, lang: str, summaries: Sequence[CollectionSummary]
+) -> discord.Embed:
+    """The member's collections with their sizes."""
+    t = catalog.t
+    lines = [
+        t(
+            lang,
+            "collection.line",
+            name=clip(s.name, 50),
+            count=s.item_count,
+            visibility=t(lang, "collection.public" if s.is_public else "collection.private"),
+        )
+        for s in summaries[:50]
+    ]
+    embed = discord.Embed(
+        title=t(lang, "collection.list_title"), description="\n".join(lines), colour=0x5865F2
+    )
+    return fit_embed(embed)
+
+
+def collection_embed(catalog: Catalog, lang: str, view: CollectionView) -> discord.Embed:
+    """A collection: description and the characters the viewer may see, in the order added."""
+    t = catalog.t
+    collection = view.collection
+    lines = [
+        t(
+            lang,
+            "collection.item",
+            name=clip(c.name or t(lang, "character.unnamed"), 60),
+            style=t(lang, f"style.{c.style_type or 'realistic'}"),
+            id=c.id,
+        )
+        for c in view.characters
+    ]
+    if view.total_visible > len(view.characters):
+        lines.append(t(lang, "collection.more", count=view.total_visible - len(view.characters)))
+    if view.hidden_count:
+        lines.append(t(lang, "collection.hidden", count=view.hidden_count))
+    body = "\n".join(lines) or t(lang, "collection.empty")
+    if collection.description:
+        body = f"{clip(collection.description, 200)}\n\n{body}"
+    embed = discord.Embed(title=clip(collection.name, 100), description=body, colour=0x5865F2)
+    embed.set_footer(
+        text=t(lang, "collection.public" if collection.is_public else "collection.private")
+    )
+    first = next((c for c in view.characters if (c.image_url or "").startswith("http")), None)
+    if first is not None and first.image_url:
+        embed.set_thumbnail(url=first.image_url)
+    return fit_embed(embed)
+
+
+# --- moderation log -------------------------------------------------------------------------
+
+
+def _target(catalog: Catalog, lang: str, entry: LogEntry) -> str:
+    if entry.action == "unpublish":
+        name = clip(entry.target_character_name or catalog.t(lang, "character.unnamed"), 60)
+        return f"**{name}**"
+    if entry.action == "set_status":
+        who = (
+            f"<@{entry.target_user_discord_id}>"
+            if entry.target_user_discord_id
+            else clip(entry.target_user_name or "?", 50)
+        )
+        status = catalog.t(lang, f"mod.status.{entry.details.get('to', 'active')}")
+        return f"{who} → {status}"
+    return ""
+
+
+def mod_log_embed(catalog: Catalog, lang: str, entries: Sequence[LogEntry]) -> discord.Embed:
+    """Recent moderator actions: when, who, what, why."""
+    t = catalog.t
+    lines = []
+    for entry in entries:
+        lines.append(
+            t(
+                lang,
+                "mod.log_line",
+                when=relative(entry.created_at),
+                moderator=f"<@{entry.moderator_discord_id}>",
+                action=t(lang, f"mod.action.{entry.action}"),
+                target=_target(catalog, lang, entry),
+                reason=clip(entry.reason, 200) or "—",
+            )
+        )
+    embed = discord.Embed(
+        title=t(lang, "mod.log_title"),
+        description="\n".join(lines) or t(lang, "mod.log_empty"),
+        colour=0xED4245,
+    )
+    return fit_embed(embed)

@@ -1,0 +1,177 @@
+"""The /settings panel: one ephemeral message with a select per setting (language, content
+filter, profile visibility, gallery showcase).
+
+Each select is a DynamicItem whose custom_id names only the setting (``settings:<field>``); a
+pick applies to whoever picked it, so the panel is stateless, survives restarts and can never
+change another member's settings.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+import discord
+
+from bot.replies import NO_MENTIONS, reporting
+from bot.services.accounts import SettingsChange
+from bot.ui.text import fit_embed
+from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
+
+if TYPE_CHECKING:
+    from bot.i18n import Catalog
+
+LANGUAGE_NAMES = {"en": "English", "zh": "中文", "ja": "日本語", "ko": "한국어"}
+FIELDS = ("lang", "filter", "vis", "show")
+
+SETTINGS_COG = "Profile"
+
+
+class SettingsApplier(Protocol):
+    """The cog behind /settings: applies a change for the member behind the interaction and
+    returns their row and (possibly new) reply language."""
+
+    async def apply_settings(
+        self, interaction: discord.Interaction[Any], change: SettingsChange
+    ) -> tuple[User, str]: ...
+
+
+def change_for(field: str, value: str) -> SettingsChange:
+    """The settings change one select pick stands for."""
+    if field == "lang":
+        return SettingsChange(language=value)
+    if field == "filter":
+        return SettingsChange(content_filter=value)
+    if field == "vis":
+        return SettingsChange(profile_visibility=value)
+    return SettingsChange(allow_gallery_showcase=value == "on")
+
+
+def settings_embed(catalog: Catalog, lang: str, user: User) -> discord.Embed:
+    """The member's current settings."""
+    t = catalog.t
+    embed = discord.Embed(title=t(lang, "settings.title"), colour=0x5865F2)
+    language = user.preferred_language or "en"
+    embed.add_field(
+        name=t(lang, "settings.language"),
+        value=LANGUAGE_NAMES.get(language, language),
+        inline=True,
+    )
+    embed.add_field(
+        name=t(lang, "settings.content_filter"),
+        value=t(lang, f"settings.filter.{user.content_filter_level or 'moderate'}"),
+        inline=True,
+    )
+    embed.add_field(
+        name=t(lang, "settings.profile_visibility"),
+        value=t(lang, f"settings.visibility.{user.profile_visibility or 'private'}"),
+        inline=True,
+    )
+    embed.add_field(
+        name=t(lang, "settings.gallery_showcase"),
+        value=t(lang, "settings.on" if user.allow_gallery_showcase else "settings.off"),
+        inline=True,
+    )
+    embed.add_field(name=t(lang, "settings.timezone"), value=user.timezone or "UTC", inline=True)
+    embed.set_footer(text=t(lang, "settings.hint"))
+    return fit_embed(embed)
+
+
+def _options(field: str, catalog: Catalog, lang: str, user: User) -> list[discord.SelectOption]:
+    t = catalog.t
+    if field == "lang":
+        current = user.preferred_language or "en"
+        return [
+            discord.SelectOption(label=LANGUAGE_NAMES[code], value=code, default=code == current)
+            for code in LANGUAGES
+        ]
+    if field == "filter":
+        current = user.content_filter_level or "moderate"
+        return [
+            discord.SelectOption(
+                label=t(lang, f"settings.filter.{v}"), value=v, default=v == current
+            )
+            for v in CONTENT_FILTERS
+        ]
+    if field == "vis":
+        current = user.profile_visibility or "private"
+        return [
+            discord.SelectOption(
+                label=t(lang, f"settings.visibility.{v}"), value=v, default=v == current
+            )
+            for v in VISIBILITIES
+        ]
+    on = bool(user.allow_gallery_showcase)
+    return [
+        discord.SelectOption(label=t(lang, "settings.showcase.on"), value="on", default=on),
+        discord.SelectOption(label=t(lang, "settings.showcase.off"), value="off", default=not on),
+    ]
+
+
+_PLACEHOLDERS = {
+    "lang": "settings.language",
+    "filter": "settings.content_filter",
+    "vis": "settings.profile_visibility",
+    "show": "settings.gallery_showcase",
+}
+
+
+class SettingsSelect(
+    discord.ui.DynamicItem[discord.ui.Select[Any]],
+    template=r"settings:(?P<field>lang|filter|vis|show)",
+):
+    """One setting's select on the panel."""
+
+    def __init__(self, field: str, select: discord.ui.Select[Any] | None = None) -> None:
+        super().__init__(
+            select or discord.ui.Select(custom_id=f"settings:{field}", min_values=1, max_values=1)
+        )
+        self.field = field
+
+    @classmethod
+    def make(cls, field: str, catalog: Catalog, lang: str, user: User) -> SettingsSelect:
+        select: discord.ui.Select[Any] = discord.ui.Select(
+            custom_id=f"settings:{field}",
+            placeholder=catalog.t(lang, _PLACEHOLDERS[field]),
+            options=_options(field, catalog, lang, user),
+            min_values=1,
+            max_values=1,
+        )
+        return cls(field, select)
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> SettingsSelect:
+        select = item if isinstance(item, discord.ui.Select) else None
+        return cls(match["field"], select)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await reporting(interaction, lambda: self._run(interaction))
+
+    async def _run(self, interaction: discord.Interaction[Any]) -> None:
+        data: dict[str, Any] = dict(interaction.data or {})
+        values: list[str] = list(self.item.values or data.get("values") or [])
+        applier = cast("SettingsApplier | None", interaction.client.get_cog(SETTINGS_COG))
+        if not values or applier is None:
+            await interaction.response.defer()
+            return
+        user, lang = await applier.apply_settings(interaction, change_for(self.field, values[0]))
+        catalog: Catalog = interaction.client.catalog
+        await interaction.response.edit_message(
+            embed=settings_embed(catalog, lang, user),
+            view=settings_view(catalog, lang, user),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+def settings_view(catalog: Catalog, lang: str, user: User) -> discord.ui.View:
+    """The four selects, each showing the member's current choice."""
+    view = discord.ui.View(timeout=None)
+    for field in FIELDS:
+        view.add_item(SettingsSelect.make(field, catalog, lang, user))
+    return view
