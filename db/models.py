@@ -225,6 +225,32 @@ class Character(Base):
             text("(metadata ->> 'conversationId')"),
             postgresql_where=text("(metadata ? 'conversationId')"),
         ),
+        # Beyond the reference (migration 0003): listings in their own order (bench/queries.py).
+        Index(
+            "idx_characters_user_completed",
+            "user_id",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_include=["name"],
+            postgresql_where=text("generation_status = 'completed'::text"),
+        ),
+        Index(
+            "idx_characters_gallery",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text(
+                "(is_public IS TRUE) AND (generation_status = 'completed'::text)"
+            ),
+        ),
+        Index(
+            "idx_characters_gallery_style",
+            "style_type",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text(
+                "(is_public IS TRUE) AND (generation_status = 'completed'::text)"
+            ),
+        ),
     )
 
 
@@ -272,6 +298,10 @@ class ThemeVariant(Base):
         Index("idx_theme_variants_theme_id", "theme_id"),
         Index("idx_theme_variants_character_id", "character_id"),
         Index("idx_theme_variants_created_at", text("created_at DESC")),
+        # Beyond the reference (migration 0003): a theme's variants, newest first.
+        Index(
+            "idx_theme_variants_theme_created", "theme_id", text("created_at DESC"), text("id DESC")
+        ),
     )
 
 

@@ -1,0 +1,221 @@
+"""The bot process of a benchmark: the real bot (``bot.app.open_bot``), plus measurement.
+
+The benchmark process holds the fakes (Discord, Gemini) and the load; the bot runs here, in
+its own process and event loop, as in production, so the fakes' work does not count as the
+bot's. Besides the bot this process runs:
+
+- an event-loop lag sampler: a task that asks to wake up every 10 ms and records how late it
+  actually woke (``loop.time()`` after the sleep minus the time it asked for);
+- timers around the stages of /character create (defer, caller lookup, the charge transaction,
+  the pipeline with its own ``Outcome.timings``, progress edits, the final post), wrapped
+  around the module functions the cog calls, so no bot code changes.
+
+Protocol (JSON lines): the parent writes the config as the first stdin line; this process
+prints ``{"event": "started"}`` once the bot is logged in and connecting. Then stdin commands:
+``mark`` (start a new measurement window), ``report`` (print ``{"event": "report", ...}``),
+``stop`` (close the bot, print ``{"event": "stopped"}``, exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psutil
+
+from bench.common import summary
+
+LAG_INTERVAL = 0.010
+
+_flow: contextvars.ContextVar[dict[str, float] | None] = contextvars.ContextVar(
+    "bench_flow", default=None
+)
+
+
+def emit(event: str, **data: Any) -> None:
+    """One JSON line to the parent."""
+    sys.stdout.write(json.dumps({"event": event, **data}, default=str) + "\n")
+    sys.stdout.flush()
+
+
+class LagSampler:
+    """Records how late the event loop wakes a task that sleeps LAG_INTERVAL at a time."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LAG_INTERVAL
+            await asyncio.sleep(LAG_INTERVAL)
+            self.samples.append(max(0.0, loop.time() - due))
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _add(key: str, seconds: float) -> None:
+    record = _flow.get()
+    if record is not None:
+        record[key] = record.get(key, 0.0) + seconds
+
+
+def _timed(key: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            _add(key, time.perf_counter() - start)
+
+    return wrapper
+
+
+class Instruments:
+    """Per-/character create stage timings, collected without touching the bot's code."""
+
+    def __init__(self) -> None:
+        self.flows: list[dict[str, float]] = []
+
+    def install(self, bot: Any) -> None:
+        from bot import flows
+        from bot.services import pipeline as pipeline_module
+
+        original_flow = flows.create_flow
+
+        async def create_flow(*args: Any, **kwargs: Any) -> None:
+            record: dict[str, float] = {}
+            token = _flow.set(record)
+            start = time.perf_counter()
+            try:
+                await original_flow(*args, **kwargs)
+                record["ok"] = 1.0
+            finally:
+                record["flow_total"] = time.perf_counter() - start
+                _flow.reset(token)
+                self.flows.append(record)
+
+        flows.create_flow = create_flow  # type: ignore[assignment]
+        flows.defer = _timed("discord_defer", flows.defer)  # type: ignore[assignment]
+        flows.post_character = _timed(  # type: ignore[assignment]
+            "post_result", flows.post_character
+        )
+        pipeline_module.charge = _timed("quota_charge_sql", pipeline_module.charge)  # type: ignore[assignment]
+        bot.caller = _timed("caller_lookup", bot.caller)
+
+        original_reporter = flows.progress_reporter
+
+        def progress_reporter(*args: Any, **kwargs: Any) -> Any:
+            return _timed("discord_progress_edits", original_reporter(*args, **kwargs))
+
+        flows.progress_reporter = progress_reporter  # type: ignore[assignment]
+
+        pipe = bot.pipeline
+        original_create = pipe.create_character
+        original_run = pipe._run
+
+        async def create_character(*args: Any, **kwargs: Any) -> Any:
+            record = _flow.get()
+            if record is not None:
+                record["_create_start"] = time.perf_counter()
+            start = time.perf_counter()
+            outcome = await original_create(*args, **kwargs)
+            _add("pipeline_total", time.perf_counter() - start)
+            for key, value in outcome.timings.items():
+                _add(key, value)
+            return outcome
+
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            record = _flow.get()
+            if record is not None and "_create_start" in record:
+                record["charge_transaction"] = time.perf_counter() - record["_create_start"]
+            return await _timed("pipeline_run", original_run)(*args, **kwargs)
+
+        pipe.create_character = create_character
+        pipe._run = run
+
+
+def _settings(config: dict[str, Any]) -> Any:
+    from bot.config import Settings
+
+    return Settings(_env_file=None, **config["settings"])  # type: ignore[call-arg]
+
+
+async def main() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    config = json.loads(await reader.readline())
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    os.environ.update(config.get("env", {}))
+
+    if config.get("pool_size"):
+        import bot.app
+        from db.engine import make_engine
+
+        bot.app.make_engine = functools.partial(  # type: ignore[attr-defined]
+            make_engine, pool_size=int(config["pool_size"]), max_overflow=0
+        )
+
+    from bot.app import open_bot
+
+    settings = _settings(config)
+    lag = LagSampler()
+    instruments = Instruments()
+    process = psutil.Process()
+    async with open_bot(settings, config["settings"]["database_url"]) as bot:
+        instruments.install(bot)
+        await bot.login(settings.require_token())
+        connect = asyncio.create_task(bot.connect())
+        lag.start()
+        emit("started", pid=os.getpid())
+        try:
+            while True:
+                line = (await reader.readline()).decode().strip()
+                if line in ("", "stop"):
+                    break
+                if line == "mark":
+                    lag.samples.clear()
+                    instruments.flows.clear()
+                    emit("marked")
+                elif line == "report":
+                    cpu = process.cpu_times()
+                    emit(
+                        "report",
+                        lag=summary(lag.samples),
+                        lag_samples=len(lag.samples),
+                        rss_bytes=process.memory_info().rss,
+                        cpu_user=cpu.user,
+                        cpu_system=cpu.system,
+                        flows=[
+                            {k: v for k, v in f.items() if not k.startswith("_")}
+                            for f in instruments.flows
+                        ],
+                    )
+        finally:
+            lag.stop()
+            await bot.close()
+            connect.cancel()
+            with contextlib.suppress(BaseException):
+                await connect
+    emit("stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,277 @@
+"""Acknowledgement latency under load: 2,000 interactions over 10 s from 200 members.
+
+The mix: /quota, /character list, autocomplete of /character show, /gallery browse (when the
+command is registered; otherwise its share goes to /quota and /character list), Favorite
+clicks on characters made before the run, and /character create with the fake Gemini at a
+fixed latency (text 0.2 s, image 1.0 s). Interactions are dispatched on a fixed schedule (one
+every 5 ms), not one after another, so a slow answer does not slow the load down.
+
+Measured at the fake Discord: the delay from sending INTERACTION_CREATE to receiving the first
+callback (``FakeInteraction.ack_delay``). Inside the bot process (``bench.botproc``): the
+event-loop lag (a 10 ms sleeper's lateness) and the RSS after the run. Targets: p99 ack
+≤ 90 ms (3 % of Discord's 3 s), none late (> 3 s or never); loop lag p99 ≤ 50 ms.
+
+    .venv/bin/python -m bench.interactions [--total 2000] [--seconds 10] [--members 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from bench.common import Target, finish, ms, percentile, summary, table
+from bench.stack import Stack, final_embed, running_stack, warm_up
+from tests.fakes.discord import FakeInteraction, FakeMember
+
+TEXT_LATENCY = 0.2
+IMAGE_LATENCY = 1.0
+LATE = 3.0
+MIX = {  # share of the load per kind
+    "quota": 0.18,
+    "character list": 0.18,
+    "autocomplete": 0.25,
+    "gallery browse": 0.12,
+    "favorite click": 0.22,
+    "character create": 0.05,
+}
+PREFIXES = ("", "a", "ar", "kn", "pi", "the", "zz")
+
+
+def _fav_id(message: dict[str, Any]) -> str:
+    def walk(components: list[dict[str, Any]]) -> str | None:
+        for component in components:
+            cid = component.get("custom_id", "")
+            if cid.endswith(":fav"):
+                return str(cid)
+            found = walk(component.get("components") or [])
+            if found:
+                return found
+        return None
+
+    found = walk(message.get("components") or [])
+    if found is None:
+        raise RuntimeError("no Favorite button on the character message")
+    return found
+
+
+async def prepare(stack: Stack, members: list[FakeMember], owners: int) -> list[tuple[Any, ...]]:
+    """Every member's user row exists; ``owners`` members each made a character (its message
+    carries the buttons the load clicks)."""
+    await warm_up(stack, members)
+    made = []
+    for i, member in enumerate(members[:owners]):
+        ix = await stack.command(
+            member, "character create", {"description": f"a knight of the round table {i}"}
+        )
+        made.append((member, ix))
+    await asyncio.gather(*(ix.wait_for(final_embed, 90) for _, ix in made))
+    return [(member, ix.original(), _fav_id(ix.original())) for member, ix in made]
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--total", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--owners", type=int, default=20, help="members with a character")
+    parser.add_argument("--pool-size", type=int, default=None, help="override the DB pool")
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    settings = {"generation_concurrency": args.concurrency, "quota_free": 1000}
+    async with running_stack(
+        prefix="charbot_bench_ix",
+        text_latency=TEXT_LATENCY,
+        image_latency=IMAGE_LATENCY,
+        settings=settings,
+        pool_size=args.pool_size,
+    ) as stack:
+        members = [stack.member(f"member{i:03d}") for i in range(args.members)]
+        clickable = await prepare(stack, members, args.owners)
+        mix = dict(MIX)
+        gallery = stack.registered("gallery")
+        if not gallery:
+            share = mix.pop("gallery browse")
+            mix["quota"] += share / 2
+            mix["character list"] += share / 2
+        rng = random.Random(42)
+        kinds = rng.choices(list(mix), weights=list(mix.values()), k=args.total)
+        await asyncio.sleep(1.0)
+        await stack.bot.request("mark", "marked")
+        stack.lag.samples.clear()
+
+        sent: list[tuple[str, FakeInteraction]] = []
+        errors: Counter[str] = Counter()
+        creates: list[FakeInteraction] = []
+        pending: set[asyncio.Task[None]] = set()
+        channel = stack.channel["id"]
+
+        async def one(kind: str, member: FakeMember) -> None:
+            fake = stack.fake
+            try:
+                if kind == "quota":
+                    ix = await stack.command(member, "quota")
+                elif kind == "character list":
+                    ix = await stack.command(member, "character list")
+                elif kind == "gallery browse":
+                    ix = await stack.command(member, "gallery browse")
+                elif kind == "favorite click":
+                    owner, message, custom_id = rng.choice(clickable)
+                    ix = await fake.click(owner, message, custom_id)
+                elif kind == "character create":
+                    ix = await stack.command(
+                        member, "character create", {"description": "a lighthouse keeper"}
+                    )
+                    creates.append(ix)
+                else:
+                    before = set(fake.interactions)
+                    owner = rng.choice(clickable)[0] if rng.random() < 0.5 else member
+                    task = asyncio.ensure_future(
+                        fake.autocomplete(
+                            owner,
+                            channel,
+                            "character show",
+                            {"character": rng.choice(PREFIXES)},
+                            focused="character",
+                            timeout=10,
+                        )
+                    )
+                    await asyncio.sleep(0)
+                    new = [fake.interactions[i] for i in set(fake.interactions) - before]
+                    ix = new[0]
+                    with contextlib.suppress(Exception):
+                        await task
+                sent.append((kind, ix))
+            except Exception as exc:  # noqa: BLE001 - the load goes on; counted and shown
+                errors[f"{kind}: {type(exc).__name__}: {exc}"[:160]] += 1
+
+        interval = args.seconds / args.total
+        start = time.monotonic()
+        behind = []
+        for i, kind in enumerate(kinds):
+            due = start + i * interval
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            behind.append(max(0.0, time.monotonic() - due))
+            task = asyncio.create_task(one(kind, members[i % len(members)]))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        load_seconds = time.monotonic() - start
+        await asyncio.gather(*pending)
+        deadline = time.monotonic() + LATE + 1
+        while time.monotonic() < deadline and not all(ix.is_acknowledged for _, ix in sent):
+            await asyncio.sleep(0.05)
+        results = await asyncio.gather(
+            *(ix.wait_for(final_embed, 60) for ix in creates), return_exceptions=True
+        )
+        create_failures = sum(isinstance(r, BaseException) for r in results)
+        report = await stack.bot.request("report", "report")
+        fake_lag = summary(stack.lag.samples)
+        violations = len(stack.fake.violations)
+
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    never = Counter()
+    for kind, ix in sent:
+        if ix.ack_delay is None:
+            never[kind] += 1
+        else:
+            by_kind[kind].append(ix.ack_delay)
+    every = [d for values in by_kind.values() for d in values]
+    late = sum(1 for d in every if d > LATE) + sum(never.values())
+    rows = []
+    for kind in [*mix, "all"]:
+        values = every if kind == "all" else by_kind.get(kind, [])
+        missing = sum(never.values()) if kind == "all" else never[kind]
+        s = summary(values)
+        rows.append(
+            [
+                kind,
+                s["count"],
+                ms(s["p50"]),
+                ms(s["p95"]),
+                ms(s["p99"]),
+                ms(s["max"]),
+                sum(1 for d in values if d > LATE) + missing,
+            ]
+        )
+    print()
+    print(table(["interaction", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "late"], rows))
+    lag = report["lag"]
+    print()
+    print(
+        table(
+            ["event-loop lag", "samples", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+            [
+                [
+                    "bot process",
+                    lag["count"],
+                    ms(lag["p50"]),
+                    ms(lag["p95"]),
+                    ms(lag["p99"]),
+                    ms(lag["max"]),
+                ],
+                [
+                    "fakes + load process",
+                    fake_lag["count"],
+                    ms(fake_lag["p50"]),
+                    ms(fake_lag["p95"]),
+                    ms(fake_lag["p99"]),
+                    ms(fake_lag["max"]),
+                ],
+            ],
+        )
+    )
+    rss = report["rss_bytes"] / 2**20
+    cpu = report["cpu_user"] + report["cpu_system"]
+    print()
+    print(
+        f"sent {len(sent)} of {args.total} in {load_seconds:.2f} s (schedule slip p99 "
+        f"{ms(percentile(behind, 99))} ms); /gallery browse "
+        f"{'included' if gallery else 'NOT registered yet: skipped'}; creates finished "
+        f"{len(creates) - create_failures}/{len(creates)}; bot RSS after the run {rss:.0f} MiB; "
+        f"bot CPU {cpu:.1f} s since start; fake-Discord violations {violations}"
+    )
+    for message, count in errors.most_common(10):
+        print(f"  load error x{count}: {message}")
+    p99 = percentile(every, 99)
+    targets = [
+        Target("p99 acknowledgement", p99 * 1000, 90.0, " ms"),
+        Target("late acknowledgements (> 3 s or none)", float(late), 0.0),
+        Target("bot event-loop lag p99", lag["p99"] * 1000, 50.0, " ms"),
+        Target("interactions not sent", float(args.total - len(sent)), 0.0),
+    ]
+    data = {
+        "total": args.total,
+        "seconds": args.seconds,
+        "members": args.members,
+        "gallery_included": gallery,
+        "mix": mix,
+        "ack": {k: summary(v) for k, v in by_kind.items()},
+        "ack_all": summary(every),
+        "never_acknowledged": dict(never),
+        "late": late,
+        "bot_lag": lag,
+        "fakes_lag": fake_lag,
+        "bot_rss_bytes": report["rss_bytes"],
+        "creates": len(creates),
+        "create_failures": create_failures,
+        "load_errors": dict(errors),
+        "violations": violations,
+    }
+    headline = (
+        f"{len(sent)} interactions in {load_seconds:.1f} s: ack p50 {ms(percentile(every, 50))} "
+        f"ms, p99 {ms(p99)} ms, max {ms(max(every, default=float('nan')))} ms, late {late}; "
+        f"bot loop lag p99 {ms(lag['p99'])} ms; bot RSS {rss:.0f} MiB"
+    )
+    return finish("interactions", targets, data, headline)
+
+
+if __name__ == "__main__":
+    from bench.common import run
+
+    run(main)

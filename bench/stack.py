@@ -1,0 +1,263 @@
+"""The load side of the end-to-end benchmarks: fake Discord and fake Gemini in this process,
+moto's S3 server in its own process, a scratch database, and the bot in its own process
+(``bench.botproc``), as in production where Discord, Gemini and S3 are other machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.botproc import LagSampler
+from bench.common import ROOT, scratch_database
+from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMember
+from tests.fakes.gemini_server import FakeGemini
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_process() -> Any:
+    """moto's S3 server as a separate process; yields its endpoint URL with a bucket made."""
+    import boto3  # type: ignore[import-untyped]
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **AWS_ENV},
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(Bucket="bench")
+        yield endpoint
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@dataclass
+class BotProcess:
+    """The bot's process and its JSON-lines pipe."""
+
+    proc: asyncio.subprocess.Process
+    events: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    _reader: asyncio.Task[None] | None = None
+
+    def start_reading(self) -> None:
+        async def read() -> None:
+            assert self.proc.stdout is not None
+            while line := await self.proc.stdout.readline():
+                text = line.decode().strip()
+                if text.startswith("{"):
+                    await self.events.put(json.loads(text))
+                elif text:
+                    print(f"[bot] {text}", file=sys.stderr)
+
+        self._reader = asyncio.create_task(read())
+
+    async def send(self, command: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((command + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def expect(self, event: str, timeout: float = 60.0) -> dict[str, Any]:
+        while True:
+            got = await asyncio.wait_for(self.events.get(), timeout)
+            if got.get("event") == event:
+                return got
+
+    async def request(self, command: str, event: str, timeout: float = 60.0) -> dict[str, Any]:
+        await self.send(command)
+        return await self.expect(event, timeout)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+@dataclass
+class Stack:
+    """What a benchmark drives."""
+
+    fake: FakeDiscord
+    gemini: FakeGemini
+    guild: FakeGuild
+    channel: dict[str, Any]
+    bot: BotProcess
+    database_url: str
+    lag: LagSampler  # this (the fakes') process's own event-loop lag, to tell harness delay
+
+    def member(self, name: str) -> FakeMember:
+        return self.fake.add_member(self.guild.id, name)
+
+    async def command(
+        self, member: FakeMember, name: str, options: dict[str, Any] | None = None
+    ) -> FakeInteraction:
+        return await self.fake.send_command(member, self.channel["id"], name, options or {})
+
+    def registered(self, name: str) -> bool:
+        """Whether a top-level command is registered (synced by the bot)."""
+        names = {c["name"] for c in self.fake.commands(self.guild.id)}
+        names |= {c["name"] for c in self.fake.commands()}
+        return name in names
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    *,
+    prefix: str,
+    text_latency: float,
+    image_latency: float,
+    settings: dict[str, Any],
+    pool_size: int | None = None,
+    image_png: bytes | None = None,
+) -> AsyncIterator[Stack]:
+    """Start everything; the bot is connected and its commands synced when this yields."""
+    fake = FakeDiscord()
+    await fake.start()
+    gemini = FakeGemini(text_latency=text_latency, image_latency=image_latency)
+    if image_png is not None:
+        gemini.image_png = image_png
+    await gemini.start()
+    guild = fake.add_guild("Bench Guild")
+    channel = fake.add_text_channel(guild.id, "general")
+    lag = LagSampler()
+    try:
+        with moto_process() as s3_endpoint, tempfile.TemporaryDirectory() as tmp:
+            async with scratch_database(prefix) as database_url:
+                config = {
+                    "settings": {
+                        "discord_token": fake.token,
+                        "discord_api_base_url": fake.api_base,
+                        "discord_gateway_url": fake.gateway_url,
+                        "discord_dev_guild_id": int(guild.id),
+                        "database_url": database_url,
+                        "data_dir": tmp,
+                        "gemini_api_key": "bench-gemini-key-0123456789",
+                        "gemini_base_url": gemini.base_url,
+                        "gemini_timeout_seconds": 30.0,
+                        "gemini_max_retries": 0,
+                        "s3_bucket": "bench",
+                        "s3_endpoint_url": s3_endpoint,
+                        "s3_region": "us-east-1",
+                        "shutdown_grace_seconds": 10.0,
+                        "log_level": "WARNING",
+                        **settings,
+                    },
+                    "env": AWS_ENV,
+                    "pool_size": pool_size,
+                }
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bench.botproc",
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                    cwd=str(ROOT),
+                    env={**os.environ, **AWS_ENV},
+                    limit=64 * 1024 * 1024,
+                )
+                bot = BotProcess(proc)
+                bot.start_reading()
+                await bot.send(json.dumps(config))
+                try:
+                    await bot.expect("started", timeout=60)
+                    await fake.wait_for_ready(timeout=30)
+                    await fake.wait_until(lambda: bool(fake.commands(guild.id)), timeout=30)
+                    lag.start()
+                    yield Stack(fake, gemini, guild, channel, bot, database_url, lag)
+                finally:
+                    lag.stop()
+                    with contextlib.suppress(Exception):
+                        await bot.request("stop", "stopped", timeout=30)
+                    if proc.returncode is None:
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(proc.wait(), 15)
+                    if proc.returncode is None:
+                        proc.kill()
+                        await proc.wait()
+    finally:
+        await gemini.stop()
+        await fake.stop()
+
+
+def profile(pid: int, path: str, seconds: int) -> subprocess.Popen[bytes]:
+    """py-spy (pip install py-spy into the venv) sampling the bot into a collapsed-stack file;
+    stop it with SIGINT."""
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [
+            str(spy),
+            "record",
+            "-p",
+            str(pid),
+            "-r",
+            "250",
+            "-f",
+            "raw",
+            "-o",
+            path,
+            "-d",
+            str(seconds),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def warm_up(stack: Stack, members: list[FakeMember], batch: int = 10) -> None:
+    """Every member runs /quota once (their user row is created), ten at a time."""
+    for i in range(0, len(members), batch):
+        sent = [await stack.command(m, "quota") for m in members[i : i + batch]]
+        await asyncio.gather(*(ix.acknowledged(30) for ix in sent))
+
+
+def final_embed(ix: FakeInteraction) -> bool:
+    """The deferred reply now carries its result embed."""
+    original = ix.original()
+    return bool(original and original.get("embeds"))
