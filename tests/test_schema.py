@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import asyncpg
@@ -345,13 +347,25 @@ def test_malformed_variable_is_named(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_migrate_builds_embedded_database_and_second_call_is_noop(tmp_path):
+@pytest.fixture
+def data_dir():
+    """A DATA_DIR the embedded server's own user can reach: when run as root, the server runs
+    as an unprivileged user, and pytest's tmp_path lies under a root-only folder."""
+    base = ROOT / ".pytest_cache"
+    base.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="embedded-", dir=base))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_migrate_builds_embedded_database_and_second_call_is_noop(data_dir):
     """With no DATABASE_URL, migrate builds the schema in the embedded server; again: no-op."""
-    env = {"DATA_DIR": str(tmp_path / "data")}
-    first = _charbot(["migrate"], tmp_path, **env)
+    env = {"DATA_DIR": str(data_dir / "data")}
+    first = _charbot(["migrate"], data_dir, **env)
     assert first.returncode == 0, first.stderr
     assert "from empty to" in first.stdout
-    second = _charbot(["migrate"], tmp_path, **env)
+    second = _charbot(["migrate"], data_dir, **env)
     assert second.returncode == 0, second.stderr
     assert "Already up to date" in second.stdout
-    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+    assert (data_dir / "data" / "postgres" / "PG_VERSION").exists()
