@@ -22,7 +22,11 @@ from sqlalchemy.dialects.postgresql import insert
 from bot.config import Settings
 from bot.generation.base import ImageProvider, PromptOptimizer
 from bot.generation.factory import build_providers, make_genai_client
+from bot.health import OpsServer, database_answers
 from bot.i18n import Catalog, CatalogTranslator, choose_language
+from bot.metrics import BotMetrics
+from bot.observe import AckTimer, finished, started
+from bot.ratelimit import SharedRateLimit
 from bot.services.accounts import get_or_create_user
 from bot.services.generations import sweep_stale
 from bot.services.pipeline import GenerationPipeline
@@ -75,7 +79,10 @@ class CharBot(commands.AutoShardedBot):
         images: ImageProvider,
         catalog: Catalog,
         extensions: tuple[str, ...] = EXTENSIONS,
+        rate_limit: SharedRateLimit | None = None,
     ) -> None:
+        metrics = BotMetrics()
+        ack_timer = AckTimer(metrics)
         intents = discord.Intents.none()
         intents.guilds = True
         super().__init__(
@@ -86,7 +93,9 @@ class CharBot(commands.AutoShardedBot):
             help_command=None,
             shard_count=settings.shard_count,
             shard_ids=settings.shard_id_list,  # type: ignore[arg-type]  # None = all shards
+            http_trace=ack_timer.trace,
         )
+        self.metrics = metrics
         self.settings = settings
         self.sessions = sessions
         self.storage = storage
@@ -99,7 +108,22 @@ class CharBot(commands.AutoShardedBot):
             slots=GenerationSlots(settings.generation_concurrency),
             text_model=settings.gemini_text_model,
             image_model=settings.gemini_image_model,
+            rate_limit=rate_limit,
+            metrics=metrics,
         )
+        metrics.track_queues(
+            lambda: self.pipeline.slots.waiting, lambda: rate_limit.waiting if rate_limit else 0
+        )
+        metrics.track_gateway(lambda: self.latencies)
+        self.ops: OpsServer | None = None
+        if settings.metrics_port is not None:
+            self.ops = OpsServer(
+                metrics,
+                gateway_connected=self.gateway_connected,
+                database_ok=lambda: database_answers(sessions),
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+            )
         self._extensions = extensions
         self._background: set[asyncio.Task[Any]] = set()
         self.synced_commands: list[dict[str, Any]] | None = None
@@ -162,13 +186,32 @@ class CharBot(commands.AutoShardedBot):
         while not self.is_closed():
             try:
                 failed = await sweep_stale(self.sessions, age)
+                self.metrics.refunded(sum(1 for f in failed if f.refunded), source="sweep")
                 if failed:
                     log.warning("failed and refunded %d stale generations", len(failed))
             except Exception:
                 log.exception("stale generation sweep failed")
             await asyncio.sleep(self.settings.sweep_interval_seconds)
 
+    def gateway_connected(self) -> bool:
+        """Whether every shard of this process is connected and the bot is ready."""
+        return (
+            self.is_ready()
+            and not self.is_closed()
+            and all(not shard.is_closed() for shard in self.shards.values())
+        )
+
     # -- per interaction ----------------------------------------------------------------------
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Note when the interaction arrived (for its log line's duration)."""
+        started(interaction)
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[Any], command: Any
+    ) -> None:
+        """A command returned without error: its interaction ends well."""
+        finished(interaction, "ok")
 
     async def caller(self, interaction: discord.Interaction[Any]) -> Caller:
         """The member's user row (created on first use) and reply language, once per interaction."""
@@ -245,6 +288,13 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
     point_discord_at(settings)
     engine = make_engine(database_url)
     client: genai.Client | None = None
+    rate_limit = None
+    if settings.gemini_requests_per_minute and not settings.offline_generation:
+        rate_limit = SharedRateLimit(
+            engine,
+            budget=settings.gemini_requests_per_minute,
+            window=settings.gemini_rate_window_seconds,
+        )
     try:
         if not settings.offline_generation:
             client = make_genai_client(settings)
@@ -257,9 +307,16 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
                 optimizer=optimizer,
                 images=images,
                 catalog=Catalog.load(),
+                rate_limit=rate_limit,
             )
             async with bot:
-                yield bot
+                if bot.ops is not None:
+                    await bot.ops.start()
+                try:
+                    yield bot
+                finally:
+                    if bot.ops is not None:
+                        await bot.ops.stop()
     finally:
         if client is not None:
             await client.aio.aclose()

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
@@ -71,6 +76,68 @@ def cmd_doctor(settings: Settings) -> int:
     return asyncio.run(run_doctor(settings))
 
 
+def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
+    """``users set-tier``, ``users set-status`` and ``stats``: one transaction each.
+
+    Exit codes: 0 done, 1 the database failed, 2 a bad value, 3 no such user.
+    """
+    from bot import admin
+    from db.locate import database_url
+
+    command = args.command if args.command == "stats" else args.users_command
+    try:
+        # values are checked before any database is opened
+        if command == "set-tier":
+            tier = admin.normalise_tier(args.tier)
+        elif command == "set-status":
+            status = admin.normalise_status(args.status)
+        configured = settings.database_url.get_secret_value() if settings.database_url else None
+        with database_url(configured, settings.data_dir) as url:
+            if command == "set-tier":
+                change = asyncio.run(
+                    admin.in_transaction(
+                        url, lambda s: admin.set_tier(s, settings, args.discord_id, tier)
+                    )
+                )
+                print(
+                    f"{change.username} ({args.discord_id}): tier {change.previous_tier} -> "
+                    f"{change.tier}, daily quota {change.daily_quota}"
+                )
+            elif command == "set-status":
+                moved = asyncio.run(
+                    admin.in_transaction(
+                        url,
+                        lambda s: admin.set_status(s, args.discord_id, status, args.reason),
+                    )
+                )
+                print(
+                    f"{moved.username} ({args.discord_id}): status {moved.previous_status} -> "
+                    f"{moved.status} (recorded in moderation_actions)"
+                )
+            else:
+                found = asyncio.run(admin.in_transaction(url, admin.stats))
+                _print_stats(found, as_json=args.json)
+    except admin.AdminError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"error: the database failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_stats(found: Any, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(dataclasses.asdict(found), sort_keys=True))
+        return
+    print(f"users: {found.users}")
+    print(f"characters: {found.characters}")
+    total = sum(found.generations_today.values())
+    print(f"generations today ({found.day} UTC): {total}")
+    for status in ("completed", "failed", "processing", "pending"):
+        print(f"  {status}: {found.generations_today.get(status, 0)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``charbot`` command."""
     parser = argparse.ArgumentParser(prog="charbot", description=__doc__)
@@ -79,6 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--migrate", action="store_true", help="upgrade the schema before starting")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check the configuration and the services it names")
+    users = sub.add_parser("users", help="change a member's tier or account status")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    tier = users_sub.add_parser("set-tier", help="set the subscription tier and its daily quota")
+    tier.add_argument("discord_id", type=int, metavar="DISCORD_ID")
+    tier.add_argument("tier", metavar="TIER", help="FREE, PREMIUM, PRO or ENTERPRISE")
+    status = users_sub.add_parser("set-status", help="set the account status (recorded)")
+    status.add_argument("discord_id", type=int, metavar="DISCORD_ID")
+    status.add_argument("status", metavar="STATUS", help="active, suspended or banned")
+    status.add_argument("--reason", default=None, help="why (kept in the moderation log)")
+    stats = sub.add_parser("stats", help="users, characters, and today's generations by outcome")
+    stats.add_argument("--json", action="store_true", help="one JSON object instead of lines")
     return parser
 
 
@@ -97,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_migrate(settings)
         if args.command == "doctor":
             return cmd_doctor(settings)
+        if args.command in ("users", "stats"):
+            return cmd_admin(settings, args)
         parser.error(f"unknown command {args.command}")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ART_STYLES: tuple[str, ...] = (
@@ -45,6 +46,8 @@ class Settings(BaseSettings):
     gemini_text_model: str = "gemini-2.5-flash"
     gemini_timeout_seconds: float = Field(default=90.0, gt=0)
     gemini_max_retries: int = Field(default=3, ge=0, le=10)
+    gemini_requests_per_minute: int | None = Field(default=None, ge=1)
+    gemini_rate_window_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
@@ -53,6 +56,8 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container
 
     generation_concurrency: int = Field(default=8, ge=1, le=1000)
     shutdown_grace_seconds: float = Field(default=60.0, ge=0)
@@ -82,6 +87,8 @@ class Settings(BaseSettings):
         "s3_public_base_url",
         "discord_dev_guild_id",
         "shard_count",
+        "metrics_port",
+        "gemini_requests_per_minute",
         mode="before",
     )
     @classmethod
@@ -120,6 +127,23 @@ class Settings(BaseSettings):
             msg = "SHARD_IDS must be comma-separated shard numbers, e.g. 0,1"
             raise ValueError(msg)
         return ",".join(parts)
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        ids = self.shard_id_list
+        if ids is None:
+            return self
+        if self.shard_count is None:
+            msg = "SHARD_IDS needs SHARD_COUNT: set SHARD_COUNT to the total number of shards"
+            raise ValueError(msg)
+        too_big = [i for i in ids if i >= self.shard_count]
+        if too_big:
+            msg = (
+                f"SHARD_IDS {','.join(map(str, too_big))} not below SHARD_COUNT "
+                f"({self.shard_count}): shard ids run from 0 to SHARD_COUNT-1"
+            )
+            raise ValueError(msg)
+        return self
 
     def quota_for_tier(self, tier: str) -> int:
         """The daily quota a subscription tier gets."""
@@ -163,6 +187,11 @@ class Settings(BaseSettings):
                 password = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
                 if password:
                     out.append(password)
+        # S3 credentials come from the standard AWS variables, not from Settings fields
+        for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            value = os.environ.get(name, "").strip()
+            if value:
+                out.append(value)
         return out
 
 
@@ -177,6 +206,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "?"
-            problems.append(f"{name}: {err['msg']}")
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["loc"]:
+                problems.append(f"{str(err['loc'][0]).upper()}: {message}")
+            else:  # a check across variables names them in its message
+                problems.append(message)
         raise ConfigError("Invalid configuration: " + "; ".join(problems)) from None

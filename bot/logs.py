@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 _TOKEN_IN_URL = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]{20,}")
+# discord.py's DEBUG gateway log prints raw events; INTERACTION_CREATE carries a "token" field
+_TOKEN_FIELD = re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+(['"])""")
 
 
 class SecretFilter(logging.Filter):
@@ -22,6 +24,7 @@ class SecretFilter(logging.Filter):
         """The message with every secret replaced by ``[redacted]``."""
         for secret in self._secrets:
             message = message.replace(secret, "[redacted]")
+        message = _TOKEN_FIELD.sub(r"\1[redacted]\2", message)
         return _TOKEN_IN_URL.sub(r"\1[redacted]", message)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -17,6 +17,7 @@ from discord import app_commands
 
 from bot.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 from bot.i18n import Catalog, choose_language
+from bot.observe import finished, outcome_of
 from bot.ui.text import CONTENT_MAX, clip
 
 if TYPE_CHECKING:
@@ -136,6 +137,7 @@ async def report_error(
         await send_ephemeral(interaction, text)
     except discord.HTTPException:
         log.warning("could not deliver an error reply to user=%s", interaction.user.id)
+    finished(interaction, outcome_of(error, expected=reference is None))
 
 
 async def reporting(
@@ -147,6 +149,8 @@ async def reporting(
         await action()
     except Exception as exc:  # noqa: BLE001 - every error becomes a reply here, and is logged
         await report_error(interaction.client, interaction, exc)
+    else:
+        finished(interaction, "ok")
 
 
 def token_alive(interaction: discord.Interaction[Any]) -> bool:

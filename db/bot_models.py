@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Text,
     text,
@@ -124,3 +125,17 @@ class BotState(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=NOW
     )
+
+
+class ProviderRequestSlot(Base):
+    """One provider request granted by the shared rate limit (a sliding-window log)."""
+
+    __tablename__ = "provider_request_slots"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    bucket: Mapped[str] = mapped_column(Text, nullable=False)
+    taken_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")
+    )
+
+    __table_args__ = (Index("idx_provider_request_slots_bucket_taken", "bucket", "taken_at"),)

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +36,12 @@ from bot.storage.images import extension_for, image_key, make_thumbnail, thumbna
 from db.engine import SessionFactory
 from db.models import STYLES, Character, CharacterTheme, ThemeVariant, User
 
+if TYPE_CHECKING:
+    from bot.metrics import BotMetrics
+    from bot.ratelimit import SharedRateLimit
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Progress = Callable[[str, int | None], Awaitable[None]]
 """Called with a stage (queued, prompt, drawing, saving) and, when queued, the position."""
@@ -84,6 +89,8 @@ class _Job:
     """Book-keeping of one run, for the failure path."""
 
     generation_id: str
+    kind: str = "create"
+    user_id: str = ""
     stored_keys: list[str] = field(default_factory=list)
     placeholder_character_id: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -125,8 +132,12 @@ class GenerationPipeline:
         slots: GenerationSlots,
         text_model: str,
         image_model: str,
+        rate_limit: SharedRateLimit | None = None,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.sessions = session_factory
+        self.rate_limit = rate_limit
+        self.metrics = metrics
         self.storage = storage
         self.optimizer = optimizer
         self.images = images
@@ -187,28 +198,38 @@ class GenerationPipeline:
                 character_id=character.id,
             )
             content_filter = user.content_filter_level or "moderate"
-        job = _Job(generation.id, placeholder_character_id=character.id)
+        job = _Job(generation.id, "create", user.id, placeholder_character_id=character.id)
 
         async def work() -> Outcome:
             await progress("prompt", None)
-            with job.timed("provider_text"):
-                optimized = await self.optimizer.optimize(
+            optimized = await self._provider(
+                job,
+                "text",
+                "prompt",
+                progress,
+                lambda: self.optimizer.optimize(
                     description,
                     style=style,
                     name=name,
                     gender=gender,
                     age=age,
                     content_filter=content_filter,
-                )
+                ),
+            )
             await progress("drawing", None)
-            with job.timed("provider_image"):
-                image = await self.images.generate(
+            image = await self._provider(
+                job,
+                "image",
+                "drawing",
+                progress,
+                lambda: self.images.generate(
                     optimized.prompt,
                     style=style,
                     content_filter=content_filter,
                     reference=request.reference,
                     reference_mime=request.reference_mime,
-                )
+                ),
+            )
             await progress("saving", None)
             urls = await self._store(job, character.id, image, variant=None)
             reference_url = ref_key = None
@@ -295,14 +316,17 @@ class GenerationPipeline:
                 for k in ((character.meta or {}).get(n) for n in ("imageKey", "thumbnailKey"))
                 if k
             ]
-        job = _Job(generation.id)
+        job = _Job(generation.id, "regenerate", user.id)
 
         async def work() -> Outcome:
             await progress("drawing", None)
-            with job.timed("provider_image"):
-                image = await self.images.generate(
-                    prompt, style=style, content_filter=content_filter
-                )
+            image = await self._provider(
+                job,
+                "image",
+                "drawing",
+                progress,
+                lambda: self.images.generate(prompt, style=style, content_filter=content_filter),
+            )
             await progress("saving", None)
             urls = await self._store(job, character_id, image, variant=None)
             with job.timed("db_persist"):
@@ -365,16 +389,21 @@ class GenerationPipeline:
             )
             content_filter = user.content_filter_level or "moderate"
             style = character.style_type or "realistic"
-        job = _Job(generation.id)
+        job = _Job(generation.id, "variant", user.id)
 
         async def work() -> Outcome:
             await progress("drawing", None)
             with job.timed("storage_get"):
                 source = await self.storage.get(str(source_key))
-            with job.timed("provider_image"):
-                image = await self.images.edit(
+            image = await self._provider(
+                job,
+                "image",
+                "drawing",
+                progress,
+                lambda: self.images.edit(
                     source, "image/png", text, style=style, content_filter=content_filter
-                )
+                ),
+            )
             await progress("saving", None)
             urls = await self._store(job, character_id, image, variant=text)
             with job.timed("db_persist"):
@@ -490,12 +519,50 @@ class GenerationPipeline:
             "thumbnail_url": thumb_url,
         }
 
+    async def _provider(
+        self,
+        job: _Job,
+        provider: str,
+        stage: str,
+        progress: Progress,
+        call: Callable[[], Awaitable[T]],
+    ) -> T:
+        """One provider call: wait for the shared budget (the member sees the queue position,
+        then the stage again), then call, timed and counted."""
+        if self.rate_limit is not None:
+            queued = False
+
+            async def on_position(position: int) -> None:
+                nonlocal queued
+                queued = True
+                await progress("queued", position)
+
+            with job.timed("rate_limit_wait"):
+                waited = await self.rate_limit.acquire(on_position)
+            if self.metrics is not None:
+                self.metrics.rate_limited(waited)
+            if queued:
+                await progress(stage, None)
+        start = time.perf_counter()
+        ok = False
+        try:
+            result = await call()
+            ok = True
+            return result
+        finally:
+            elapsed = time.perf_counter() - start
+            name = f"provider_{provider}"
+            job.timings[name] = job.timings.get(name, 0.0) + elapsed
+            if self.metrics is not None:
+                self.metrics.provider_call(provider, elapsed, ok=ok)
+
     async def _run(
         self, job: _Job, progress: Progress, work: Callable[[], Awaitable[Outcome]]
     ) -> Outcome:
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
+        started = time.perf_counter()
         try:
             async with self.slots.acquire(lambda pos: progress("queued", pos)):
                 with job.timed("db_processing"):
@@ -504,12 +571,39 @@ class GenerationPipeline:
                 outcome = await work()
         except BaseException as exc:
             await asyncio.shield(self._fail(job, exc))
+            outcome_name = "cancelled" if isinstance(exc, asyncio.CancelledError) else "failed"
+            self._finished(job, outcome_name, started, error=type(exc).__name__)
             raise
         finally:
             if task is not None:
                 self._running.discard(task)
+        self._finished(job, "completed", started)
         outcome.timings = job.timings
         return outcome
+
+    def _finished(self, job: _Job, outcome: str, started: float, error: str | None = None) -> None:
+        """One structured line per generation, and its counter."""
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        if self.metrics is not None:
+            self.metrics.generation_finished(job.kind, outcome)
+        log.info(
+            "generation %s kind=%s user=%s outcome=%s duration_ms=%d",
+            job.generation_id,
+            job.kind,
+            job.user_id,
+            outcome,
+            duration_ms,
+            extra={
+                "event": "generation",
+                "generation_id": job.generation_id,
+                "kind": job.kind,
+                "user_id": job.user_id,
+                "outcome": outcome,
+                "duration_ms": duration_ms,
+                "error": error,
+                "timings_ms": {k: round(v * 1000) for k, v in job.timings.items()},
+            },
+        )
 
     async def _fail(self, job: _Job, exc: BaseException) -> None:
         if isinstance(exc, DomainError):
@@ -521,9 +615,11 @@ class GenerationPipeline:
         log.info("generation %s failed: %s", job.generation_id, message)
         try:
             async with self.sessions.begin() as session:
-                await fail_generation(session, job.generation_id, message)
+                refunded = await fail_generation(session, job.generation_id, message)
                 if job.placeholder_character_id:
                     await delete_unfinished_characters(session, [job.placeholder_character_id])
+            if refunded and self.metrics is not None:
+                self.metrics.refunded()
         except Exception:
             log.exception(
                 "could not record the failure of generation %s; the sweeper will",

@@ -15,6 +15,7 @@ import binascii
 import contextlib
 import io
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class RecordedRequest:
     image_mimes: list[str] = field(default_factory=list)
     kind: str = "text"  # "text" or "image"
     failure: str | None = None  # the scripted failure it was answered with, if any
+    received_at: float = field(default_factory=time.monotonic)  # when the body had arrived
 
     @property
     def text(self) -> str:

@@ -1,0 +1,129 @@
+"""Prometheus metrics of one bot instance, in a registry of its own (several bots can share a
+process, as in tests). Nothing here knows Discord: the bot feeds interactions in, the pipeline
+feeds generations and provider calls.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+ACK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0)
+PROVIDER_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+
+Latencies = Callable[[], Iterable[tuple[int, float]]]
+
+
+class _GatewayLatency(Collector):
+    """Reads each shard's heartbeat latency at scrape time (unknown values are left out)."""
+
+    def __init__(self, latencies: Latencies) -> None:
+        self._latencies = latencies
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "charbot_gateway_latency_seconds",
+            "Gateway heartbeat latency of each shard this process runs",
+            labels=["shard"],
+        )
+        for shard, latency in self._latencies():
+            if math.isfinite(latency):
+                family.add_metric([str(shard)], latency)
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+class BotMetrics:
+    """Every metric family of the bot."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.interactions = Counter(
+            "charbot_interactions",
+            "Interactions handled, by command (or component) and outcome (ok, refused, error)",
+            ["command", "outcome"],
+            registry=r,
+        )
+        self.ack_latency = Histogram(
+            "charbot_interaction_ack_seconds",
+            "Seconds from an interaction's creation to the bot's first response to it",
+            buckets=ACK_BUCKETS,
+            registry=r,
+        )
+        self.generations = Counter(
+            "charbot_generations",
+            "Generations run, by kind (create, regenerate, variant) and outcome",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.provider_latency = Histogram(
+            "charbot_provider_request_seconds",
+            "Seconds per provider call (text or image), by outcome (ok, error)",
+            ["provider", "outcome"],
+            buckets=PROVIDER_BUCKETS,
+            registry=r,
+        )
+        self.rate_limit_wait = Histogram(
+            "charbot_provider_rate_limit_wait_seconds",
+            "Seconds a provider call waited for the shared requests-per-minute budget",
+            buckets=(0.0, 0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0),
+            registry=r,
+        )
+        self.refunds = Counter(
+            "charbot_refunds",
+            "Quota units given back for failed generations, by source (pipeline, sweep)",
+            ["source"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "charbot_queue_depth",
+            "Generations waiting: for a free slot (slots) or for the provider budget (rate_limit)",
+            ["queue"],
+            registry=r,
+        )
+        self.loop_lag = Gauge(
+            "charbot_event_loop_lag_seconds",
+            "How late the event loop woke a periodic sampler, last sample",
+            registry=r,
+        )
+
+    def track_queues(self, slots: Callable[[], int], rate_limit: Callable[[], int]) -> None:
+        """Read the queue depths at scrape time."""
+        self.queue_depth.labels("slots").set_function(slots)
+        self.queue_depth.labels("rate_limit").set_function(rate_limit)
+
+    def track_gateway(self, latencies: Latencies) -> None:
+        """Read the shards' gateway latencies at scrape time."""
+        self.registry.register(_GatewayLatency(latencies))
+
+    # -- the generation pipeline's side -------------------------------------------------------
+
+    def provider_call(self, provider: str, seconds: float, *, ok: bool) -> None:
+        """One provider call finished (``provider`` is text or image)."""
+        self.provider_latency.labels(provider, "ok" if ok else "error").observe(seconds)
+
+    def rate_limited(self, seconds: float) -> None:
+        """A provider call waited ``seconds`` for the shared budget."""
+        self.rate_limit_wait.observe(seconds)
+
+    def generation_finished(self, kind: str, outcome: str) -> None:
+        """A generation ended (completed, failed or cancelled)."""
+        self.generations.labels(kind, outcome).inc()
+
+    def refunded(self, units: int = 1, source: str = "pipeline") -> None:
+        """Quota units were given back."""
+        if units:
+            self.refunds.labels(source).inc(units)
+
+    # -- exposition -----------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)
