@@ -286,7 +286,11 @@ class CharBot(commands.AutoShardedBot):
 async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharBot]:
     """Build every resource the bot needs and close them all on exit."""
     point_discord_at(settings)
-    engine = make_engine(database_url)
+    engine = make_engine(
+        database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     client: genai.Client | None = None
     rate_limit = None
     if settings.gemini_requests_per_minute and not settings.offline_generation:

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     discord_dev_guild_id: int | None = None
 
     database_url: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_max_overflow: int = Field(default=20, ge=0, le=500)
     data_dir: Path = Path("./data")
 
     gemini_api_key: SecretStr | None = None

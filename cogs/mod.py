@@ -61,8 +61,14 @@ async def deliver_notices(bot: CharBot, interaction: discord.Interaction[Any]) -
     Called for every completed slash command (see :meth:`Moderation.on_app_command_completion`);
     a component or modal handler may call it too, after it has answered.
     """
+    cached = interaction.extras.get("caller")
     async with bot.sessions() as session:
-        user = await get_user_by_discord_id(session, interaction.user.id)
+        # the command has usually loaded the member's row already: one indexed query then
+        user = (
+            cached.user
+            if cached is not None
+            else await get_user_by_discord_id(session, interaction.user.id)
+        )
         if user is None or not await notices_service.has_notices(session, user.id):
             return
     async with bot.sessions.begin() as session:

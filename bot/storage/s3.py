@@ -32,15 +32,21 @@ _TRANSPORT_ERRORS = (BotoCoreError, aiohttp.ClientError, OSError, TimeoutError)
 
 
 def s3_client_config(
-    *, connect_timeout: float = 10, read_timeout: float = 60, max_attempts: int = 3
+    *,
+    connect_timeout: float = 10,
+    read_timeout: float = 60,
+    max_attempts: int = 3,
+    max_pool_connections: int = 10,
 ) -> AioConfig:
     """The client config S3Storage expects: SigV4 (so presigned URLs are SigV4, valid up to
-    7 days), and timeouts and retries that fail in seconds rather than minutes."""
+    7 days), timeouts and retries that fail in seconds rather than minutes, and enough
+    connections for every generation in flight to upload its image and thumbnail at once."""
     return AioConfig(
         signature_version="s3v4",
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"mode": "standard", "max_attempts": max_attempts},
+        max_pool_connections=max_pool_connections,
     )
 
 
