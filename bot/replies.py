@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from bot.errors import (
+    AccountRestrictedError,
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotFoundError,
+)
 from bot.i18n import Catalog, choose_language
 from bot.observe import finished, outcome_of
 from bot.ui.text import CONTENT_MAX, clip
@@ -41,6 +47,10 @@ def interaction_language(interaction: discord.Interaction[Any]) -> str:
 def localize_error(catalog: Catalog, lang: str, error: DomainError) -> str:
     """The member-facing text of a domain error in ``lang``."""
     params = dict(error.params)
+    if isinstance(error, AccountRestrictedError):
+        status = str(params.get("status", ""))
+        if catalog.has(f"mod.status.{status}"):
+            params["status"] = catalog.t(lang, f"mod.status.{status}")
     if isinstance(error, NotFoundError):
         what = str(params.get("what", "item"))
         params["what"] = catalog.t(lang, f"thing.{what}") if catalog.has(f"thing.{what}") else what
@@ -135,7 +145,7 @@ async def report_error(
         )
     try:
         await send_ephemeral(interaction, text)
-    except discord.HTTPException:
+    except Exception:  # noqa: BLE001 - Discord refused, or the bot is shutting down
         log.warning("could not deliver an error reply to user=%s", interaction.user.id)
     finished(interaction, outcome_of(error, expected=reference is None))
 

@@ -4,6 +4,7 @@ import; and the character buttons."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -208,7 +209,8 @@ class Characters(commands.Cog):
     ) -> None:
         """Apply the edit modal."""
         caller = await self.bot.caller(interaction)
-        personality = [p.strip() for p in fields["personality"].replace("\n", ",").split(",")]
+        # commas of any script separate traits (",", "，", "、") as do line breaks
+        personality = [p.strip() for p in re.split(r"[,，、\n]", fields["personality"])]
         async with self.bot.sessions.begin() as session:
             row = await characters_service.edit_character(
                 session,

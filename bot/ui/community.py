@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.replies import report_error
 from bot.services.collections import CollectionSummary, CollectionView
 from bot.services.moderation import LogEntry
 from bot.services.profiles import (
@@ -19,10 +18,10 @@ from bot.services.profiles import (
     ProfileEdit,
 )
 from bot.ui.embeds import relative
+from bot.ui.modals import ReportingModal
 from bot.ui.text import clip, fit_embed
 
 if TYPE_CHECKING:
-    from bot.app import CharBot
     from bot.i18n import Catalog
 
 ProfileHandler = Callable[[discord.Interaction[Any], ProfileEdit], Awaitable[None]]
@@ -69,7 +68,7 @@ def profile_embed(catalog: Catalog, lang: str, profile: Profile) -> discord.Embe
     return fit_embed(embed)
 
 
-class ProfileEditModal(discord.ui.Modal):
+class ProfileEditModal(ReportingModal):
     """Display name, bio, website, profession, filled with the current values."""
 
     def __init__(
@@ -122,7 +121,7 @@ class ProfileEditModal(discord.ui.Modal):
         for item in (self.display_name, self.bio, self.website, self.profession):
             self.add_item(item)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+    async def submit(self, interaction: discord.Interaction[Any]) -> None:
         await self._handler(
             interaction,
             ProfileEdit(
@@ -132,13 +131,6 @@ class ProfileEditModal(discord.ui.Modal):
                 profession=self.profession.value,
             ),
         )
-
-    # discord.py's Modal.on_error takes no item, unlike the BaseView it derives from.
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        bot: CharBot = interaction.client
-        await report_error(bot, interaction, error)
 
 
 # --- collections ----------------------------------------------------------------------------

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot.i18n import Catalog
-from bot.replies import report_error
+from bot.replies import reporting
 from bot.ui.text import clip
 from db.models import Character
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
 
 EditHandler = Callable[[discord.Interaction[Any], str, dict[str, str]], Awaitable[None]]
 VariantHandler = Callable[[discord.Interaction[Any], str, str | None, str], Awaitable[None]]
@@ -23,7 +20,19 @@ def _title(text: str) -> str:
     return clip(text, 45)
 
 
-class EditCharacterModal(discord.ui.Modal):
+class ReportingModal(discord.ui.Modal):
+    """A modal whose submission is handled like a command: its outcome is recorded and any
+    error becomes the member's localised reply."""
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await reporting(interaction, lambda: self.submit(interaction))
+
+    async def submit(self, interaction: discord.Interaction[Any]) -> None:
+        """Handle the submitted values."""
+        raise NotImplementedError
+
+
+class EditCharacterModal(ReportingModal):
     """Name, description, personality, clothing, backstory."""
 
     def __init__(
@@ -80,7 +89,7 @@ class EditCharacterModal(discord.ui.Modal):
         ):
             self.add_item(item)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+    async def submit(self, interaction: discord.Interaction[Any]) -> None:
         await self._handler(
             interaction,
             self.character_id,
@@ -93,15 +102,8 @@ class EditCharacterModal(discord.ui.Modal):
             },
         )
 
-    # discord.py's Modal.on_error takes no item, unlike the BaseView it derives from.
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        bot: CharBot = interaction.client
-        await report_error(bot, interaction, error)
 
-
-class NewVariantModal(discord.ui.Modal):
+class NewVariantModal(ReportingModal):
     """Theme (optional) and the edit instruction."""
 
     def __init__(
@@ -130,17 +132,10 @@ class NewVariantModal(discord.ui.Modal):
         self.add_item(self.theme_input)
         self.add_item(self.instruction_input)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+    async def submit(self, interaction: discord.Interaction[Any]) -> None:
         await self._handler(
             interaction,
             self.character_id,
             self.theme_input.value.strip() or None,
             self.instruction_input.value,
         )
-
-    # discord.py's Modal.on_error takes no item, unlike the BaseView it derives from.
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        bot: CharBot = interaction.client
-        await report_error(bot, interaction, error)
