@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.logs import SecretFilter
 from db.engine import SessionFactory, make_engine, make_session_factory
 from db.migrate import upgrade
 from tests.dbutil import create_database, drop_database
@@ -106,10 +108,80 @@ async def fresh_factory(url: str) -> AsyncIterator[async_sessionmaker[AsyncSessi
         await eng.dispose()
 
 
+# -- the whole suite's logs are scanned for secrets ----------------------------------------
+
+INTERACTION_TOKEN_PREFIX = "aW50ZXJhY3Rpb24"  # base64 of "interaction", how tokens begin
+
+
+class _SuiteSecretFilter(SecretFilter):
+    """The production filter, kept up to date with the secrets of every bot the suite starts."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+        self._known = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from tests.e2e import LOG_SECRETS
+
+        if len(LOG_SECRETS) != self._known:
+            self._known = len(LOG_SECRETS)
+            self._secrets = sorted({s for s in LOG_SECRETS if len(s) >= 4}, key=len, reverse=True)
+        return super().filter(record)
+
+
+class _SuiteLogScan(logging.Handler):
+    """Formats every record as the bot's own handler would (secret filter included) and keeps
+    the lines that still hold a secret or an interaction token."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.addFilter(_SuiteSecretFilter())
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines = 0
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tests.e2e import LOG_SECRETS
+
+        line = self.format(record)
+        self.lines += 1
+        if INTERACTION_TOKEN_PREFIX in line or any(s in line for s in LOG_SECRETS if len(s) >= 8):
+            self.leaks.append(line[:300])
+
+
+LOG_SCAN = _SuiteLogScan()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scan_logs_for_secrets() -> Iterator[None]:
+    """Every log record of the run passes the production secret filter and is scanned."""
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(LOG_SCAN)
+    root.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(LOG_SCAN)
+    root.setLevel(previous)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a log line kept a token or key."""
+    if LOG_SCAN.leaks:
+        session.exitstatus = 1
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print how many requests of the end-to-end suite broke Discord's OpenAPI spec or limits."""
-    from tests.e2e import VIOLATIONS
+    """Print how many requests of the end-to-end suite broke Discord's OpenAPI spec or limits,
+    and what the log scan found."""
+    from tests.e2e import LOG_SECRETS, VIOLATIONS
     from tests.fakes.discord.openapi import find_spec
+
+    terminalreporter.write_line(
+        f"Secret scan of the suite's logs: {LOG_SCAN.lines} lines, {len(LOG_SECRETS)} secrets, "
+        f"{len(LOG_SCAN.leaks)} leaks"
+    )
+    for leak in LOG_SCAN.leaks[:10]:
+        terminalreporter.write_line(f"  LEAK {leak}")
 
     checked = "validated against Discord's OpenAPI spec" if find_spec() else "spec absent"
     terminalreporter.write_line(

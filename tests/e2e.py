@@ -19,6 +19,9 @@ from tests.fakes.s3 import MotoS3, unique_bucket
 VIOLATIONS: list[str] = []
 """Every OpenAPI/limit violation the fakes saw during the run (printed at the end)."""
 
+LOG_SECRETS: set[str] = set()
+"""The secrets of every bot the suite starts; the suite's log scan looks for them."""
+
 
 @dataclass
 class Stack:
@@ -47,7 +50,7 @@ class Stack:
             "data_dir": self.data_dir,
             "gemini_api_key": "test-gemini-key-0123456789",
             "gemini_base_url": self.gemini.base_url,
-            "gemini_timeout_seconds": 5.0,
+            "gemini_timeout_seconds": 30.0,
             "gemini_max_retries": 1,
             "s3_bucket": self.bucket,
             "s3_endpoint_url": self.s3.endpoint_url,
@@ -60,6 +63,7 @@ class Stack:
     async def start_bot(self, **overrides: Any) -> CharBot:
         """Start the bot in this event loop and wait until it is connected."""
         settings = self.settings(**overrides)
+        LOG_SECRETS.update(settings.secrets())
         self._bot_cm = open_bot(settings, self.database_url)
         bot = await self._bot_cm.__aenter__()
         await bot.login(settings.require_token())

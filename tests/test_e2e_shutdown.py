@@ -28,6 +28,17 @@ def no_violations(stack: Stack):
     assert collect_violations(stack) == []
 
 
+async def _until_drawing(stack: Stack) -> None:
+    """Wait until the fake Gemini is asked for an image: the generation is under way."""
+    for _ in range(200):
+        if stack.gemini.in_flight and any(
+            r.model == "gemini-2.5-flash-image" for r in stack.gemini.requests
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the generation never reached the image model")
+
+
 async def _generations(session_factory, member) -> tuple[User, list[Generation]]:
     async with session_factory() as s:
         user = (
@@ -45,7 +56,7 @@ async def test_shutdown_lets_a_running_generation_finish(stack: Stack, session_f
     try:
         ix = await stack.command(member, "character create", {"description": "a weary king"})
         await ix.acknowledged(timeout=3)
-        await asyncio.sleep(0.3)
+        await _until_drawing(stack)
         await stack.stop_bot()
     finally:
         stack.gemini.image_latency = 0.0
@@ -64,7 +75,7 @@ async def test_shutdown_past_the_grace_period_fails_and_refunds(stack: Stack, se
     try:
         ix = await stack.command(member, "character create", {"description": "a queen"})
         await ix.acknowledged(timeout=3)
-        await asyncio.sleep(0.5)
+        await _until_drawing(stack)
         await stack.stop_bot()
     finally:
         stack.gemini.image_latency = 0.0

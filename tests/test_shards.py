@@ -195,22 +195,27 @@ async def test_two_processes_serve_their_shards_and_share_the_quota(fleet, sessi
     refusals = [ix for ix in interactions if "quota resets" in ephemeral_text(ix)]
     assert len(refusals) == 16
 
-    async with session_factory() as s:
-        rows = (
-            await s.execute(
-                select(User.auth0_id, User.daily_used, Generation.status)
-                .join(Generation, Generation.user_id == User.id)
-                .where(User.auth0_id.in_(made))
-            )
-        ).all()
-        guild_ids = (
-            await s.scalars(
-                select(Character.meta["guildId"].astext)
-                .join(User, Character.user_id == User.id)
-                .where(User.auth0_id.in_(made))
-                .distinct()
-            )
-        ).all()
+    # The card is shown before its thread and conversation ids are stored: wait for those.
+    for _ in range(100):
+        async with session_factory() as s:
+            rows = (
+                await s.execute(
+                    select(User.auth0_id, User.daily_used, Generation.status)
+                    .join(Generation, Generation.user_id == User.id)
+                    .where(User.auth0_id.in_(made))
+                )
+            ).all()
+            guild_ids = (
+                await s.scalars(
+                    select(Character.meta["guildId"].astext)
+                    .join(User, Character.user_id == User.id)
+                    .where(User.auth0_id.in_(made))
+                    .distinct()
+                )
+            ).all()
+        if None not in guild_ids:
+            break
+        await asyncio.sleep(0.1)
     completed = Counter(auth0 for auth0, _, status in rows if status == "completed")
     assert {k: completed[k] for k in made} == dict.fromkeys(made, 3)
     assert all(status == "completed" for auth0, _, status in rows if auth0 in made)
