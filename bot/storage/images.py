@@ -241,9 +241,12 @@ def _thumbnail(data: bytes, size: int) -> bytes:
     width, height = converted.size
     scale = size / max(width, height)
     target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    thumb = converted.resize(target, Image.Resampling.LANCZOS)
+    # reducing_gap: a cheap box reduction first, then Lanczos (a 1024 px portrait costs ~40%
+    # less); WebP method 0 is the fastest encoder setting (bench/generation: thumbnails were
+    # the largest CPU cost of a create).
+    thumb = converted.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     out = io.BytesIO()
-    thumb.save(out, format="WEBP", quality=85, method=4)
+    thumb.save(out, format="WEBP", quality=80, method=0)
     return out.getvalue()
 
 
