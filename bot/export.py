@@ -36,7 +36,8 @@ async def send_export(
         NotFoundError: not visible to the caller.
     """
     caller = await bot.caller(interaction)
-    await interaction.response.defer(ephemeral=True, thinking=True)
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
     async with bot.sessions() as session:
         character = await characters_service.get_visible_character(
             session, character_id, caller.user.id

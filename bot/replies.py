@@ -117,6 +117,32 @@ async def send_ephemeral(
     await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
 
 
+async def respond(
+    interaction: discord.Interaction[Any], content: str | None = None, **kwargs: Any
+) -> None:
+    """A private reply, whether or not the interaction was deferred (the first followup after a
+    defer fills in the "thinking…" message)."""
+    kwargs.pop("ephemeral", None)
+    kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    if content is not None:
+        content = clip(content, CONTENT_MAX)
+    if interaction.response.is_done():
+        await interaction.followup.send(
+            content if content is not None else discord.utils.MISSING, ephemeral=True, **kwargs
+        )
+    else:
+        await interaction.response.send_message(content, ephemeral=True, **kwargs)
+
+
+async def update(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
+    """Edit the message a component is on, whether or not the press was deferred."""
+    kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    if interaction.response.is_done():
+        await interaction.edit_original_response(**kwargs)
+    else:
+        await interaction.response.edit_message(**kwargs)
+
+
 async def report_error(
     bot: CharBot, interaction: discord.Interaction[Any], error: BaseException
 ) -> None:

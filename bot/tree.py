@@ -1,4 +1,5 @@
-"""The command tree: the one place errors become replies."""
+"""The command tree: the one place errors become replies, and where quick commands are
+acknowledged at once."""
 
 from __future__ import annotations
 
@@ -16,9 +17,34 @@ if TYPE_CHECKING:
 else:
     _Tree = app_commands.CommandTree
 
+# Commands that answer with a modal (which must be the first response), or that acknowledge
+# by themselves because they choose between a public and a private reply.
+SELF_ACKNOWLEDGING = frozenset(
+    {
+        "character create",
+        "character regenerate",
+        "character import",
+        "character edit",
+        "variant create",
+        "profile edit",
+    }
+)
+
 
 class CharTree(_Tree):
-    """Routes every command error to a localised, ephemeral reply."""
+    """Acknowledges every other command privately before any database work, so a busy
+    database never makes Discord wait; routes every error to a localised, ephemeral reply."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        command = interaction.command
+        if (
+            interaction.type is discord.InteractionType.application_command
+            and command is not None
+            and command.qualified_name not in SELF_ACKNOWLEDGING
+            and not interaction.response.is_done()
+        ):
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        return True
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.replies import NO_MENTIONS
+from bot.replies import NO_MENTIONS, respond
 from bot.services.quota import quota_status
 from bot.ui.embeds import quota_embed
 
@@ -31,7 +31,8 @@ class Account(commands.Cog):
         caller = await self.bot.caller(interaction)
         async with self.bot.sessions() as session:
             status = await quota_status(session, caller.user.id)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             embed=quota_embed(self.bot.catalog, caller.lang, status),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,

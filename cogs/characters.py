@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot import flows
 from bot.errors import NotOwnerError
-from bot.replies import NO_MENTIONS, deliver, send_ephemeral
+from bot.replies import NO_MENTIONS, deliver, respond, send_ephemeral, update
 from bot.services import characters as characters_service
 from bot.ui.components import OWNER_ACTIONS, character_view
 from bot.ui.embeds import character_embed
@@ -88,7 +88,8 @@ class Characters(commands.Cog):
             row = await characters_service.get_visible_character(session, character, caller.user.id)
         embed = character_embed(self.bot.catalog, caller.lang, row)
         view = character_view(self.bot.catalog, caller.lang, row)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             embed=embed,
             view=view if row.user_id == caller.user.id else discord.utils.MISSING,
             ephemeral=True,
@@ -108,8 +109,8 @@ class Characters(commands.Cog):
         embed, view = await character_list_message(
             self.bot, caller, filter.value if filter else "all", None
         )
-        await interaction.response.send_message(
-            embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        await respond(
+            interaction, embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @character.command(name=_("edit"), description=_("Edit a character's details"))
@@ -149,7 +150,8 @@ class Characters(commands.Cog):
         view.add_item(
             ConfirmDeleteButton.make(self.bot.catalog, caller.lang, row.id, confirm=False)
         )
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             self.bot.catalog.t(caller.lang, "delete.confirm", name=row.name or row.id[:8]),
             view=view,
             ephemeral=True,
@@ -222,7 +224,8 @@ class Characters(commands.Cog):
                 clothing=fields["clothing"],
                 background=fields["background"],
             )
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             self.bot.catalog.t(caller.lang, "edit.done", name=row.name or ""),
             embed=character_embed(self.bot.catalog, caller.lang, row),
             ephemeral=True,
@@ -253,6 +256,8 @@ class Characters(commands.Cog):
         self, interaction: discord.Interaction[CharBot], character_id: str, action: str
     ) -> None:
         """A press of one of a character's buttons."""
+        if action in ("fav", "lib", "pub"):
+            await interaction.response.defer()  # acknowledge before any database work
         caller = await self.bot.caller(interaction)
         lang = caller.lang
         async with self.bot.sessions() as session:
@@ -268,7 +273,8 @@ class Characters(commands.Cog):
                     caller.user.id,
                     flag,  # type: ignore[arg-type]
                 )
-            await interaction.response.edit_message(
+            await update(
+                interaction,
                 view=character_view(self.bot.catalog, lang, row),
                 allowed_mentions=NO_MENTIONS,
             )
@@ -293,9 +299,7 @@ class Characters(commands.Cog):
         """Disable the buttons while the new portrait is drawn, then show it in place."""
         caller = await self.bot.caller(interaction)
         lang = caller.lang
-        await interaction.response.edit_message(
-            view=character_view(self.bot.catalog, lang, row, disabled=True)
-        )
+        await update(interaction, view=character_view(self.bot.catalog, lang, row, disabled=True))
         progress = flows.progress_reporter(self.bot, interaction, lang)
         try:
             outcome = await flows.guarded(

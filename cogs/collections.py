@@ -12,7 +12,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.errors import DomainError, NotOwnerError
-from bot.replies import NO_MENTIONS, send_ephemeral
+from bot.replies import NO_MENTIONS, respond, send_ephemeral
 from bot.services import collections as collections_service
 from bot.ui.community import collection_embed, collection_list_embed
 from bot.ui.text import clip
@@ -160,7 +160,8 @@ class Collections(commands.Cog):
         caller = await self.bot.caller(interaction)
         async with self.bot.sessions() as session:
             view = await collections_service.show_collection(session, collection, caller.user.id)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             embed=collection_embed(self.bot.catalog, caller.lang, view),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -175,7 +176,8 @@ class Collections(commands.Cog):
         if not summaries:
             await self._say(interaction, "collection.none")
             return
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             embed=collection_list_embed(self.bot.catalog, caller.lang, summaries),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.replies import NO_MENTIONS
+from bot.replies import NO_MENTIONS, respond
 from bot.services.accounts import get_user_by_discord_id
 from bot.ui.gallery import (
     MAX_TAG_IN_ID,
@@ -58,7 +58,8 @@ class Gallery(commands.Cog):
             sort=sort.value if sort else "newest",
         )
         content, embeds, view = await browse_message(self.bot, caller, filters, None)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             content,
             embeds=embeds,
             view=view or discord.utils.MISSING,
@@ -79,14 +80,18 @@ class Gallery(commands.Cog):
                 target = await get_user_by_discord_id(session, member.id)
             target_id = target.id if target is not None else None
         if target_id is None:
-            await interaction.response.send_message(
-                t(caller.lang, "gallery.user_empty"), ephemeral=True, allowed_mentions=NO_MENTIONS
+            await respond(
+                interaction,
+                t(caller.lang, "gallery.user_empty"),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
             )
             return
         content, embeds, view = await user_gallery_message(
             self.bot, caller, target_id, member.display_name, None
         )
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             content,
             embeds=embeds,
             view=view or discord.utils.MISSING,

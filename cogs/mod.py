@@ -15,7 +15,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.i18n import choose_language
-from bot.replies import NO_MENTIONS, send_ephemeral
+from bot.replies import NO_MENTIONS, respond, send_ephemeral
 from bot.services import moderation as moderation_service
 from bot.services import notices as notices_service
 from bot.services.accounts import get_or_create_user, get_user_by_discord_id
@@ -172,7 +172,8 @@ class Moderation(commands.Cog):
         """Remove a character from the gallery; the owner is told why."""
         await self._require_moderator(interaction)
         caller = await self.bot.caller(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
         async with self.bot.sessions.begin() as session:
             result = await moderation_service.unpublish_character(
                 session,
@@ -272,7 +273,8 @@ class Moderation(commands.Cog):
         caller = await self.bot.caller(interaction)
         async with self.bot.sessions() as session:
             entries = await moderation_service.recent_actions(session, interaction.guild_id or 0)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             embed=mod_log_embed(self.bot.catalog, caller.lang, entries),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,

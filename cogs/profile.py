@@ -12,7 +12,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.i18n import choose_language
-from bot.replies import NO_MENTIONS, send_ephemeral
+from bot.replies import NO_MENTIONS, respond, send_ephemeral
 from bot.services import moderation as moderation_service
 from bot.services import profiles as profiles_service
 from bot.services.accounts import SettingsChange, get_user_by_discord_id, update_settings
@@ -88,7 +88,8 @@ class Profile(commands.Cog):
             return
         async with self.bot.sessions() as session:
             profile = await profiles_service.get_profile(session, target_id, caller.user.id)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             embed=profile_embed(self.bot.catalog, caller.lang, profile),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -117,7 +118,8 @@ class Profile(commands.Cog):
         caller = await self.bot.caller(interaction)
         async with self.bot.sessions.begin() as session:
             profile = await profiles_service.edit_profile(session, caller.user.id, edit)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             self.bot.catalog.t(caller.lang, "profile.saved"),
             embed=profile_embed(self.bot.catalog, caller.lang, profile),
             ephemeral=True,
@@ -159,7 +161,8 @@ class Profile(commands.Cog):
         )
         if change == SettingsChange():
             caller = await self.bot.caller(interaction)
-            await interaction.response.send_message(
+            await respond(
+                interaction,
                 embed=settings_embed(self.bot.catalog, caller.lang, caller.user),
                 view=settings_view(self.bot.catalog, caller.lang, caller.user),
                 ephemeral=True,
@@ -167,7 +170,8 @@ class Profile(commands.Cog):
             )
             return
         user, lang = await self.apply_settings(interaction, change)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             self.bot.catalog.t(lang, "settings.saved"),
             embed=settings_embed(self.bot.catalog, lang, user),
             ephemeral=True,

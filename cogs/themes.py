@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot import flows
 from bot.errors import InvalidInputError
-from bot.replies import NO_MENTIONS
+from bot.replies import NO_MENTIONS, respond
 from bot.services import characters as characters_service
 from bot.services import themes as themes_service
 from bot.ui.paging_variants import VariantPageButton, variant_page_message
@@ -117,7 +117,8 @@ class Themes(commands.Cog):
             theme = await themes_service.create_theme(
                 session, character, caller.user.id, name, description
             )
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             self.bot.catalog.t(caller.lang, "theme.created", name=clip(theme.name, 50)),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -141,8 +142,8 @@ class Themes(commands.Cog):
             title=t(caller.lang, "theme.list_title", name=clip(row.name or "", 100)),
             description="\n".join(lines) or t(caller.lang, "theme.none"),
         )
-        await interaction.response.send_message(
-            embed=fit_embed(embed), ephemeral=True, allowed_mentions=NO_MENTIONS
+        await respond(
+            interaction, embed=fit_embed(embed), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @theme.command(name=_("rename"), description=_("Rename a theme"))
@@ -158,7 +159,8 @@ class Themes(commands.Cog):
         caller = await self.bot.caller(interaction)
         async with self.bot.sessions.begin() as session:
             row = await themes_service.rename_theme(session, theme, caller.user.id, new_name)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             self.bot.catalog.t(caller.lang, "theme.renamed", name=clip(row.name, 50)),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -173,7 +175,8 @@ class Themes(commands.Cog):
         async with self.bot.sessions.begin() as session:
             keys = await themes_service.delete_theme(session, theme, caller.user.id)
         await self.bot.delete_objects(keys)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             self.bot.catalog.t(caller.lang, "theme.deleted"),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -219,8 +222,8 @@ class Themes(commands.Cog):
         """Browse the variants of a theme."""
         caller = await self.bot.caller(interaction)
         embed, view = await variant_page_message(self.bot, caller, theme, None)
-        await interaction.response.send_message(
-            embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        await respond(
+            interaction, embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     @variant.command(name=_("delete"), description=_("Delete a variant"))
@@ -232,7 +235,8 @@ class Themes(commands.Cog):
         async with self.bot.sessions.begin() as session:
             keys = await themes_service.delete_variant(session, variant, caller.user.id)
         await self.bot.delete_objects(keys)
-        await interaction.response.send_message(
+        await respond(
+            interaction,
             self.bot.catalog.t(caller.lang, "variant.deleted"),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,

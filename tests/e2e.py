@@ -115,6 +115,31 @@ async def wait_final(ix: FakeInteraction, timeout: float = 20.0) -> dict[str, An
     return result
 
 
+async def wait_reply(ix: FakeInteraction, timeout: float = 10.0) -> dict[str, Any]:
+    """The reply as the member sees it: the immediate answer (callback type 4), or the deferred
+    response once it is filled in."""
+
+    def reply() -> dict[str, Any] | None:
+        for cb in ix.callbacks:
+            if cb["type"] == 4:
+                return dict(cb.get("data") or {})
+        original = ix.original()
+        if original is not None and (original.get("content") or original.get("embeds")):
+            return original
+        return None
+
+    await ix.wait_for(lambda _: reply() is not None, timeout)
+    found = reply()
+    assert found is not None
+    return found
+
+
+async def wait_update(ix: FakeInteraction, timeout: float = 10.0) -> None:
+    """Wait until a component press has updated its message: at once (callback type 7), or
+    after a deferred update (type 6) through an edit of the original response."""
+    await ix.wait_for(lambda i: any(cb["type"] == 7 for cb in i.callbacks) or i.edits > 0, timeout)
+
+
 async def wait_ephemeral_text(ix: FakeInteraction, timeout: float = 10.0) -> str:
     """Wait for an ephemeral text answer (the reply, or a followup) and return it."""
 

@@ -15,6 +15,8 @@ from tests.e2e import (
     running_stack,
     wait_ephemeral_text,
     wait_final,
+    wait_reply,
+    wait_update,
 )
 
 
@@ -73,9 +75,9 @@ async def test_character_create_posts_image_buttons_and_thread(stack: Stack, ses
     assert any("a knight with a red scarf" in t for t in texts)
     quota = await stack.command(member, "quota")
     await quota.acknowledged(timeout=3)
-    embed = quota.original() or {}
-    body = (embed.get("embeds") or [quota.callbacks[0]["data"]["embeds"][0]])[0]["description"]
-    assert body.startswith("**2** of 3")
+    reply = await wait_reply(quota)
+    assert quota.ephemeral
+    assert reply["embeds"][0]["description"].startswith("**2** of 3")
 
 
 def _ids(message):
@@ -99,6 +101,6 @@ async def test_favorite_button_works_for_owner_and_refuses_others(stack: Stack, 
         assert (await s.get(Character, character_id)).is_favorite is False
     pressed = await stack.fake.click(owner, message, fav)
     await pressed.acknowledged(timeout=3)
-    assert pressed.response_type == 7
+    await wait_update(pressed)
     async with session_factory() as s:
         assert (await s.get(Character, character_id)).is_favorite is True

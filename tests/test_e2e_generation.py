@@ -17,6 +17,8 @@ from tests.e2e import (
     running_stack,
     wait_ephemeral_text,
     wait_final,
+    wait_reply,
+    wait_update,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -181,7 +183,7 @@ async def test_button_on_an_old_message_works_after_a_restart(stack: Stack, sess
     await stack.stop_bot()
     await stack.start_bot()
     pressed = await stack.fake.click(member, message, fav)
-    await pressed.acknowledged(timeout=3)
+    await wait_update(pressed)
     async with session_factory() as s:
         assert (await s.get(Character, fav.split(":")[1])).is_favorite is True
 
@@ -310,8 +312,8 @@ async def test_bad_input_gets_a_clear_reply_and_the_bot_carries_on(stack: Stack)
     )
     assert "oil-painting" in await wait_ephemeral_text(unknown)
     quota = await stack.command(member, "quota")
-    await quota.acknowledged(timeout=3)
-    assert quota.callbacks[0]["type"] == 4
+    reply = await wait_reply(quota)
+    assert reply["embeds"]
 
 
 async def test_queue_position_is_shown_when_slots_are_full(stack: Stack):
@@ -442,11 +444,11 @@ async def test_edit_modal_and_delete_with_confirmation(stack: Stack, session_fac
     assert row.name == "Lynette of the Falcons"
     keys = [row.meta["imageKey"], row.meta["thumbnailKey"]]
     ask = await stack.command(member, "character delete", {"character": character_id})
-    await ask.acknowledged(timeout=3)
+    await wait_reply(ask)
     prompt = ask.original() or {}
     confirm = find_id(prompt, ":yes")
     done = await stack.fake.click(member, prompt, confirm)
-    await done.acknowledged(timeout=3)
+    await wait_update(done)
     async with session_factory() as s:
         assert await s.get(Character, character_id) is None
     remaining = stack.s3.list_keys(stack.bucket)
@@ -501,7 +503,7 @@ async def test_suspended_member_cannot_generate(stack: Stack, session_factory):
     """A suspended account is refused before anything is charged."""
     member = stack.member("meleagant")
     first = await stack.command(member, "quota")
-    await first.acknowledged(timeout=3)
+    await wait_reply(first)
     user = await _user(session_factory, member)
     async with session_factory.begin() as s:
         await s.execute(update(User).where(User.id == user.id).values(account_status="suspended"))

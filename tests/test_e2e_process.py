@@ -13,7 +13,14 @@ from sqlalchemy import select
 
 from db.models import Character
 from tests.conftest import ROOT, truncate_all
-from tests.e2e import Stack, collect_violations, find_id, running_stack, wait_final
+from tests.e2e import (
+    Stack,
+    collect_violations,
+    find_id,
+    running_stack,
+    wait_final,
+    wait_update,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +91,7 @@ async def test_restarted_process_still_serves_old_buttons(stack: Stack, session_
     second = await _start(stack)
     try:
         pressed = await stack.fake.click(member, message, fav)
-        await pressed.acknowledged(timeout=5)
+        await wait_update(pressed)
         async with session_factory() as s:
             character = (
                 await s.scalars(select(Character).where(Character.id == fav.split(":")[1]))

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Character, Generation, User
+from tests.e2e import wait_reply
 from tests.fakes.discord import FakeDiscord, FakeInteraction
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.s3 import MotoS3, unique_bucket
@@ -151,9 +152,9 @@ async def test_two_processes_serve_their_shards_and_share_the_quota(fleet, sessi
     for guild, channel in zip(guilds, channels, strict=True):
         member = fake.add_member(guild.id, f"asker-{guild.name.split()[1]}")
         quota = await fake.send_command(member, channel["id"], "quota")
-        ack = await quota.acknowledged(timeout=10)
-        assert ack["type"] == 4
-        assert "of 3 left today" in ack["data"]["embeds"][0]["description"]
+        await quota.acknowledged(timeout=10)
+        answer = await wait_reply(quota)
+        assert "of 3 left today" in answer["embeds"][0]["description"]
 
     members = []
     for n in range(8):

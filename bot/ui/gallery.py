@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.replies import NO_MENTIONS, reporting
+from bot.replies import NO_MENTIONS, reporting, update
 from bot.services import gallery as gallery_service
 from bot.services.gallery import GalleryEntry
 from bot.services.pagination import Page
@@ -156,10 +156,11 @@ class GalleryBrowseButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
+        await interaction.response.defer()  # acknowledge before any database work
         caller = await bot.caller(interaction)
         content, embeds, view = await browse_message(bot, caller, self.filters, self.cursor)
-        await interaction.response.edit_message(
-            content=content, embeds=embeds, view=view, allowed_mentions=NO_MENTIONS
+        await update(
+            interaction, content=content, embeds=embeds, view=view, allowed_mentions=NO_MENTIONS
         )
 
 
@@ -202,12 +203,13 @@ class GalleryUserButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
+        await interaction.response.defer()  # acknowledge before any database work
         caller = await bot.caller(interaction)
         content, embeds, view = await user_gallery_message(
             bot, caller, self.target_user_id, None, self.cursor
         )
-        await interaction.response.edit_message(
-            content=content, embeds=embeds, view=view, allowed_mentions=NO_MENTIONS
+        await update(
+            interaction, content=content, embeds=embeds, view=view, allowed_mentions=NO_MENTIONS
         )
 
 

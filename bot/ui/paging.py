@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.replies import NO_MENTIONS, reporting
+from bot.replies import NO_MENTIONS, reporting, update
 from bot.services import characters as characters_service
 from bot.ui.text import clip, fit_embed
 
@@ -108,11 +108,10 @@ class CharacterListButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
+        await interaction.response.defer()  # acknowledge before any database work
         caller = await bot.caller(interaction)
         embed, view = await character_list_message(bot, caller, self.filter, self.cursor)
-        await interaction.response.edit_message(
-            embed=embed, view=view, allowed_mentions=NO_MENTIONS
-        )
+        await update(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
 
 class ConfirmDeleteButton(
@@ -154,12 +153,11 @@ class ConfirmDeleteButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
+        await interaction.response.defer()  # acknowledge before any database work
         caller = await bot.caller(interaction)
         t = bot.catalog.t
         if not self.confirm:
-            await interaction.response.edit_message(
-                content=t(caller.lang, "delete.cancelled"), view=None
-            )
+            await update(interaction, content=t(caller.lang, "delete.cancelled"), view=None)
             return
         async with bot.sessions.begin() as session:
             deleted = await characters_service.delete_character(
@@ -170,7 +168,8 @@ class ConfirmDeleteButton(
                 await bot.storage.delete(key)
             except Exception:
                 log.warning("could not delete stored object %s", key, exc_info=True)
-        await interaction.response.edit_message(
+        await update(
+            interaction,
             content=t(caller.lang, "delete.done", name=clip(deleted.name or "", 100)),
             view=None,
             allowed_mentions=NO_MENTIONS,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import discord
 
-from bot.replies import NO_MENTIONS, reporting
+from bot.replies import NO_MENTIONS, reporting, update
 from bot.services.accounts import SettingsChange
 from bot.ui.text import fit_embed
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
@@ -162,7 +162,8 @@ class SettingsSelect(
             return
         user, lang = await applier.apply_settings(interaction, change_for(self.field, values[0]))
         catalog: Catalog = interaction.client.catalog
-        await interaction.response.edit_message(
+        await update(
+            interaction,
             embed=settings_embed(catalog, lang, user),
             view=settings_view(catalog, lang, user),
             allowed_mentions=NO_MENTIONS,

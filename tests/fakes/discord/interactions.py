@@ -45,6 +45,7 @@ class FakeInteraction:
         self.followup_ids: list[str] = []
         self.original_message_id: str | None = None
         self.ack_delay: float | None = None
+        self.edits = 0  # edits of the original response through the webhook
         self._acked = asyncio.Event()
         self._changed = asyncio.Condition()
 

@@ -221,6 +221,7 @@ class Webhooks:
         payload = body_dict(request)
         fake.check_message(payload, f"interaction {ix.id} edit {request.match_info['message_id']}")
         fake.writer.edit(message, payload, files_of(request))
+        ix.edits += 1
         if not message["flags"] & FLAG_EPHEMERAL:
             await fake.emit_message("MESSAGE_UPDATE", message)
         await ix._notify()
