@@ -41,6 +41,8 @@ from db.models import Character, User
 
 log = logging.getLogger(__name__)
 
+USER_ID_CACHE_SIZE = 100_000
+
 EXTENSIONS = (
     "cogs.characters",
     "cogs.themes",
@@ -125,6 +127,7 @@ class CharBot(commands.AutoShardedBot):
                 port=settings.metrics_port,
             )
         self._extensions = extensions
+        self._user_ids: dict[int, str] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self.synced_commands: list[dict[str, Any]] | None = None
 
@@ -203,6 +206,16 @@ class CharBot(commands.AutoShardedBot):
 
     # -- per interaction ----------------------------------------------------------------------
 
+    def known_user_id(self, discord_id: int) -> str | None:
+        """The user id of a member seen before by this process (ids never change)."""
+        return self._user_ids.get(discord_id)
+
+    def remember_user_id(self, discord_id: int, user_id: str) -> None:
+        """Cache a member's user id (bounded; cleared when full)."""
+        if len(self._user_ids) >= USER_ID_CACHE_SIZE:
+            self._user_ids.clear()
+        self._user_ids[discord_id] = user_id
+
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Note when the interaction arrived (for its log line's duration)."""
         started(interaction)
@@ -233,6 +246,7 @@ class CharBot(commands.AutoShardedBot):
         caller = Caller(
             user=user, lang=choose_language(user.preferred_language, interaction.locale)
         )
+        self.remember_user_id(member.id, user.id)
         interaction.extras["caller"] = caller
         interaction.extras["lang"] = caller.lang
         return caller

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
 
-from bot.i18n import choose_language
 from bot.services import characters as characters_service
 from bot.services.accounts import get_user_by_discord_id
 from bot.ui.text import CHOICE_NAME_MAX, clip
@@ -16,6 +17,9 @@ from db.models import STYLES
 
 if TYPE_CHECKING:
     from bot.app import CharBot
+
+log = logging.getLogger(__name__)
+AUTOCOMPLETE_BUDGET_SECONDS = 2.5
 
 STYLE_NAMES = {
     "realistic": "Realistic",
@@ -30,12 +34,17 @@ STYLE_CHOICES = [app_commands.Choice(name=_(STYLE_NAMES[s]), value=s) for s in S
 
 
 async def caller_user_id(bot: CharBot, interaction: discord.Interaction[Any]) -> str | None:
-    """The member's user id without creating a row (autocomplete must stay read-only)."""
+    """The member's user id without creating a row (autocomplete must stay read-only); known
+    ids come from the process's cache, so a keystroke costs one query, not two."""
+    known = bot.known_user_id(interaction.user.id)
+    if known is not None:
+        return known
     async with bot.sessions() as session:
         user = await get_user_by_discord_id(session, interaction.user.id)
-    if user is not None:
-        interaction.extras["lang"] = choose_language(user.preferred_language, interaction.locale)
-    return None if user is None else user.id
+    if user is None:
+        return None
+    bot.remember_user_id(interaction.user.id, user.id)
+    return user.id
 
 
 def as_choices(pairs: list[tuple[str, str]]) -> list[app_commands.Choice[str]]:
@@ -51,9 +60,17 @@ async def character_autocomplete(
 ) -> list[app_commands.Choice[str]]:
     """The caller's own characters matching what they typed (25 at most, newest first)."""
     bot: CharBot = interaction.client
-    user_id = await caller_user_id(bot, interaction)
-    if user_id is None:
+    try:
+        # Discord drops an autocomplete answer after 3 s: better no choices than a late list.
+        async with asyncio.timeout(AUTOCOMPLETE_BUDGET_SECONDS):
+            user_id = await caller_user_id(bot, interaction)
+            if user_id is None:
+                return []
+            async with bot.sessions() as session:
+                pairs = await characters_service.autocomplete_characters(
+                    session, user_id, current[:100]
+                )
+    except TimeoutError:
+        log.warning("character autocomplete took too long for user=%s", interaction.user.id)
         return []
-    async with bot.sessions() as session:
-        pairs = await characters_service.autocomplete_characters(session, user_id, current[:100])
     return as_choices(pairs)
