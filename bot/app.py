@@ -316,7 +316,9 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
     try:
         if not settings.offline_generation:
             client = make_genai_client(settings)
-        optimizer, images = build_providers(settings, client)
+        optimizer, images = build_providers(
+            settings, client, retry_gate=rate_limit.acquire if rate_limit is not None else None
+        )
         async with open_storage(settings) as storage:
             bot = CharBot(
                 settings=settings,

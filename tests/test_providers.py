@@ -467,3 +467,20 @@ async def test_unreachable_server_is_unavailable_after_bounded_retries():
     assert caught.value.kind == "unavailable"
     assert caught.value.retryable
     assert KEY not in f"{caught.value} {caught.value.detail}"
+
+
+async def test_each_retry_waits_at_the_retry_gate(fake, client):
+    """A retried request passes the retry gate (the shared request budget) once per retry."""
+    passes: list[int] = []
+
+    async def gate() -> None:
+        passes.append(len(fake.requests))
+
+    images = GeminiImageProvider(
+        client, IMAGE_MODEL, timeout=5.0, max_retries=3, backoff_base=0.001, retry_gate=gate
+    )
+    fake.fail_next("429", times=2)
+    result = await images.generate("a castle", style="fantasy")
+    assert result.data.startswith(b"\x89PNG")
+    assert len(fake.requests) == 3
+    assert passes == [1, 2]  # before the 2nd and the 3rd request, never before the 1st

@@ -6,6 +6,8 @@ on exit with ``await client.aio.aclose()`` (async transport) and ``client.close(
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from google import genai
 from google.genai import types
 
@@ -39,9 +41,13 @@ def make_genai_client(settings: Settings) -> genai.Client:
 
 
 def build_providers(
-    settings: Settings, client: genai.Client | None
+    settings: Settings,
+    client: genai.Client | None,
+    *,
+    retry_gate: Callable[[], Awaitable[object]] | None = None,
 ) -> tuple[PromptOptimizer, ImageProvider]:
-    """The prompt optimiser and image provider the settings call for.
+    """The prompt optimiser and image provider the settings call for (``retry_gate`` is
+    awaited before each retry: the shared request budget).
 
     Raises:
         ConfigError: a Gemini key is set but no client was given.
@@ -58,6 +64,7 @@ def build_providers(
         timeout=settings.gemini_timeout_seconds,
         max_retries=settings.gemini_max_retries,
         redact=redact,
+        retry_gate=retry_gate,
     )
     images = GeminiImageProvider(
         client,
@@ -65,5 +72,6 @@ def build_providers(
         timeout=settings.gemini_timeout_seconds,
         max_retries=settings.gemini_max_retries,
         redact=redact,
+        retry_gate=retry_gate,
     )
     return optimizer, images

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -119,8 +119,12 @@ class _GeminiCaller:
         max_retries: int,
         backoff_base: float = 1.0,
         redact: Sequence[str] = (),
+        retry_gate: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._client = client
+        # Awaited before every retry, so retries also wait for a slot of the shared request
+        # budget (the first attempt's slot is taken by the caller, who shows the queue).
+        self._retry_gate = retry_gate
         self._model = model
         self._timeout = timeout
         self._policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
@@ -170,7 +174,14 @@ class _GeminiCaller:
                     "invalid_response", detail=self._scrub(f"unparseable response: {exc}")[:300]
                 ) from None
 
-        return await with_retries(attempt, self._policy, operation=operation)
+        return await with_retries(
+            attempt, self._policy, operation=operation, sleep=self._before_retry
+        )
+
+    async def _before_retry(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._retry_gate is not None:
+            await self._retry_gate()
 
     def _from_api_error(self, exc: genai_errors.APIError) -> ProviderError:
         code = int(exc.code) if isinstance(exc.code, int) else 0
