@@ -16,7 +16,7 @@ from bot.replies import NO_MENTIONS, respond, send_ephemeral
 from bot.services import collections as collections_service
 from bot.ui.community import collection_embed, collection_list_embed
 from bot.ui.text import clip
-from cogs.common import as_choices, caller_user_id, character_autocomplete
+from cogs.common import as_choices, caller_user_id, character_autocomplete, own_choices
 
 if TYPE_CHECKING:
     from bot.app import CharBot
@@ -42,13 +42,12 @@ async def collection_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """The caller's collections matching what they typed; values are collection ids."""
-    bot: CharBot = interaction.client
-    user_id = await caller_user_id(bot, interaction)
-    if user_id is None:
-        return []
-    async with bot.sessions() as session:
-        pairs = await collections_service.autocomplete_collections(session, user_id, current[:100])
-    return as_choices(pairs)
+    return await own_choices(
+        interaction,
+        lambda session, user_id: collections_service.autocomplete_collections(
+            session, user_id, current[:100]
+        ),
+    )
 
 
 async def collection_item_autocomplete(

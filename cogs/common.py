@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import characters as characters_service
 from bot.services.accounts import get_user_by_discord_id
@@ -55,22 +57,36 @@ def as_choices(pairs: list[tuple[str, str]]) -> list[app_commands.Choice[str]]:
     ]
 
 
-async def character_autocomplete(
-    interaction: discord.Interaction[Any], current: str
+PairsFetcher = Callable[[AsyncSession, str], Awaitable[list[tuple[str, str]]]]
+
+
+async def own_choices(
+    interaction: discord.Interaction[Any], fetch: PairsFetcher
 ) -> list[app_commands.Choice[str]]:
-    """The caller's own characters matching what they typed (25 at most, newest first)."""
+    """Autocomplete over the caller's own rows: ``fetch(session, user_id)`` gives (value, label)
+    pairs. A member the bot does not know yet has none; an answer that cannot come within
+    2.5 s is no choices rather than a list Discord would drop anyway."""
     bot: CharBot = interaction.client
     try:
-        # Discord drops an autocomplete answer after 3 s: better no choices than a late list.
         async with asyncio.timeout(AUTOCOMPLETE_BUDGET_SECONDS):
             user_id = await caller_user_id(bot, interaction)
             if user_id is None:
                 return []
             async with bot.sessions() as session:
-                pairs = await characters_service.autocomplete_characters(
-                    session, user_id, current[:100]
-                )
+                pairs = await fetch(session, user_id)
     except TimeoutError:
-        log.warning("character autocomplete took too long for user=%s", interaction.user.id)
+        log.warning("autocomplete took too long for user=%s", interaction.user.id)
         return []
     return as_choices(pairs)
+
+
+async def character_autocomplete(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    """The caller's own characters matching what they typed (25 at most, newest first)."""
+    return await own_choices(
+        interaction,
+        lambda session, user_id: characters_service.autocomplete_characters(
+            session, user_id, current[:100]
+        ),
+    )

@@ -17,7 +17,7 @@ from bot.services import characters as characters_service
 from bot.services import themes as themes_service
 from bot.ui.paging_variants import VariantPageButton, variant_page_message
 from bot.ui.text import clip, fit_embed
-from cogs.common import as_choices, caller_user_id, character_autocomplete
+from cogs.common import as_choices, caller_user_id, character_autocomplete, own_choices
 from db.models import CharacterTheme
 
 if TYPE_CHECKING:
@@ -30,26 +30,24 @@ async def theme_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """The caller's themes ("Character · Theme"), values are theme ids."""
-    bot: CharBot = interaction.client
-    user_id = await caller_user_id(bot, interaction)
-    if user_id is None:
-        return []
-    async with bot.sessions() as session:
-        pairs = await themes_service.autocomplete_themes(session, user_id, current[:100])
-    return as_choices(pairs)
+    return await own_choices(
+        interaction,
+        lambda session, user_id: themes_service.autocomplete_themes(
+            session, user_id, current[:100]
+        ),
+    )
 
 
 async def variant_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """The caller's variants, values are variant ids."""
-    bot: CharBot = interaction.client
-    user_id = await caller_user_id(bot, interaction)
-    if user_id is None:
-        return []
-    async with bot.sessions() as session:
-        pairs = await themes_service.autocomplete_variants(session, user_id, current[:100])
-    return as_choices(pairs)
+    return await own_choices(
+        interaction,
+        lambda session, user_id: themes_service.autocomplete_variants(
+            session, user_id, current[:100]
+        ),
+    )
 
 
 async def _character_in_context(
