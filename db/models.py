@@ -226,15 +226,6 @@ class Character(Base):
             postgresql_where=text("(metadata ? 'conversationId')"),
         ),
         # Beyond the reference (migration 0003): listings in their own order (bench/queries.py).
-        # Beyond the reference (migration 0005): autocomplete's prefix match on names. The
-        # migration builds it on lower(name) COLLATE "C"; reflection does not report an index
-        # expression's collation, so it is left out here for `alembic check` to compare.
-        Index(
-            "idx_characters_user_name_prefix",
-            "user_id",
-            text("lower(name)"),
-            postgresql_where=text("generation_status = 'completed'::text"),
-        ),
         Index(
             "idx_characters_user_completed",
             "user_id",

@@ -229,64 +229,21 @@ async def list_characters(
     return keyset_page(rows, limit=limit, cursor=parsed, key=lambda c: (c.created_at, c.id))
 
 
-AUTOCOMPLETE_RECENT_SCAN = 2000
-"""How many of a member's newest characters a substring (not prefix) match looks through."""
-
-
 async def autocomplete_characters(
     session: AsyncSession, user_id: str, query: str, limit: int = AUTOCOMPLETE_MAX
 ) -> list[tuple[str, str]]:
-    """``(id, name)`` of the caller's completed characters matching ``query``: names starting
-    with it first (over all their characters, by index), then names containing it (among the
-    newest 2,000), each most recent first; an empty query gives the most recent."""
+    """``(id, name)`` of the caller's completed characters matching ``query`` (prefix matches
+    first, then substring, case-insensitive), most recent first; empty query = most recent."""
     limit = clamp_limit(limit, AUTOCOMPLETE_MAX)
-    own = (Character.user_id == user_id, Character.generation_status == "completed")
-    newest = (Character.created_at.desc(), Character.id.desc())
+    stmt = select(Character.id, Character.name).where(Character.user_id == user_id, is_completed)
     query = (query or "").strip()
-    if not query:
-        rows = (
-            await session.execute(
-                select(Character.id, Character.name).where(*own).order_by(*newest).limit(limit)
-            )
-        ).all()
-        return [(row.id, row.name or f"Untitled {row.id[:8]}") for row in rows]
-    escaped = escape_like(query.lower())
-    # A byte-order range on lower(name) COLLATE "C" is a prefix match that the index
-    # idx_characters_user_name_prefix serves even in a generic prepared plan (LIKE with a
-    # bound pattern is not indexable there).
-    lowered = func.lower(Character.name).collate("C")
-    low = query.lower()
-    high = low[:-1] + chr(min(ord(low[-1]) + 1, 0x10FFFF))
-    prefix_rows = (
-        await session.execute(
-            select(Character.id, Character.name)
-            .where(*own, lowered >= low, lowered < high)
-            .order_by(*newest)
-            .limit(limit)
-        )
-    ).all()
-    rows = list(prefix_rows)
-    if len(rows) < limit:
-        recent = (
-            select(Character.id, Character.name, Character.created_at)
-            .where(*own)
-            .order_by(*newest)
-            .limit(AUTOCOMPLETE_RECENT_SCAN)
-            .subquery()
-        )
-        recent_lower = func.lower(recent.c.name)
-        substring_rows = (
-            await session.execute(
-                select(recent.c.id, recent.c.name)
-                .where(
-                    recent_lower.like(f"%{escaped}%", escape="\\"),
-                    ~recent_lower.like(f"{escaped}%", escape="\\"),
-                )
-                .order_by(recent.c.created_at.desc(), recent.c.id.desc())
-                .limit(limit - len(rows))
-            )
-        ).all()
-        rows.extend(substring_rows)
+    order: list[Any] = []
+    if query:
+        matches, rank = name_rank(Character.name, query)
+        stmt = stmt.where(matches)
+        order.append(rank)
+    order += [Character.created_at.desc(), Character.id.desc()]
+    rows = (await session.execute(stmt.order_by(*order).limit(limit))).all()
     return [(row.id, row.name or f"Untitled {row.id[:8]}") for row in rows]
 
 
