@@ -102,3 +102,40 @@ async def test_restarted_process_still_serves_old_buttons(stack: Stack, session_
     assert code == 0, stderr
     assert stack.fake.command_put_count() == 1  # the second start found the same command hash
     assert collect_violations(stack) == []
+
+
+async def test_doctor_reaches_every_service_and_names_what_fails(stack: Stack):
+    """`charbot doctor` checks Discord, the database, S3 and Gemini through the configured
+    URLs; a wrong token is reported with how to fix it, and the exit status says so."""
+    env = _env(stack)
+    ok = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "doctor",
+        env=env,
+        cwd=str(stack.data_dir),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(ok.communicate(), 60)
+    report = out.decode()
+    assert ok.returncode == 0, report + err.decode()
+    assert "4 of 4 checks passed" in report
+    assert stack.fake.token not in report
+    env["DISCORD_TOKEN"] = "not-the-real-token-at-all"
+    bad = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "doctor",
+        env=env,
+        cwd=str(stack.data_dir),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(bad.communicate(), 60)
+    report = out.decode()
+    assert bad.returncode == 1
+    assert "[FAIL] discord" in report
+    assert "DISCORD_TOKEN" in report
