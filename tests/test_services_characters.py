@@ -522,3 +522,32 @@ async def test_find_by_thread_uses_the_conversation_index(session):
     raw = (await connection.get_raw_connection()).driver_connection
     plan = await raw.fetch("EXPLAIN " + asyncpg_sql, "123")
     assert "idx_characters_conversation_id" in "\n".join(row[0] for row in plan)
+
+
+async def test_autocomplete_searches_the_newest_thousand(session):
+    """Autocomplete looks through the member's newest 1,000 characters, so one keystroke costs
+    the same for a member with 10,000: a name older than that is not offered."""
+    from sqlalchemy import text as sql_text
+
+    from bot.services.characters import AUTOCOMPLETE_SCAN, autocomplete_characters
+    from tests.factories import make_user
+
+    user = await make_user(session)
+    await session.execute(
+        sql_text(
+            "INSERT INTO characters (user_id, name, prompt, generation_status, created_at) "
+            "SELECT :u, 'Filler ' || g, 'p', 'completed', now() - g * interval '1 minute' "
+            "FROM generate_series(1, :n) g"
+        ),
+        {"u": user.id, "n": AUTOCOMPLETE_SCAN},
+    )
+    await session.execute(
+        sql_text(
+            "INSERT INTO characters (user_id, name, prompt, generation_status, created_at) "
+            "VALUES (:u, 'Ancient Oracle', 'p', 'completed', now() - interval '30 days'), "
+            "(:u, 'Fresh Oracle', 'p', 'completed', now())"
+        ),
+        {"u": user.id},
+    )
+    names = [name for _, name in await autocomplete_characters(session, user.id, "oracle")]
+    assert names == ["Fresh Oracle"]

@@ -229,21 +229,44 @@ async def list_characters(
     return keyset_page(rows, limit=limit, cursor=parsed, key=lambda c: (c.created_at, c.id))
 
 
+AUTOCOMPLETE_SCAN = 1000
+"""Autocomplete looks through a member's newest 1,000 characters: a keystroke stays ~2 ms
+whatever the collection's size (bench/queries: a member with 10,000 took 15 ms per keystroke
+when every name was searched). Older ones are still reachable through /character list."""
+
+
 async def autocomplete_characters(
     session: AsyncSession, user_id: str, query: str, limit: int = AUTOCOMPLETE_MAX
 ) -> list[tuple[str, str]]:
     """``(id, name)`` of the caller's completed characters matching ``query`` (prefix matches
-    first, then substring, case-insensitive), most recent first; empty query = most recent."""
+    first, then substring, case-insensitive), most recent first, among their newest 1,000;
+    an empty query gives the most recent."""
     limit = clamp_limit(limit, AUTOCOMPLETE_MAX)
-    stmt = select(Character.id, Character.name).where(Character.user_id == user_id, is_completed)
     query = (query or "").strip()
-    order: list[Any] = []
-    if query:
-        matches, rank = name_rank(Character.name, query)
-        stmt = stmt.where(matches)
-        order.append(rank)
-    order += [Character.created_at.desc(), Character.id.desc()]
-    rows = (await session.execute(stmt.order_by(*order).limit(limit))).all()
+    newest = (Character.created_at.desc(), Character.id.desc())
+    if not query:
+        stmt = (
+            select(Character.id, Character.name)
+            .where(Character.user_id == user_id, is_completed)
+            .order_by(*newest)
+            .limit(limit)
+        )
+    else:
+        recent = (
+            select(Character.id, Character.name, Character.created_at)
+            .where(Character.user_id == user_id, is_completed)
+            .order_by(*newest)
+            .limit(AUTOCOMPLETE_SCAN)
+            .subquery()
+        )
+        matches, rank = name_rank(recent.c.name, query)
+        stmt = (
+            select(recent.c.id, recent.c.name)
+            .where(matches)
+            .order_by(rank, recent.c.created_at.desc(), recent.c.id.desc())
+            .limit(limit)
+        )
+    rows = (await session.execute(stmt)).all()
     return [(row.id, row.name or f"Untitled {row.id[:8]}") for row in rows]
 
 
