@@ -484,3 +484,16 @@ async def test_each_retry_waits_at_the_retry_gate(fake, client):
     assert result.data.startswith(b"\x89PNG")
     assert len(fake.requests) == 3
     assert passes == [1, 2]  # before the 2nd and the 3rd request, never before the 1st
+
+
+async def test_offline_attributes_take_the_name_occupation_and_clothing_from_the_words():
+    """The offline builder reads "named X", a known occupation and a clothing noun."""
+    result = await OfflinePromptOptimizer().optimize(
+        "a cheerful baker named Rosa with flour on her apron", style="cartoon"
+    )
+    attributes = result.attributes
+    assert attributes.name == "Rosa"
+    assert attributes.occupation == "baker"
+    assert attributes.clothing is not None
+    assert "apron" in attributes.clothing
+    assert "Rosa" in result.prompt

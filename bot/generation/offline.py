@@ -114,7 +114,8 @@ _OCCUPATIONS = _set(
     "ninja engineer scientist teacher chef artist musician singer thief assassin merchant pilot "
     "warrior archer bard priest priestess student farmer princess prince queen king ranger "
     "mercenary librarian inventor alchemist captain explorer hunter monk paladin healer "
-    "blacksmith spy idol writer journalist astronaut"
+    "blacksmith spy idol writer journalist astronaut baker tailor gardener sailor courier "
+    "painter poet dancer cook barista fisher miner guard shepherd innkeeper"
 )
 _PERSONALITY = _set(
     "brave kind shy cheerful grumpy curious loyal clever witty calm fierce gentle mysterious "
@@ -124,11 +125,12 @@ _PERSONALITY = _set(
 _DEFAULT_PERSONALITY = ("curious", "determined", "kind", "witty", "calm", "bold")
 _CLOTHING_NOUNS = _seq(
     "coat cloak armor armour dress jacket hoodie kimono robes robe suit uniform gown cape vest "
-    "shirt scarf hat boots"
+    "shirt scarf hat boots apron sweater overalls tunic armour"
 )
 _BUILD_WORDS = ("tall", "short", "muscular", "slender", "petite", "stocky", "lanky", "broad")
 _FILLER_WORDS = frozenset({"with", "and", "a", "an", "the", "has", "have", "her", "his", "their"})
 _WORD = re.compile(r"[a-z][a-z'-]*")
+_NAMED = re.compile(r"\b(?:named|called)\s+([A-Z][\w'-]{1,40}(?:\s+[A-Z][\w'-]{1,40})?)")
 _WEARING = re.compile(r"\b(?:wearing|wears|dressed in|clad in)\s+([^,.;!?]+)", re.IGNORECASE)
 _AGE_NUMBER = re.compile(r"\b(\d{1,3})\s*(?:-|\s)?(?:years?|yrs?|yo)\b|\baged?\s+(\d{1,3})\b", re.I)
 
@@ -213,7 +215,10 @@ class OfflinePromptOptimizer:
         if not personality:
             personality = random.Random(seed).sample(_DEFAULT_PERSONALITY, 3)
         pool = _NAMES.get(gender or "any", _NAMES["any"])
-        chosen_name = (name or "").strip() or pool[seed % len(pool)]
+        named = _NAMED.search(description)
+        chosen_name = (
+            (name or "").strip() or (named.group(1) if named else "") or pool[seed % len(pool)]
+        )
         clothing = _find_clothing(description)
         traits = _find_traits(description, words)
         look = STYLES.get(style, STYLES["realistic"]).look
