@@ -139,3 +139,5 @@ async def test_doctor_reaches_every_service_and_names_what_fails(stack: Stack):
     assert bad.returncode == 1
     assert "[FAIL] discord" in report
     assert "DISCORD_TOKEN" in report
+    # the fake noted the deliberately wrong token; nothing else the doctor sent broke a rule
+    assert [v for v in stack.fake.take_violations() if "bot token" not in v] == []
