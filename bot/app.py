@@ -31,7 +31,7 @@ from bot.services.accounts import get_or_create_user
 from bot.services.generations import sweep_stale
 from bot.services.pipeline import GenerationPipeline
 from bot.services.slots import GenerationSlots
-from bot.storage.base import Storage
+from bot.storage.base import Storage, delete_quietly
 from bot.storage.factory import open_storage
 from bot.tree import CharTree
 from bot.ui.components import CharacterButton, CharacterButtonHandler
@@ -263,11 +263,7 @@ class CharBot(commands.AutoShardedBot):
 
     async def delete_objects(self, keys: list[str] | tuple[str, ...]) -> None:
         """Delete stored images after their rows are gone (failures are logged, not raised)."""
-        for key in keys:
-            try:
-                await self.storage.delete(key)
-            except Exception:
-                log.warning("could not delete stored object %s", key, exc_info=True)
+        await delete_quietly(self.storage, keys)
 
     async def after_publish_change(
         self, interaction: discord.Interaction[Any], character: Character

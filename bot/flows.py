@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.replies import NO_MENTIONS, deliver, send_ephemeral, token_alive
+from bot.replies import NO_MENTIONS, deliver, respond, token_alive
 from bot.services import characters as characters_service
 from bot.services.pipeline import CreateRequest, Outcome, Progress
 from bot.storage.images import extension_for, validate_reference_image
 from bot.ui.components import character_view
 from bot.ui.embeds import character_embed, variant_embed
 from bot.ui.text import THREAD_NAME_MAX, clip
+from db.models import Character
 
 if TYPE_CHECKING:
     from bot.app import Caller, CharBot
@@ -40,6 +41,12 @@ def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], l
 def image_filename(mime: str, stem: str = "portrait") -> str:
     """The attachment name embeds refer to."""
     return f"{stem}.{extension_for(mime)}"
+
+
+def thread_id_of(character: Character) -> int | None:
+    """The character's conversation thread (``metadata.conversationId``), if it has one."""
+    thread = (character.meta or {}).get("conversationId")
+    return int(thread) if thread and str(thread).isdigit() else None
 
 
 async def defer(interaction: discord.Interaction[Any], *, public: bool) -> None:
@@ -104,7 +111,7 @@ async def guarded(
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
-                send_ephemeral(interaction, bot.catalog.t(lang, "error.shutdown_refunded")), 5
+                respond(interaction, bot.catalog.t(lang, "error.shutdown_refunded")), 5
             )
         raise
 

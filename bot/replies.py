@@ -97,41 +97,27 @@ def error_text(catalog: Catalog, lang: str, error: BaseException) -> tuple[str, 
     return catalog.t(lang, "error.unexpected", ref=reference), reference
 
 
-async def send_ephemeral(
-    interaction: discord.Interaction[Any], content: str, **kwargs: Any
+async def respond(
+    interaction: discord.Interaction[Any], content: str | None = None, **kwargs: Any
 ) -> None:
-    """Answer only the member, whatever the interaction's state."""
-    content = clip(content, CONTENT_MAX)
+    """Answer only the member, whatever the interaction's state: the reply itself, or a
+    followup (the first after a private defer fills in its "thinking…" message). A public
+    "thinking…" placeholder is removed first, so the answer stays private."""
+    kwargs.pop("ephemeral", None)
+    kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    text = clip(content, CONTENT_MAX) if content is not None else None
     if not interaction.response.is_done():
-        await interaction.response.send_message(
-            content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
-        )
+        await interaction.response.send_message(text, ephemeral=True, **kwargs)
         return
     if interaction.extras.get("public_defer"):
-        # the "thinking…" placeholder is public; remove it so the error stays private
         try:
             await interaction.delete_original_response()
         except discord.HTTPException:
             log.debug("could not delete the deferred response", exc_info=True)
         interaction.extras["public_defer"] = False
-    await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
-
-
-async def respond(
-    interaction: discord.Interaction[Any], content: str | None = None, **kwargs: Any
-) -> None:
-    """A private reply, whether or not the interaction was deferred (the first followup after a
-    defer fills in the "thinking…" message)."""
-    kwargs.pop("ephemeral", None)
-    kwargs.setdefault("allowed_mentions", NO_MENTIONS)
-    if content is not None:
-        content = clip(content, CONTENT_MAX)
-    if interaction.response.is_done():
-        await interaction.followup.send(
-            content if content is not None else discord.utils.MISSING, ephemeral=True, **kwargs
-        )
-    else:
-        await interaction.response.send_message(content, ephemeral=True, **kwargs)
+    await interaction.followup.send(
+        text if text is not None else discord.utils.MISSING, ephemeral=True, **kwargs
+    )
 
 
 async def update(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
@@ -170,7 +156,7 @@ async def report_error(
             type(original).__name__,
         )
     try:
-        await send_ephemeral(interaction, text)
+        await respond(interaction, text)
     except Exception:  # noqa: BLE001 - Discord refused, or the bot is shutting down
         log.warning("could not deliver an error reply to user=%s", interaction.user.id)
     finished(interaction, outcome_of(error, expected=reference is None))

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot import flows
 from bot.errors import NotOwnerError
-from bot.replies import NO_MENTIONS, deliver, respond, send_ephemeral, update
+from bot.replies import NO_MENTIONS, deliver, respond, update
 from bot.services import characters as characters_service
 from bot.ui.components import OWNER_ACTIONS, character_view
 from bot.ui.embeds import character_embed
@@ -202,7 +202,7 @@ class Characters(commands.Cog):
         extra = ""
         if public and not caller.user.allow_gallery_showcase:
             extra = "\n" + self.bot.catalog.t(caller.lang, "publish.showcase_off")
-        await send_ephemeral(
+        await respond(
             interaction, self.bot.catalog.t(caller.lang, key, name=row.name or "") + extra
         )
 
@@ -242,14 +242,13 @@ class Characters(commands.Cog):
         """Make the variant asked for in the New variant modal."""
         async with self.bot.sessions() as session:
             row = await characters_service.get_character(session, character_id)
-        thread = (row.meta or {}).get("conversationId")
         await flows.variant_flow(
             self.bot,
             interaction,
             character_id=character_id,
             instruction=instruction,
             theme=theme,
-            thread_id=int(thread) if thread and str(thread).isdigit() else None,
+            thread_id=flows.thread_id_of(row),
         )
 
     async def on_character_button(

@@ -12,7 +12,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.errors import DomainError, NotOwnerError
-from bot.replies import NO_MENTIONS, respond, send_ephemeral
+from bot.replies import NO_MENTIONS, respond
 from bot.services import collections as collections_service
 from bot.ui.community import collection_embed, collection_list_embed
 from bot.ui.text import clip
@@ -87,7 +87,7 @@ class Collections(commands.Cog):
         self, interaction: discord.Interaction[CharBot], key: str, **params: Any
     ) -> None:
         caller = await self.bot.caller(interaction)
-        await send_ephemeral(interaction, self.bot.catalog.t(caller.lang, key, **params))
+        await respond(interaction, self.bot.catalog.t(caller.lang, key, **params))
 
     @collection.command(name=_("create"), description=_("Create a collection"))
     @app_commands.describe(

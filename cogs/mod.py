@@ -15,7 +15,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.i18n import choose_language
-from bot.replies import NO_MENTIONS, respond, send_ephemeral
+from bot.replies import NO_MENTIONS, respond
 from bot.services import moderation as moderation_service
 from bot.services import notices as notices_service
 from bot.services.accounts import get_or_create_user, get_user_by_discord_id
@@ -78,7 +78,7 @@ async def deliver_notices(bot: CharBot, interaction: discord.Interaction[Any]) -
     lang = choose_language(user.preferred_language, interaction.locale)
     text = "\n\n".join(bot.catalog.t(lang, n.key, **(n.params or {})) for n in notices)
     try:
-        await send_ephemeral(interaction, text)
+        await respond(interaction, text)
     except discord.HTTPException:
         log.warning("could not show notices to user=%s; keeping them", interaction.user.id)
         async with bot.sessions.begin() as session:
@@ -158,7 +158,7 @@ class Moderation(commands.Cog):
             f"<@&{settings.moderator_role_id}>" if settings and settings.moderator_role_id else none
         )
         key = "mod.setup_done" if changes else "mod.setup_current"
-        await send_ephemeral(interaction, t(caller.lang, key, channel=channel, role=role))
+        await respond(interaction, t(caller.lang, key, channel=channel, role=role))
 
     @mod.command(name=_("unpublish"), description=_("Remove a character from the gallery"))
     @app_commands.describe(character=_("The character"), reason=_("Why (the owner is told)"))
@@ -235,7 +235,7 @@ class Moderation(commands.Cog):
         caller = await self.bot.caller(interaction)
         t = self.bot.catalog.t
         if member.bot:
-            await send_ephemeral(interaction, t(caller.lang, "mod.not_a_bot"))
+            await respond(interaction, t(caller.lang, "mod.not_a_bot"))
             return
         async with self.bot.sessions.begin() as session:
             target = await get_or_create_user(
@@ -256,7 +256,7 @@ class Moderation(commands.Cog):
             )
         for character_id in change.character_ids_to_unshow:
             await remove_showcase_posts(self.bot, character_id)
-        await send_ephemeral(
+        await respond(
             interaction,
             t(
                 caller.lang,

@@ -12,7 +12,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.i18n import choose_language
-from bot.replies import NO_MENTIONS, respond, send_ephemeral
+from bot.replies import NO_MENTIONS, respond
 from bot.services import moderation as moderation_service
 from bot.services import profiles as profiles_service
 from bot.services.accounts import SettingsChange, get_user_by_discord_id, update_settings
@@ -84,7 +84,7 @@ class Profile(commands.Cog):
                 target = await get_user_by_discord_id(session, member.id)
             target_id = target.id if target is not None else None
         if target_id is None:
-            await send_ephemeral(interaction, t(caller.lang, "profile.none"))
+            await respond(interaction, t(caller.lang, "profile.none"))
             return
         async with self.bot.sessions() as session:
             profile = await profiles_service.get_profile(session, target_id, caller.user.id)

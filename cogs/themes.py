@@ -203,14 +203,13 @@ class Themes(commands.Cog):
             )
         async with self.bot.sessions() as session:
             row = await characters_service.get_character(session, character_id)
-        thread = (row.meta or {}).get("conversationId")
         await flows.variant_flow(
             self.bot,
             interaction,
             character_id=character_id,
             instruction=instruction,
             theme=theme,
-            thread_id=int(thread) if thread and str(thread).isdigit() else None,
+            thread_id=flows.thread_id_of(row),
         )
 
     @variant.command(name=_("list"), description=_("Browse the variants of a theme"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,12 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import NotFoundError
 from bot.services.accounts import ensure_can_generate
 from bot.services.cards import CardData
-from bot.storage.base import Storage
+from bot.storage.base import Storage, delete_quietly
 from bot.storage.images import extension_for, image_key, make_thumbnail, thumbnail_key
 from db.engine import SessionFactory
 from db.models import STYLES, Character, CharacterTheme, User
-
-log = logging.getLogger(__name__)
 
 
 def _or_none(text: str | None) -> str | None:
@@ -98,11 +95,7 @@ async def import_card(
             await _count_created(session, user_id)
         return row
     except BaseException:
-        for key in stored:
-            try:
-                await storage.delete(key)
-            except Exception:
-                log.warning("could not delete stored object %s", key, exc_info=True)
+        await delete_quietly(storage, stored)
         raise
 
 

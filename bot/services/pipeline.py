@@ -31,7 +31,8 @@ from bot.services.generations import (
 )
 from bot.services.quota import QuotaStatus, charge
 from bot.services.slots import GenerationSlots
-from bot.storage.base import Storage
+from bot.services.themes import DEFAULT_THEME
+from bot.storage.base import Storage, delete_quietly
 from bot.storage.images import extension_for, image_key, make_thumbnail, thumbnail_key, variant_key
 from db.engine import SessionFactory
 from db.models import STYLES, Character, CharacterTheme, ThemeVariant, User
@@ -49,7 +50,6 @@ Progress = Callable[[str, int | None], Awaitable[None]]
 MAX_DESCRIPTION = 2000
 MAX_INSTRUCTION = 500
 MAX_NAME = 100
-DEFAULT_THEME = "Variations"
 
 
 async def _no_progress(stage: str, position: int | None) -> None:
@@ -343,7 +343,7 @@ class GenerationPipeline:
                         "generationId": job.generation_id,
                     }
                     await self._finish(session, job, user_id=row.user_id, new_character=False)
-            await self._delete_quietly(old_keys)
+            await delete_quietly(self.storage, old_keys)
             return Outcome(job.generation_id, row, image.data, image.mime_type, quota)
 
         return await self._run(job, progress, work)
@@ -625,11 +625,4 @@ class GenerationPipeline:
                 "could not record the failure of generation %s; the sweeper will",
                 job.generation_id,
             )
-        await self._delete_quietly(job.stored_keys)
-
-    async def _delete_quietly(self, keys: list[str]) -> None:
-        for key in keys:
-            try:
-                await self.storage.delete(key)
-            except Exception:
-                log.warning("could not delete stored object %s", key, exc_info=True)
+        await delete_quietly(self.storage, job.stored_keys)

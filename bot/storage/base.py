@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class Storage(Protocol):
@@ -26,3 +30,13 @@ class Storage(Protocol):
     async def exists(self, key: str) -> bool:
         """Whether an object is stored under ``key``."""
         ...
+
+
+async def delete_quietly(storage: Storage, keys: Iterable[str]) -> None:
+    """Delete objects whose rows are gone (or were never made); a failure is logged, not
+    raised, since the row side has already been settled."""
+    for key in keys:
+        try:
+            await storage.delete(key)
+        except Exception:
+            log.warning("could not delete stored object %s", key, exc_info=True)

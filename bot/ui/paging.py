@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
     from bot.app import Caller, CharBot
     from bot.i18n import Catalog
 
-log = logging.getLogger(__name__)
 LIST_PAGE_SIZE = 10
 
 
@@ -163,11 +161,7 @@ class ConfirmDeleteButton(
             deleted = await characters_service.delete_character(
                 session, self.character_id, caller.user.id
             )
-        for key in deleted.storage_keys:
-            try:
-                await bot.storage.delete(key)
-            except Exception:
-                log.warning("could not delete stored object %s", key, exc_info=True)
+        await bot.delete_objects(deleted.storage_keys)
         await update(
             interaction,
             content=t(caller.lang, "delete.done", name=clip(deleted.name or "", 100)),
