@@ -1,0 +1,52 @@
+"""The engine's pool: a dead pooled connection is replaced before use; a hot one is not pinged."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+
+from db.engine import make_engine
+from tests.dbutil import plain
+
+
+async def _backend_pid(engine: Any) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def _driver(engine: Any) -> Any:
+    """The asyncpg connection behind the pool's only connection."""
+    async with engine.connect() as conn:
+        return (await conn.get_raw_connection()).driver_connection
+
+
+async def test_a_pooled_connection_killed_by_the_server_is_replaced_before_use(database_url):
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    admin = await asyncpg.connect(plain(database_url))
+    try:
+        first = await _backend_pid(engine)
+        await admin.execute("SELECT pg_terminate_backend($1)", first)
+        await asyncio.sleep(0.2)
+        second = await _backend_pid(engine)  # no error reaches the caller
+        assert second != first
+    finally:
+        await admin.close()
+        await engine.dispose()
+
+
+async def test_a_connection_reused_at_once_is_not_pinged_and_an_idle_one_is(database_url):
+    engine = make_engine(database_url, pool_size=1, max_overflow=0, ping_after_idle=0.3)
+    seen: list[str] = []
+    try:
+        driver = await _driver(engine)
+        driver.add_query_logger(lambda logged: seen.append(logged.query))
+        await _backend_pid(engine)
+        assert ";" not in seen  # reused within the threshold: no ping
+        await asyncio.sleep(0.4)
+        await _backend_pid(engine)
+        assert ";" in seen  # idle past the threshold: pinged first
+    finally:
+        await engine.dispose()
