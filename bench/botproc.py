@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import cProfile
 import functools
+import gc
 import json
 import logging
 import os
@@ -45,6 +47,32 @@ def emit(event: str, **data: Any) -> None:
     """One JSON line to the parent."""
     sys.stdout.write(json.dumps({"event": event, **data}, default=str) + "\n")
     sys.stdout.flush()
+
+
+class GcTimer:
+    """Time spent in the garbage collector's pauses (gc.callbacks), per generation."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses.append((int(info["generation"]), time.perf_counter() - self._start))
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for gen in (0, 1, 2):
+            values = [p for g, p in self.pauses if g == gen]
+            out[f"gen{gen}"] = {
+                "count": len(values),
+                "total": sum(values),
+                "max": max(values, default=0.0),
+            }
+        return out
 
 
 class LagSampler:
@@ -174,13 +202,20 @@ async def main() -> None:
         )
 
     from bot.app import open_bot
+    from bot.eventloop import freeze_startup_heap
 
     settings = _settings(config)
     lag = LagSampler()
+    gc_timer = GcTimer()
     instruments = Instruments()
     process = psutil.Process()
+    marked_cpu = 0.0
+    # BENCH_CPROFILE=<file>: a deterministic profile of the measured window (slows the bot)
+    profiler = cProfile.Profile() if os.environ.get("BENCH_CPROFILE") else None
+    marked_at = time.monotonic()
     async with open_bot(settings, config["settings"]["database_url"]) as bot:
         instruments.install(bot)
+        freeze_startup_heap()  # as bot.app.run_bot does
         await bot.login(settings.require_token())
         connect = asyncio.create_task(bot.connect())
         lag.start()
@@ -191,10 +226,18 @@ async def main() -> None:
                 if line in ("", "stop"):
                     break
                 if line == "mark":
+                    if profiler is not None:
+                        profiler.enable()
+                    marked_cpu = sum(process.cpu_times()[:2])
+                    marked_at = time.monotonic()
                     lag.samples.clear()
+                    gc_timer.pauses.clear()
                     instruments.flows.clear()
                     emit("marked")
                 elif line == "report":
+                    if profiler is not None:
+                        profiler.disable()
+                        profiler.dump_stats(os.environ["BENCH_CPROFILE"])
                     cpu = process.cpu_times()
                     emit(
                         "report",
@@ -203,6 +246,9 @@ async def main() -> None:
                         rss_bytes=process.memory_info().rss,
                         cpu_user=cpu.user,
                         cpu_system=cpu.system,
+                        gc=gc_timer.report(),
+                        cpu_since_mark=cpu.user + cpu.system - marked_cpu,
+                        seconds_since_mark=time.monotonic() - marked_at,
                         flows=[
                             {k: v for k, v in f.items() if not k.startswith("_")}
                             for f in instruments.flows
@@ -218,4 +264,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    from bot.eventloop import run as run_loop
+
+    run_loop(main())

@@ -81,6 +81,9 @@ async def main() -> int:
     parser.add_argument("--owners", type=int, default=20, help="members with a character")
     parser.add_argument("--pool-size", type=int, default=None, help="override the DB pool")
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--only", choices=list(MIX), help="send only this kind (to measure its cost alone)"
+    )
     args = parser.parse_args()
     settings = {"generation_concurrency": args.concurrency, "quota_free": 1000}
     async with running_stack(
@@ -92,9 +95,9 @@ async def main() -> int:
     ) as stack:
         members = [stack.member(f"member{i:03d}") for i in range(args.members)]
         clickable = await prepare(stack, members, args.owners)
-        mix = dict(MIX)
+        mix = {args.only: 1.0} if args.only else dict(MIX)
         gallery = stack.registered("gallery")
-        if not gallery:
+        if not gallery and "gallery browse" in mix:
             share = mix.pop("gallery browse")
             mix["quota"] += share / 2
             mix["character list"] += share / 2
@@ -175,8 +178,11 @@ async def main() -> int:
         violations = len(stack.fake.violations)
 
     by_kind: dict[str, list[float]] = defaultdict(list)
+    answers: dict[str, list[float]] = defaultdict(list)
     never = Counter()
     for kind, ix in sent:
+        if ix.answer_delay is not None:
+            answers[kind].append(ix.answer_delay)
         if ix.ack_delay is None:
             never[kind] += 1
         else:
@@ -188,6 +194,9 @@ async def main() -> int:
         values = every if kind == "all" else by_kind.get(kind, [])
         missing = sum(never.values()) if kind == "all" else never[kind]
         s = summary(values)
+        done = summary(
+            [d for v in answers.values() for d in v] if kind == "all" else answers.get(kind, [])
+        )
         rows.append(
             [
                 kind,
@@ -197,10 +206,28 @@ async def main() -> int:
                 ms(s["p99"]),
                 ms(s["max"]),
                 sum(1 for d in values if d > LATE) + missing,
+                ms(done["p50"]),
+                ms(done["p99"]),
             ]
         )
     print()
-    print(table(["interaction", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "late"], rows))
+    print("ack = first callback; answer = first reply with content (for information)")
+    print(
+        table(
+            [
+                "interaction",
+                "n",
+                "ack p50 ms",
+                "ack p95 ms",
+                "ack p99 ms",
+                "ack max ms",
+                "late",
+                "answer p50 ms",
+                "answer p99 ms",
+            ],
+            rows,
+        )
+    )
     lag = report["lag"]
     print()
     print(
@@ -234,7 +261,18 @@ async def main() -> int:
         f"{ms(percentile(behind, 99))} ms); /gallery browse "
         f"{'included' if gallery else 'NOT registered yet: skipped'}; creates finished "
         f"{len(creates) - create_failures}/{len(creates)}; bot RSS after the run {rss:.0f} MiB; "
-        f"bot CPU {cpu:.1f} s since start; fake-Discord violations {violations}"
+        f"bot CPU {cpu:.1f} s since start, {report['cpu_since_mark']:.1f} s in the "
+        f"{report['seconds_since_mark']:.1f} s since the load began; "
+        f"fake-Discord violations {violations}"
+    )
+    pauses = report["gc"]
+    print(
+        "bot garbage collector during the load: "
+        + ", ".join(
+            f"gen{g} {pauses[f'gen{g}']['count']}x, {ms(pauses[f'gen{g}']['total'])} ms in all, "
+            f"longest {ms(pauses[f'gen{g}']['max'])} ms"
+            for g in (0, 1, 2)
+        )
     )
     for message, count in errors.most_common(10):
         print(f"  load error x{count}: {message}")
@@ -253,11 +291,13 @@ async def main() -> int:
         "mix": mix,
         "ack": {k: summary(v) for k, v in by_kind.items()},
         "ack_all": summary(every),
+        "answer": {k: summary(v) for k, v in answers.items()},
         "never_acknowledged": dict(never),
         "late": late,
         "bot_lag": lag,
         "fakes_lag": fake_lag,
         "bot_rss_bytes": report["rss_bytes"],
+        "bot_gc": report["gc"],
         "creates": len(creates),
         "create_failures": create_failures,
         "load_errors": dict(errors),

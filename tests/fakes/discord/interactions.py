@@ -45,6 +45,9 @@ class FakeInteraction:
         self.followup_ids: list[str] = []
         self.original_message_id: str | None = None
         self.ack_delay: float | None = None
+        # delay to the first answer with content: a reply, an edit of the deferred original, a
+        # followup, autocomplete choices or a modal (a bare defer is not an answer)
+        self.answer_delay: float | None = None
         self.edits = 0  # edits of the original response through the webhook
         self._acked = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -125,6 +128,12 @@ class FakeInteraction:
         return self
 
     async def _notify(self) -> None:
+        if self.answer_delay is None and (
+            self.edits
+            or self.followup_ids
+            or (self.callbacks and self.callbacks[0]["type"] not in (5, 6))
+        ):
+            self.answer_delay = self.age
         async with self._changed:
             self._changed.notify_all()
 
