@@ -19,7 +19,9 @@ from discord.ext import commands
 from google import genai
 from sqlalchemy.dialects.postgresql import insert
 
+from bot.admission import Admission
 from bot.config import Settings
+from bot.eventloop import freeze_startup_heap
 from bot.generation.base import ImageProvider, PromptOptimizer
 from bot.generation.factory import build_providers, make_genai_client
 from bot.health import OpsServer, database_answers
@@ -29,6 +31,7 @@ from bot.observe import AckTimer, finished, started
 from bot.ratelimit import SharedRateLimit
 from bot.services.accounts import get_or_create_user
 from bot.services.generations import sweep_stale
+from bot.services.notices import has_notices
 from bot.services.pipeline import GenerationPipeline
 from bot.services.slots import GenerationSlots
 from bot.storage.base import Storage, delete_quietly
@@ -62,10 +65,12 @@ def point_discord_at(settings: Settings) -> None:
 
 @dataclass(frozen=True)
 class Caller:
-    """The member behind an interaction: their user row and reply language."""
+    """The member behind an interaction: their user row, reply language, and whether a notice
+    waited for them when the row was read (so a command without one needs no second query)."""
 
     user: User
     lang: str
+    has_notices: bool = True
 
 
 class CharBot(commands.AutoShardedBot):
@@ -100,6 +105,8 @@ class CharBot(commands.AutoShardedBot):
         self.metrics = metrics
         self.settings = settings
         self.sessions = sessions
+        # deferred interactions doing their work at once: as many as pooled connections
+        self.admission = Admission(settings.database_pool_size)
         self.storage = storage
         self.catalog = catalog
         self.pipeline = GenerationPipeline(
@@ -114,7 +121,9 @@ class CharBot(commands.AutoShardedBot):
             metrics=metrics,
         )
         metrics.track_queues(
-            lambda: self.pipeline.slots.waiting, lambda: rate_limit.waiting if rate_limit else 0
+            lambda: self.pipeline.slots.waiting,
+            lambda: rate_limit.waiting if rate_limit else 0,
+            lambda: self.admission.waiting,
         )
         metrics.track_gateway(lambda: self.latencies)
         self.ops: OpsServer | None = None
@@ -243,8 +252,11 @@ class CharBot(commands.AutoShardedBot):
                 daily_quota=self.settings.quota_for_tier("FREE"),
                 language=locale_lang,
             )
+            waiting = await has_notices(session, user.id)
         caller = Caller(
-            user=user, lang=choose_language(user.preferred_language, interaction.locale)
+            user=user,
+            lang=choose_language(user.preferred_language, interaction.locale),
+            has_notices=waiting,
         )
         self.remember_user_id(member.id, user.id)
         interaction.extras["caller"] = caller
@@ -348,6 +360,7 @@ async def run_bot(settings: Settings, database_url: str) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, lambda: stopping.append(loop.create_task(bot.close())))
+        freeze_startup_heap()
         try:
             await bot.start(settings.require_token())
         finally:

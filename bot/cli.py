@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import eventloop
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
@@ -66,7 +67,7 @@ def cmd_run(settings: Settings, *, migrate: bool) -> int:
                 file=sys.stderr,
             )
             return 1
-        return asyncio.run(run_bot(settings, url))
+        return eventloop.run(run_bot(settings, url))
 
 
 def cmd_doctor(settings: Settings) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from sqlalchemy import select
 
+from bot.admission import acknowledge
 from bot.replies import NO_MENTIONS
 from bot.services import characters as characters_service
 from bot.services.cards import card_from_character, card_json_bytes, card_png
@@ -36,8 +37,7 @@ async def send_export(
         NotFoundError: not visible to the caller.
     """
     caller = await bot.caller(interaction)
-    if not interaction.response.is_done():
-        await interaction.response.defer(ephemeral=True, thinking=True)
+    await acknowledge(interaction, ephemeral=True, thinking=True)
     async with bot.sessions() as session:
         character = await characters_service.get_visible_character(
             session, character_id, caller.user.id

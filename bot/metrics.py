@@ -84,7 +84,8 @@ class BotMetrics:
         )
         self.queue_depth = Gauge(
             "charbot_queue_depth",
-            "Generations waiting: for a free slot (slots) or for the provider budget (rate_limit)",
+            "Waiting: generations for a free slot (slots) or for the provider budget (rate_limit); "
+            "acknowledged interactions for their turn to work (interactions)",
             ["queue"],
             registry=r,
         )
@@ -94,10 +95,17 @@ class BotMetrics:
             registry=r,
         )
 
-    def track_queues(self, slots: Callable[[], int], rate_limit: Callable[[], int]) -> None:
-        """Read the queue depths at scrape time."""
+    def track_queues(
+        self,
+        slots: Callable[[], int],
+        rate_limit: Callable[[], int],
+        interactions: Callable[[], int] = lambda: 0,
+    ) -> None:
+        """Read the queue depths at scrape time: generations waiting for a slot, provider calls
+        waiting for the shared budget, acknowledged interactions waiting to do their work."""
         self.queue_depth.labels("slots").set_function(slots)
         self.queue_depth.labels("rate_limit").set_function(rate_limit)
+        self.queue_depth.labels("interactions").set_function(interactions)
 
     def track_gateway(self, latencies: Latencies) -> None:
         """Read the shards' gateway latencies at scrape time."""

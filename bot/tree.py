@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot.admission import acknowledge
 from bot.replies import report_error
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class CharTree(_Tree):
             and command.qualified_name not in SELF_ACKNOWLEDGING
             and not interaction.response.is_done()
         ):
-            await interaction.response.defer(ephemeral=True, thinking=True)
+            await acknowledge(interaction, ephemeral=True, thinking=True)
         return True
 
     async def on_error(

@@ -13,6 +13,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot import flows
+from bot.admission import acknowledge
 from bot.errors import NotOwnerError
 from bot.replies import NO_MENTIONS, deliver, respond, update
 from bot.services import characters as characters_service
@@ -256,7 +257,7 @@ class Characters(commands.Cog):
     ) -> None:
         """A press of one of a character's buttons."""
         if action in ("fav", "lib", "pub"):
-            await interaction.response.defer()  # acknowledge before any database work
+            await acknowledge(interaction)  # acknowledge before any database work
         caller = await self.bot.caller(interaction)
         lang = caller.lang
         async with self.bot.sessions() as session:

@@ -14,6 +14,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
+from bot.admission import acknowledge
 from bot.i18n import choose_language
 from bot.replies import NO_MENTIONS, respond
 from bot.services import moderation as moderation_service
@@ -62,6 +63,8 @@ async def deliver_notices(bot: CharBot, interaction: discord.Interaction[Any]) -
     a component or modal handler may call it too, after it has answered.
     """
     cached = interaction.extras.get("caller")
+    if cached is not None and not cached.has_notices:
+        return  # read with the member's row when the command began: nothing was waiting
     async with bot.sessions() as session:
         # the command has usually loaded the member's row already: one indexed query then
         user = (
@@ -172,8 +175,7 @@ class Moderation(commands.Cog):
         """Remove a character from the gallery; the owner is told why."""
         await self._require_moderator(interaction)
         caller = await self.bot.caller(interaction)
-        if not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=True, thinking=True)
+        await acknowledge(interaction, ephemeral=True, thinking=True)
         async with self.bot.sessions.begin() as session:
             result = await moderation_service.unpublish_character(
                 session,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.admission import acknowledge
 from bot.replies import NO_MENTIONS, reporting, update
 from bot.services import gallery as gallery_service
 from bot.services.gallery import GalleryEntry
@@ -156,7 +157,7 @@ class GalleryBrowseButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await interaction.response.defer()  # acknowledge before any database work
+        await acknowledge(interaction)  # acknowledge before any database work
         caller = await bot.caller(interaction)
         content, embeds, view = await browse_message(bot, caller, self.filters, self.cursor)
         await update(
@@ -203,7 +204,7 @@ class GalleryUserButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await interaction.response.defer()  # acknowledge before any database work
+        await acknowledge(interaction)  # acknowledge before any database work
         caller = await bot.caller(interaction)
         content, embeds, view = await user_gallery_message(
             bot, caller, self.target_user_id, None, self.cursor

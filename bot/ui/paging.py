@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.admission import acknowledge
 from bot.replies import NO_MENTIONS, reporting, update
 from bot.services import characters as characters_service
 from bot.ui.text import clip, fit_embed
@@ -106,7 +107,7 @@ class CharacterListButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await interaction.response.defer()  # acknowledge before any database work
+        await acknowledge(interaction)  # acknowledge before any database work
         caller = await bot.caller(interaction)
         embed, view = await character_list_message(bot, caller, self.filter, self.cursor)
         await update(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
@@ -151,7 +152,7 @@ class ConfirmDeleteButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await interaction.response.defer()  # acknowledge before any database work
+        await acknowledge(interaction)  # acknowledge before any database work
         caller = await bot.caller(interaction)
         t = bot.catalog.t
         if not self.confirm:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.admission import acknowledge
 from bot.replies import NO_MENTIONS, reporting, update
 from bot.services import themes as themes_service
 from bot.ui.text import clip, fit_embed
@@ -83,7 +84,7 @@ class VariantPageButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await interaction.response.defer()  # acknowledge before any database work
+        await acknowledge(interaction)  # acknowledge before any database work
         caller = await bot.caller(interaction)
         embed, view = await variant_page_message(bot, caller, self.theme_id, self.cursor)
         await update(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)

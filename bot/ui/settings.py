@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import discord
 
+from bot.admission import acknowledge
 from bot.replies import NO_MENTIONS, reporting, update
 from bot.services.accounts import SettingsChange
 from bot.ui.text import fit_embed
@@ -158,7 +159,7 @@ class SettingsSelect(
         values: list[str] = list(self.item.values or data.get("values") or [])
         applier = cast("SettingsApplier | None", interaction.client.get_cog(SETTINGS_COG))
         if not values or applier is None:
-            await interaction.response.defer()
+            await acknowledge(interaction)
             return
         user, lang = await applier.apply_settings(interaction, change_for(self.field, values[0]))
         catalog: Catalog = interaction.client.catalog

@@ -1,0 +1,69 @@
+"""Admission: acknowledge every interaction at once, then let a bounded number do their work.
+
+Discord gives an interaction 3 seconds to be acknowledged and 15 minutes for the answer that
+follows. When more interactions arrive than the process can serve, letting all of them work
+at once makes every step of every one wait behind all the others on the one event loop, and
+the acknowledgements of newly arrived interactions (and the autocomplete answers, which cannot
+be deferred) come late. So a deferred interaction's work waits for one of ``limit`` slots:
+the loop then only ever holds a bounded amount of ready work, new interactions are
+acknowledged at once, and the waiting ones are served in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+if TYPE_CHECKING:
+    from bot.app import CharBot
+
+
+class Admission:
+    """At most ``limit`` tasks past :meth:`enter` at once; a task keeps its slot until it ends."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            msg = "the admission limit must be at least 1"
+            raise ValueError(msg)
+        self.limit = limit
+        self._slots = asyncio.Semaphore(limit)
+        self._inside: set[asyncio.Task[Any]] = set()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Tasks waiting for a slot."""
+        return self._waiting
+
+    @property
+    def working(self) -> int:
+        """Tasks holding a slot."""
+        return len(self._inside)
+
+    async def enter(self) -> None:
+        """Wait for a slot for the current task (once: a task already inside returns at once);
+        the slot is given back when the task finishes, however it finishes."""
+        task = asyncio.current_task()
+        if task is None or task in self._inside:
+            return
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        self._inside.add(task)
+        task.add_done_callback(self._leave)
+
+    def _leave(self, task: asyncio.Task[Any]) -> None:
+        self._inside.discard(task)
+        self._slots.release()
+
+
+async def acknowledge(interaction: discord.Interaction[Any], **defer: Any) -> None:
+    """Defer the interaction (its acknowledgement), then wait for a work slot."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(**defer)
+    bot: CharBot = interaction.client
+    await bot.admission.enter()

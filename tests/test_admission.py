@@ -1,0 +1,156 @@
+"""Admission: acknowledgements never wait for other interactions' work; the work takes turns."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from bot.admission import Admission
+from bot.eventloop import run
+from tests.conftest import truncate_all
+from tests.e2e import Stack, collect_violations, running_stack, wait_reply
+
+
+async def test_at_most_limit_tasks_work_at_once_and_in_arrival_order():
+    admission = Admission(2)
+    inside = 0
+    most = 0
+    order: list[int] = []
+
+    async def work(n: int) -> None:
+        nonlocal inside, most
+        await admission.enter()
+        await admission.enter()  # a second enter in the same task takes no second slot
+        inside += 1
+        most = max(most, inside)
+        order.append(n)
+        await asyncio.sleep(0.01)
+        inside -= 1
+
+    tasks = []
+    for n in range(6):
+        tasks.append(asyncio.create_task(work(n)))
+        await asyncio.sleep(0)  # arrive one after another
+    await asyncio.gather(*tasks)
+    assert most == 2
+    assert order == list(range(6))
+    assert admission.working == 0
+    assert admission.waiting == 0
+
+
+async def test_a_slot_comes_back_when_its_task_fails_or_is_cancelled():
+    admission = Admission(1)
+
+    async def fails() -> None:
+        await admission.enter()
+        raise RuntimeError("boom")
+
+    async def hangs() -> None:
+        await admission.enter()
+        await asyncio.sleep(60)
+
+    with pytest.raises(RuntimeError):
+        await asyncio.create_task(fails())
+    stuck = asyncio.create_task(hangs())
+    await asyncio.sleep(0.01)
+    assert admission.working == 1
+    stuck.cancel()
+    await asyncio.gather(stuck, return_exceptions=True)
+    await asyncio.sleep(0)
+
+    async def next_one() -> str:
+        await admission.enter()
+        return "served"
+
+    assert await asyncio.wait_for(asyncio.create_task(next_one()), 1) == "served"
+
+
+async def test_waiting_for_a_slot_can_be_cancelled_without_losing_one():
+    admission = Admission(1)
+    holder_release = asyncio.Event()
+
+    async def holder() -> None:
+        await admission.enter()
+        await holder_release.wait()
+
+    held = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(admission.enter())
+    await asyncio.sleep(0.01)
+    assert admission.waiting == 1
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert admission.waiting == 0
+    holder_release.set()
+    await held
+    await asyncio.sleep(0)
+    assert admission.working == 0
+
+
+def test_a_limit_below_one_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        Admission(0)
+
+
+def test_the_bot_runs_on_uvloop_where_it_is_installed():
+    pytest.importorskip("uvloop")
+
+    async def loop_module() -> str:
+        return type(asyncio.get_running_loop()).__module__
+
+    assert run(loop_module()).startswith("uvloop")
+
+
+def test_the_start_up_heap_is_frozen_and_young_collections_are_rarer():
+    """In a fresh interpreter (a frozen object is never freed, so not in the test process)."""
+    code = (
+        "import gc; from bot.eventloop import freeze_startup_heap, YOUNG_COLLECTION_THRESHOLD;"
+        "before = gc.get_freeze_count(); freeze_startup_heap();"
+        "assert before == 0 and gc.get_freeze_count() > 1000, gc.get_freeze_count();"
+        "assert gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD; print('ok')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+@pytest.fixture(scope="module")
+async def stack(database_url, engine, tmp_path_factory):
+    async with running_stack(database_url, tmp_path_factory.mktemp("admission")) as s:
+        await s.start_bot(database_pool_size=1)
+        yield s
+    await truncate_all(engine)
+
+
+async def test_a_command_is_acknowledged_while_every_work_slot_is_busy(stack: Stack):
+    """With the one slot held, /quota is acknowledged at once (Discord shows "thinking…") and
+    answered as soon as the slot is free."""
+    bot = stack.bot
+    assert bot is not None and bot.admission.limit == 1
+    collect_violations(stack)
+    release = asyncio.Event()
+
+    async def busy() -> None:
+        await bot.admission.enter()
+        await release.wait()
+
+    holder = asyncio.create_task(busy())
+    await asyncio.sleep(0)
+    member = stack.member("patient")
+    ix = await stack.command(member, "quota")
+    await ix.acknowledged(timeout=3)
+    assert ix.response_type == 5  # deferred, privately
+    await asyncio.sleep(0.3)
+    assert ix.answer_delay is None  # its work waits for the slot
+    assert bot.admission.waiting == 1
+    release.set()
+    await holder
+    reply = await wait_reply(ix)
+    assert reply["embeds"][0]["title"] == bot.catalog.t("en", "quota.title")
+    assert reply["flags"] & 64  # private
+    assert collect_violations(stack) == []
