@@ -193,14 +193,6 @@ async def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     os.environ.update(config.get("env", {}))
 
-    if config.get("pool_size"):
-        import bot.app
-        from db.engine import make_engine
-
-        bot.app.make_engine = functools.partial(  # type: ignore[attr-defined]
-            make_engine, pool_size=int(config["pool_size"]), max_overflow=0
-        )
-
     from bot.app import open_bot
     from bot.eventloop import freeze_startup_heap
 

@@ -187,9 +187,10 @@ async def running_stack(
                         "shutdown_grace_seconds": 10.0,
                         "log_level": "WARNING",
                         **settings,
+                        # DATABASE_POOL_SIZE: connections, and interactions working at once
+                        **({"database_pool_size": pool_size} if pool_size else {}),
                     },
                     "env": AWS_ENV,
-                    "pool_size": pool_size,
                 }
                 proc = await asyncio.create_subprocess_exec(
                     sys.executable,

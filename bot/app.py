@@ -29,9 +29,8 @@ from bot.i18n import Catalog, CatalogTranslator, choose_language
 from bot.metrics import BotMetrics
 from bot.observe import AckTimer, finished, started
 from bot.ratelimit import SharedRateLimit
-from bot.services.accounts import get_or_create_user
+from bot.services.accounts import get_member_with_notices, get_or_create_user
 from bot.services.generations import sweep_stale
-from bot.services.notices import has_notices
 from bot.services.pipeline import GenerationPipeline
 from bot.services.slots import GenerationSlots
 from bot.storage.base import Storage, delete_quietly
@@ -39,7 +38,12 @@ from bot.storage.factory import open_storage
 from bot.tree import CharTree
 from bot.ui.components import CharacterButton, CharacterButtonHandler
 from db.bot_models import BotState
-from db.engine import SessionFactory, make_engine, make_session_factory
+from db.engine import (
+    SessionFactory,
+    make_engine,
+    make_read_session_factory,
+    make_session_factory,
+)
 from db.models import Character, User
 
 log = logging.getLogger(__name__)
@@ -87,6 +91,7 @@ class CharBot(commands.AutoShardedBot):
         catalog: Catalog,
         extensions: tuple[str, ...] = EXTENSIONS,
         rate_limit: SharedRateLimit | None = None,
+        reads: SessionFactory | None = None,
     ) -> None:
         metrics = BotMetrics()
         ack_timer = AckTimer(metrics)
@@ -104,7 +109,9 @@ class CharBot(commands.AutoShardedBot):
         )
         self.metrics = metrics
         self.settings = settings
-        self.sessions = sessions
+        self.sessions = sessions  # transactions: ``sessions.begin()``
+        # reads: one round trip per statement, no transaction (same pool)
+        self.reads = reads if reads is not None else sessions
         # deferred interactions doing their work at once: as many as pooled connections
         self.admission = Admission(settings.database_pool_size)
         self.storage = storage
@@ -241,18 +248,22 @@ class CharBot(commands.AutoShardedBot):
         if isinstance(cached, Caller):
             return cached
         member = interaction.user
-        locale_lang = choose_language(None, interaction.locale)
-        async with self.sessions.begin() as session:
-            user = await get_or_create_user(
-                session,
-                member.id,
-                username_hint=member.name,
-                display_name=member.display_name,
-                avatar_url=member.display_avatar.url if member.avatar else None,
-                daily_quota=self.settings.quota_for_tier("FREE"),
-                language=locale_lang,
-            )
-            waiting = await has_notices(session, user.id)
+        async with self.reads() as session:
+            found = await get_member_with_notices(session, member.id)
+        if found is None:  # first use: create the row
+            async with self.sessions.begin() as session:
+                user = await get_or_create_user(
+                    session,
+                    member.id,
+                    username_hint=member.name,
+                    display_name=member.display_name,
+                    avatar_url=member.display_avatar.url if member.avatar else None,
+                    daily_quota=self.settings.quota_for_tier("FREE"),
+                    language=choose_language(None, interaction.locale),
+                )
+            waiting = False
+        else:
+            user, waiting = found
         caller = Caller(
             user=user,
             lang=choose_language(user.preferred_language, interaction.locale),
@@ -331,6 +342,7 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
             bot = CharBot(
                 settings=settings,
                 sessions=make_session_factory(engine),
+                reads=make_read_session_factory(engine),
                 storage=storage,
                 optimizer=optimizer,
                 images=images,

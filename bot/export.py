@@ -38,7 +38,7 @@ async def send_export(
     """
     caller = await bot.caller(interaction)
     await acknowledge(interaction, ephemeral=True, thinking=True)
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         character = await characters_service.get_visible_character(
             session, character_id, caller.user.id
         )

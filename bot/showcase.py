@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 async def _showcase_allowed(bot: CharBot, character: Character) -> bool:
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         owner = await session.get(User, character.user_id)
     return bool(
         character.is_public
@@ -58,7 +58,7 @@ async def sync_showcase(
         return
     if guild_id is None:
         return
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         settings = await session.get(GuildSettings, guild_id)
         already = await session.get(ShowcasePost, (character.id, guild_id))
     if settings is None or settings.showcase_channel_id is None or already is not None:

@@ -10,7 +10,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.replies import NO_MENTIONS, respond
-from bot.services.quota import quota_status
+from bot.services.quota import status_of
 from bot.ui.embeds import quota_embed
 
 if TYPE_CHECKING:
@@ -29,8 +29,7 @@ class Account(commands.Cog):
     async def quota(self, interaction: discord.Interaction[CharBot]) -> None:
         """How many generations you have left today."""
         caller = await self.bot.caller(interaction)
-        async with self.bot.sessions() as session:
-            status = await quota_status(session, caller.user.id)
+        status = status_of(caller.user)  # the row was read for this interaction a moment ago
         await respond(
             interaction,
             embed=quota_embed(self.bot.catalog, caller.lang, status),

@@ -85,7 +85,7 @@ class Characters(commands.Cog):
     async def show(self, interaction: discord.Interaction[CharBot], character: str) -> None:
         """Show one of your characters."""
         caller = await self.bot.caller(interaction)
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             row = await characters_service.get_visible_character(session, character, caller.user.id)
         embed = character_embed(self.bot.catalog, caller.lang, row)
         view = character_view(self.bot.catalog, caller.lang, row)
@@ -120,7 +120,7 @@ class Characters(commands.Cog):
     async def edit(self, interaction: discord.Interaction[CharBot], character: str) -> None:
         """Edit a character's details."""
         caller = await self.bot.caller(interaction)
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             row = await characters_service.get_owned_character(session, character, caller.user.id)
         await interaction.response.send_modal(
             EditCharacterModal(self.bot.catalog, caller.lang, row, self.on_edit_submit)
@@ -144,7 +144,7 @@ class Characters(commands.Cog):
     async def delete(self, interaction: discord.Interaction[CharBot], character: str) -> None:
         """Delete a character (asks to confirm)."""
         caller = await self.bot.caller(interaction)
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             row = await characters_service.get_owned_character(session, character, caller.user.id)
         view = discord.ui.View(timeout=None)
         view.add_item(ConfirmDeleteButton.make(self.bot.catalog, caller.lang, row.id, confirm=True))
@@ -241,7 +241,7 @@ class Characters(commands.Cog):
         instruction: str,
     ) -> None:
         """Make the variant asked for in the New variant modal."""
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             row = await characters_service.get_character(session, character_id)
         await flows.variant_flow(
             self.bot,
@@ -258,14 +258,9 @@ class Characters(commands.Cog):
         """A press of one of a character's buttons."""
         if action in ("fav", "lib", "pub"):
             await acknowledge(interaction)  # acknowledge before any database work
-        caller = await self.bot.caller(interaction)
-        lang = caller.lang
-        async with self.bot.sessions() as session:
-            row = await characters_service.get_character(session, character_id)
-        if action in OWNER_ACTIONS and row.user_id != caller.user.id:
-            raise NotOwnerError
-        if action in ("fav", "lib", "pub"):
+            caller = await self.bot.caller(interaction)
             flag = {"fav": "is_favorite", "lib": "is_in_library", "pub": "is_public"}[action]
+            # set_flag refuses a character the caller does not own
             async with self.bot.sessions.begin() as session:
                 row = await characters_service.set_flag(
                     session,
@@ -275,15 +270,20 @@ class Characters(commands.Cog):
                 )
             await update(
                 interaction,
-                view=character_view(self.bot.catalog, lang, row),
+                view=character_view(self.bot.catalog, caller.lang, row),
                 allowed_mentions=NO_MENTIONS,
             )
             if action == "pub":
                 await self.bot.after_publish_change(interaction, row)
             return
+        caller = await self.bot.caller(interaction)
+        async with self.bot.reads() as session:
+            row = await characters_service.get_character(session, character_id)
+        if action in OWNER_ACTIONS and row.user_id != caller.user.id:
+            raise NotOwnerError
         if action == "var":
             await interaction.response.send_modal(
-                NewVariantModal(self.bot.catalog, lang, character_id, self.on_variant_submit)
+                NewVariantModal(self.bot.catalog, caller.lang, character_id, self.on_variant_submit)
             )
             return
         if action == "regen":

@@ -60,7 +60,7 @@ async def collection_item_autocomplete(
     if user_id is None or not collection_id:
         return []
     try:
-        async with bot.sessions() as session:
+        async with bot.reads() as session:
             view = await collections_service.show_collection(session, str(collection_id), user_id)
     except DomainError:
         return []
@@ -157,7 +157,7 @@ class Collections(commands.Cog):
     async def show(self, interaction: discord.Interaction[CharBot], collection: str) -> None:
         """Show a collection."""
         caller = await self.bot.caller(interaction)
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             view = await collections_service.show_collection(session, collection, caller.user.id)
         await respond(
             interaction,
@@ -170,7 +170,7 @@ class Collections(commands.Cog):
     async def list_(self, interaction: discord.Interaction[CharBot]) -> None:
         """List your collections."""
         caller = await self.bot.caller(interaction)
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             summaries = await collections_service.list_collections(session, caller.user.id)
         if not summaries:
             await self._say(interaction, "collection.none")

@@ -41,7 +41,7 @@ async def caller_user_id(bot: CharBot, interaction: discord.Interaction[Any]) ->
     known = bot.known_user_id(interaction.user.id)
     if known is not None:
         return known
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         user = await get_user_by_discord_id(session, interaction.user.id)
     if user is None:
         return None
@@ -72,7 +72,7 @@ async def own_choices(
             user_id = await caller_user_id(bot, interaction)
             if user_id is None:
                 return []
-            async with bot.sessions() as session:
+            async with bot.reads() as session:
                 pairs = await fetch(session, user_id)
     except TimeoutError:
         log.warning("autocomplete took too long for user=%s", interaction.user.id)

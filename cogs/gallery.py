@@ -76,7 +76,7 @@ class Gallery(commands.Cog):
         if member.id == interaction.user.id:
             target_id: str | None = caller.user.id
         else:
-            async with self.bot.sessions() as session:
+            async with self.bot.reads() as session:
                 target = await get_user_by_discord_id(session, member.id)
             target_id = target.id if target is not None else None
         if target_id is None:

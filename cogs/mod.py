@@ -51,7 +51,7 @@ async def public_character_autocomplete(
 ) -> list[app_commands.Choice[str]]:
     """Public characters by name (or id), newest first; values are character ids."""
     bot: CharBot = interaction.client
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         pairs = await moderation_service.autocomplete_public_characters(session, current[:100])
     return as_choices(pairs)
 
@@ -65,7 +65,7 @@ async def deliver_notices(bot: CharBot, interaction: discord.Interaction[Any]) -
     cached = interaction.extras.get("caller")
     if cached is not None and not cached.has_notices:
         return  # read with the member's row when the command began: nothing was waiting
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         # the command has usually loaded the member's row already: one indexed query then
         user = (
             cached.user
@@ -103,7 +103,7 @@ class Moderation(commands.Cog):
         await self.bot.caller(interaction)
         role_id: int | None = None
         if interaction.guild_id is not None:
-            async with self.bot.sessions() as session:
+            async with self.bot.reads() as session:
                 settings = await moderation_service.get_guild_settings(
                     session, interaction.guild_id
                 )
@@ -273,7 +273,7 @@ class Moderation(commands.Cog):
         """Recent moderator actions: who, what, why, when."""
         await self._require_moderator(interaction)
         caller = await self.bot.caller(interaction)
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             entries = await moderation_service.recent_actions(session, interaction.guild_id or 0)
         await respond(
             interaction,

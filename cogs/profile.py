@@ -80,13 +80,13 @@ class Profile(commands.Cog):
         t = self.bot.catalog.t
         target_id: str | None = caller.user.id
         if member is not None and member.id != interaction.user.id:
-            async with self.bot.sessions() as session:
+            async with self.bot.reads() as session:
                 target = await get_user_by_discord_id(session, member.id)
             target_id = target.id if target is not None else None
         if target_id is None:
             await respond(interaction, t(caller.lang, "profile.none"))
             return
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             profile = await profiles_service.get_profile(session, target_id, caller.user.id)
         await respond(
             interaction,
@@ -99,7 +99,7 @@ class Profile(commands.Cog):
     async def edit(self, interaction: discord.Interaction[CharBot]) -> None:
         """Edit your profile."""
         caller = await self.bot.caller(interaction)
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             profile = await profiles_service.get_profile(session, caller.user.id, caller.user.id)
         await interaction.response.send_modal(
             ProfileEditModal(

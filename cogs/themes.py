@@ -57,7 +57,7 @@ async def _character_in_context(
         return character
     if interaction.channel_id is None:
         return None
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         row = await characters_service.find_character_by_thread(session, interaction.channel_id)
     return row.id if row is not None else None
 
@@ -74,7 +74,7 @@ async def variant_theme_autocomplete(
     character_id = await _character_in_context(bot, interaction, character)
     if character_id is None:
         return []
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         pairs = await themes_service.autocomplete_themes(
             session, user_id, current[:100], character_id=character_id
         )
@@ -129,7 +129,7 @@ class Themes(commands.Cog):
         """List a character's themes."""
         caller = await self.bot.caller(interaction)
         t = self.bot.catalog.t
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             row = await characters_service.get_visible_character(session, character, caller.user.id)
             summaries = await themes_service.list_themes(session, character, caller.user.id)
         lines = [
@@ -201,7 +201,7 @@ class Themes(commands.Cog):
                 "Choose a character, or use this command inside a character's thread.",
                 "invalid.character_needed",
             )
-        async with self.bot.sessions() as session:
+        async with self.bot.reads() as session:
             row = await characters_service.get_character(session, character_id)
         await flows.variant_flow(
             self.bot,

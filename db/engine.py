@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -62,3 +63,25 @@ def make_engine(
 def make_session_factory(engine: AsyncEngine) -> SessionFactory:
     """Sessions that keep loaded values after commit (no lazy reload across awaits)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions that only read: each statement runs on its own (autocommit), so a read costs
+    one round trip instead of three (no BEGIN and ROLLBACK around it). Same pool as the
+    engine's. Flushing a change through one is refused: writes belong in a transaction."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"),
+        expire_on_commit=False,
+        sync_session_class=ReadSession,
+    )
+
+
+class ReadSession(Session):
+    """The synchronous session behind a read session."""
+
+
+@event.listens_for(ReadSession, "before_flush")
+def _refuse_writes(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        msg = "a read session cannot write; use a transaction (sessions.begin())"
+        raise RuntimeError(msg)

@@ -131,7 +131,8 @@ async def test_a_command_is_acknowledged_while_every_work_slot_is_busy(stack: St
     """With the one slot held, /quota is acknowledged at once (Discord shows "thinking…") and
     answered as soon as the slot is free."""
     bot = stack.bot
-    assert bot is not None and bot.admission.limit == 1
+    assert bot is not None
+    assert bot.admission.limit == 1
     collect_violations(stack)
     release = asyncio.Event()
 

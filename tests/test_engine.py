@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 
 from db.engine import make_engine
@@ -48,5 +49,37 @@ async def test_a_connection_reused_at_once_is_not_pinged_and_an_idle_one_is(data
         await asyncio.sleep(0.4)
         await _backend_pid(engine)
         assert ";" in seen  # idle past the threshold: pinged first
+    finally:
+        await engine.dispose()
+
+
+async def test_a_read_session_costs_no_transaction_round_trips_and_refuses_writes(database_url):
+    from db.engine import make_read_session_factory, make_session_factory
+    from db.models import User
+    from tests.factories import make_user
+
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    seen: list[str] = []
+    try:
+        driver = await _driver(engine)
+        driver.add_query_logger(lambda logged: seen.append(logged.query))
+        reads = make_read_session_factory(engine)
+        async with reads() as session:
+            assert (await session.execute(text("SELECT 41 + 1"))).scalar_one() == 42
+        assert not [q for q in seen if q.startswith(("BEGIN", "ROLLBACK", "COMMIT"))]
+        async with make_session_factory(engine).begin() as session:
+            user = await make_user(session)
+        async with reads() as session:
+            found = await session.get(User, user.id)
+            assert found is not None
+            found.display_name = "changed"
+            with pytest.raises(RuntimeError, match="cannot write"):
+                await session.flush()
+        async with make_session_factory(engine)() as session:
+            again = await session.get(User, user.id)
+            assert again is not None
+            assert again.display_name != "changed"
+            await session.delete(again)
+            await session.commit()
     finally:
         await engine.dispose()

@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.errors import AccountRestrictedError, InvalidInputError
+from bot.services import notices
 from bot.services.accounts import (
     SettingsChange,
     auth0_id_for,
     ensure_can_generate,
+    get_member_with_notices,
     get_or_create_user,
     update_settings,
     username_candidates,
@@ -127,3 +129,21 @@ async def test_each_bad_setting_is_refused(session, change):
     user = await make_user(session)
     with pytest.raises(InvalidInputError):
         await update_settings(session, user.id, change)
+
+
+async def test_member_lookup_tells_whether_a_notice_waits(session):
+    """One query: unknown member → None; then the row, with a flag that follows the member's
+    undelivered notices (another member's notice does not count)."""
+    did = next_discord_id()
+    assert await get_member_with_notices(session, did) is None
+    user = await get_or_create_user(session, did, username_hint="noticed")
+    other = await make_user(session)
+    await notices.queue_notice(session, other.id, "notice.unpublished", {"name": "B"})
+    found = await get_member_with_notices(session, did)
+    assert found is not None
+    assert found[0].id == user.id
+    assert found[1] is False
+    await notices.queue_notice(session, user.id, "notice.unpublished", {"name": "A"})
+    assert (await get_member_with_notices(session, did))[1] is True  # type: ignore[index]
+    await notices.take_notices(session, user.id)
+    assert (await get_member_with_notices(session, did))[1] is False  # type: ignore[index]

@@ -6,11 +6,12 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
+from db.bot_models import UserNotice
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
 
 _USERNAME_CHARS = re.compile(r"[^a-zA-Z0-9_]+")
@@ -43,6 +44,26 @@ async def get_user_by_discord_id(session: AsyncSession, discord_id: int) -> User
     return (
         await session.execute(select(User).where(User.auth0_id == auth0_id_for(discord_id)))
     ).scalar_one_or_none()
+
+
+# built once: SQLAlchemy then reuses its compiled form without working out a cache key per call
+_MEMBER_WITH_NOTICES = select(
+    User,
+    exists()
+    .where(UserNotice.user_id == User.id, UserNotice.delivered_at.is_(None))
+    .label("has_notices"),
+).where(User.auth0_id == bindparam("auth0_id"))
+
+
+async def get_member_with_notices(
+    session: AsyncSession, discord_id: int
+) -> tuple[User, bool] | None:
+    """The member's user row and whether an undelivered notice waits for them, in one query;
+    None if they have not used the bot before."""
+    found = (
+        await session.execute(_MEMBER_WITH_NOTICES, {"auth0_id": auth0_id_for(discord_id)})
+    ).one_or_none()
+    return None if found is None else (found[0], bool(found[1]))
 
 
 async def get_or_create_user(

@@ -232,7 +232,7 @@ async def browse_message(
     """One page of the public gallery: a header line, the cards, Previous/Next."""
     lang = caller.lang
     t = bot.catalog.t
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         page = await gallery_service.browse(
             session,
             style=filters.style,
@@ -266,7 +266,7 @@ async def user_gallery_message(
     """One page of a member's published characters."""
     lang = caller.lang
     t = bot.catalog.t
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         page = await gallery_service.user_gallery(
             session, target_user_id, caller.user.id, cursor=cursor, limit=PAGE_SIZE
         )

@@ -25,7 +25,7 @@ async def character_list_message(
     """One page of the caller's characters and the Previous/Next buttons."""
     lang = caller.lang
     t = bot.catalog.t
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         page = await characters_service.list_characters(
             session,
             caller.user.id,

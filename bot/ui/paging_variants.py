@@ -23,7 +23,7 @@ async def variant_page_message(
     """One variant of the theme (newest first) with navigation."""
     t = bot.catalog.t
     lang = caller.lang
-    async with bot.sessions() as session:
+    async with bot.reads() as session:
         page = await themes_service.list_variants(
             session, theme_id, caller.user.id, cursor=cursor, limit=1
         )
