@@ -367,20 +367,31 @@ async def set_flag(
     """
     if flag not in _FLAGS:
         raise InvalidInputError("Unknown flag.", reason_key="invalid.flag", flag=str(flag))
-    character = await get_owned_character(session, character_id, user_id)
-    current = bool(getattr(character, flag))
-    new_value = (not current) if value is None else bool(value)
-    if flag == "is_public" and new_value and character.generation_status != "completed":
-        raise InvalidInputError(
-            "Only a finished character can be published.",
-            reason_key="invalid.publish_not_completed",
-            status=character.generation_status or "pending",
+    column = getattr(Character, flag)
+    current = func.coalesce(column, literal(False))
+    new_value: ColumnElement[bool] = ~current if value is None else literal(bool(value))
+    conditions = [Character.id == character_id, Character.user_id == user_id]
+    if flag == "is_public":  # only a finished character is published (unpublishing always works)
+        conditions.append(or_(~new_value, Character.generation_status == "completed"))
+    # one statement: the change and the updated row (the usual press of a button)
+    changed = None
+    if is_valid_id(character_id):
+        changed = await session.scalar(
+            update(Character)
+            .where(*conditions)
+            .values({flag: new_value, "updated_at": func.now()})
+            .returning(Character)
+            .execution_options(populate_existing=True)
         )
-    setattr(character, flag, new_value)
-    character.updated_at = func.now()
-    await session.flush()
-    await session.refresh(character)
-    return character
+    if changed is not None:
+        return changed
+    # nothing changed: say why
+    character = await get_owned_character(session, character_id, user_id)
+    raise InvalidInputError(
+        "Only a finished character can be published.",
+        reason_key="invalid.publish_not_completed",
+        status=character.generation_status or "pending",
+    )
 
 
 async def attach_conversation(
