@@ -7,7 +7,8 @@ bot's. Besides the bot this process runs:
 - an event-loop lag sampler: a task that asks to wake up every 10 ms and records how late it
   actually woke (``loop.time()`` after the sleep minus the time it asked for);
 - timers around the stages of /character create (defer, caller lookup, the charge transaction,
-  the pipeline with its own ``Outcome.timings``, progress edits, the final post), wrapped
+  the pipeline with its own ``Outcome.timings``, the wait for a progress edit still on its way
+  at the end, the final post), wrapped
   around the module functions the cog calls, so no bot code changes.
 
 Protocol (JSON lines): the parent writes the config as the first stdin line; this process
@@ -147,12 +148,11 @@ class Instruments:
         pipeline_module.charge = _timed("quota_charge_sql", pipeline_module.charge)  # type: ignore[assignment]
         bot.caller = _timed("caller_lookup", bot.caller)
 
-        original_reporter = flows.progress_reporter
-
-        def progress_reporter(*args: Any, **kwargs: Any) -> Any:
-            return _timed("discord_progress_edits", original_reporter(*args, **kwargs))
-
-        flows.progress_reporter = progress_reporter  # type: ignore[assignment]
+        # progress edits run beside the generation; the flow only waits, at the end, for an
+        # edit still on its way
+        flows.ProgressReporter.settle = _timed(  # type: ignore[method-assign]
+            "discord_progress_settle", flows.ProgressReporter.settle
+        )
 
         pipe = bot.pipeline
         original_create = pipe.create_character

@@ -39,7 +39,7 @@ STAGES = (
     ("thumbnail", "thumbnail (Pillow, thread)"),
     ("storage_put", "S3 puts (image + thumb, sum)"),
     ("db_persist", "DB: persist + completed (txn)"),
-    ("discord_progress_edits", "Discord: progress edits"),
+    ("discord_progress_settle", "Discord: wait for a progress edit"),
     ("post_result", "Discord: result, thread, welcome + DB"),
     ("pipeline_total", "pipeline total"),
     ("flow_total", "bot flow total"),

@@ -17,7 +17,7 @@ import discord
 
 from bot.replies import NO_MENTIONS, deliver, respond, token_alive
 from bot.services import characters as characters_service
-from bot.services.pipeline import CreateRequest, Outcome, Progress
+from bot.services.pipeline import CreateRequest, Outcome
 from bot.storage.images import extension_for, validate_reference_image
 from bot.ui.components import character_view
 from bot.ui.embeds import character_embed, variant_embed
@@ -57,20 +57,54 @@ async def defer(interaction: discord.Interaction[Any], *, public: bool) -> None:
     interaction.extras["public_defer"] = public
 
 
-def progress_reporter(bot: CharBot, interaction: discord.Interaction[Any], lang: str) -> Progress:
-    """Edits the deferred response with the stage: queued (with position), prompt, drawing,
-    saving."""
-    last: list[str] = []
+class ProgressReporter:
+    """Shows the stage (queued with position, prompt, drawing, saving) in the deferred response
+    without holding the generation up: the edit runs beside it, and while one is on its way
+    only the latest stage waits to be shown (stages passed meanwhile are skipped).
+    :meth:`settle` ends it before the result takes the response's place."""
 
-    async def report(stage: str, position: int | None) -> None:
-        text = bot.catalog.t(lang, f"progress.{stage}", position=position or 0)
-        if (last and last[-1] == text) or not token_alive(interaction):
+    def __init__(self, bot: CharBot, interaction: discord.Interaction[Any], lang: str) -> None:
+        self._bot = bot
+        self._interaction = interaction
+        self._lang = lang
+        self._wanted: str | None = None
+        self._shown: str | None = None
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, stage: str, position: int | None) -> None:
+        text = self._bot.catalog.t(self._lang, f"progress.{stage}", position=position or 0)
+        if self._closed or text == self._wanted:
             return
-        last.append(text)
-        with contextlib.suppress(discord.HTTPException):
-            await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+        self._wanted = text
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._show())
 
-    return report
+    async def _show(self) -> None:
+        while not self._closed and self._wanted is not None and self._wanted != self._shown:
+            text = self._wanted
+            if not token_alive(self._interaction):
+                return
+            with contextlib.suppress(discord.HTTPException):
+                await self._interaction.edit_original_response(
+                    content=text, allowed_mentions=NO_MENTIONS
+                )
+            self._shown = text
+
+    async def settle(self) -> None:
+        """Show no further stage; wait for an edit already on its way, so it cannot land after
+        the result."""
+        self._closed = True
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+
+
+def progress_reporter(
+    bot: CharBot, interaction: discord.Interaction[Any], lang: str
+) -> ProgressReporter:
+    """The progress shown in this interaction's deferred response."""
+    return ProgressReporter(bot, interaction, lang)
 
 
 async def read_reference(attachment: discord.Attachment | None) -> tuple[bytes | None, str | None]:
@@ -104,16 +138,23 @@ async def guarded(
     interaction: discord.Interaction[Any],
     lang: str,
     run: Callable[[], Awaitable[Outcome]],
+    progress: ProgressReporter | None = None,
 ) -> Outcome:
-    """Run a generation; on shutdown tell the member their unit came back."""
+    """Run a generation; on shutdown tell the member their unit came back. Its progress is
+    settled before anything else is said in the response."""
     try:
         return await run()
     except asyncio.CancelledError:
+        if progress is not None:
+            await progress.settle()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
                 respond(interaction, bot.catalog.t(lang, "error.shutdown_refunded")), 5
             )
         raise
+    finally:
+        if progress is not None:
+            await progress.settle()
 
 
 async def open_thread(bot: CharBot, message: discord.Message, name: str) -> discord.Thread | None:
@@ -208,7 +249,11 @@ async def create_flow(
     )
     progress = progress_reporter(bot, interaction, caller.lang)
     outcome = await guarded(
-        bot, interaction, caller.lang, lambda: bot.pipeline.create_character(request, progress)
+        bot,
+        interaction,
+        caller.lang,
+        lambda: bot.pipeline.create_character(request, progress),
+        progress,
     )
     await post_character(bot, interaction, caller, outcome, open_conversation=True)
 
@@ -233,6 +278,7 @@ async def regenerate_flow(
             instruction=instruction,
             progress=progress,
         ),
+        progress,
     )
     await post_character(bot, interaction, caller, outcome, open_conversation=False)
 
@@ -266,6 +312,7 @@ async def variant_flow(
             theme_name=theme,
             progress=progress,
         ),
+        progress,
     )
     if outcome.variant is None or outcome.theme is None:  # pragma: no cover - always set
         msg = "a variant outcome without its variant"

@@ -309,6 +309,7 @@ class Characters(commands.Cog):
                 lambda: self.bot.pipeline.regenerate(
                     user_id=caller.user.id, character_id=row.id, progress=progress
                 ),
+                progress,
             )
         except BaseException:
             try:
