@@ -433,6 +433,13 @@ async def test_thumbnail_is_webp_with_256_longer_side(
         assert img.size == expected
 
 
+async def test_thumbnail_of_a_small_image_is_not_enlarged() -> None:
+    thumb = await make_thumbnail(_image_bytes("PNG", (64, 40)))
+    with Image.open(io.BytesIO(thumb)) as img:
+        assert img.format == "WEBP"
+        assert img.size == (64, 40)
+
+
 async def test_thumbnail_keeps_transparency() -> None:
     """An RGBA source yields an RGBA thumbnail with its transparent pixels still transparent."""
     source = Image.new("RGBA", (512, 512), (255, 0, 0, 0))

@@ -239,7 +239,7 @@ def _thumbnail(data: bytes, size: int) -> bytes:
     except _DECODE_ERRORS as exc:
         raise _not_image() from exc
     width, height = converted.size
-    scale = size / max(width, height)
+    scale = min(1.0, size / max(width, height))  # never larger than the image itself
     target = (max(1, round(width * scale)), max(1, round(height * scale)))
     # reducing_gap: a cheap box reduction first, then Lanczos (a 1024 px portrait costs ~40%
     # less); WebP method 0 is the fastest encoder setting (bench/generation: thumbnails were
@@ -251,8 +251,8 @@ def _thumbnail(data: bytes, size: int) -> bytes:
 
 
 async def make_thumbnail(data: bytes, size: int = 256) -> bytes:
-    """A WebP whose longer side is ``size`` px: aspect kept, EXIF orientation applied,
-    transparency kept.
+    """A WebP whose longer side is ``size`` px (or the image's own, when smaller: never
+    enlarged): aspect kept, EXIF orientation applied, transparency kept.
 
     Raises:
         InvalidInputError: the data is not a decodable image (or is absurdly large).
