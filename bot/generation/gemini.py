@@ -157,6 +157,9 @@ class _GeminiCaller:
                 timeout=max(1, int(self._timeout * 1000)),
                 retry_options=types.HttpRetryOptions(attempts=1),
             ),
+            # no tools are given: skip the SDK's function-calling loop (a second deep copy of
+            # the config and an "AFC is enabled" log line per request)
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             **extra,
         )
 
