@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select, text
 
 from bot.config import Settings
@@ -286,3 +288,29 @@ async def test_offline_providers_run_create_and_variant_with_no_key(session_fact
     assert variant.image.startswith(b"\x89PNG")
     assert (tmp_path / "images" / created.character.meta["imageKey"]).is_file()
     assert (tmp_path / "images" / variant.variant.meta["imageKey"]).is_file()
+
+
+async def test_a_portrait_that_cannot_be_thumbnailed_leaves_nothing_stored(
+    rig: Rig, session_factory
+):
+    """The portrait's upload starts beside its thumbnail; when the thumbnail fails (a
+    truncated image), the upload is taken back, the generation fails as the provider's bad
+    answer and is refunded."""
+    user = await _user(session_factory, daily_quota=3)
+    whole = rig.gemini.image_png
+    big = io.BytesIO()
+    Image.effect_noise((256, 256), 40).convert("RGB").save(big, format="PNG")
+    rig.gemini.image_png = big.getvalue()[: len(big.getvalue()) // 2]
+    try:
+        with pytest.raises(GenerationError) as info:
+            await rig.pipeline.create_character(
+                CreateRequest(user_id=user.id, description="a glassblower")
+            )
+    finally:
+        rig.gemini.image_png = whole
+    assert info.value.kind == "invalid_response"  # the provider's fault, not the member's
+    user_row, gens, chars = await _state(session_factory, user.id)
+    assert user_row.daily_used == 0
+    assert [g.status for g in gens] == ["failed"]
+    assert chars == []
+    assert rig.s3.list_keys(rig.bucket) == []

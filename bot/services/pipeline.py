@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import DomainError, InvalidInputError, NotFoundError
+from bot.errors import DomainError, GenerationError, InvalidInputError, NotFoundError
 from bot.generation.base import ImageProvider, ImageResult, PromptOptimizer
 from bot.services.accounts import ensure_can_generate
 from bot.services.generations import (
@@ -506,12 +506,23 @@ class GenerationPipeline:
             else image_key(character_id, ext)
         )
         thumb_key = thumbnail_key(key)
-        with job.timed("thumbnail"):
-            thumb = await make_thumbnail(image.data)
-        image_url, thumb_url = await asyncio.gather(
-            self._put(job, key, image.data, image.mime_type),
-            self._put(job, thumb_key, thumb, "image/webp"),
-        )
+        # the portrait uploads while its thumbnail is drawn (in a thread)
+        image_put = asyncio.ensure_future(self._put(job, key, image.data, image.mime_type))
+        try:
+            with job.timed("thumbnail"):
+                try:
+                    thumb = await make_thumbnail(image.data)
+                except InvalidInputError as exc:  # the provider's image, not the member's file
+                    raise GenerationError(
+                        "invalid_response", detail=f"the image cannot be decoded ({exc.reason_key})"
+                    ) from exc
+            thumb_url = await self._put(job, thumb_key, thumb, "image/webp")
+            image_url = await image_put
+        except BaseException:
+            image_put.cancel()
+            with contextlib.suppress(BaseException):
+                await image_put
+            raise
         return {
             "image_key": key,
             "thumbnail_key": thumb_key,
