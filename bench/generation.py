@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import psutil
 from PIL import Image, ImageFilter
 
 from bench.common import Target, finish, ms, percentile, summary, table
@@ -44,6 +45,13 @@ STAGES = (
     ("pipeline_total", "pipeline total"),
     ("flow_total", "bot flow total"),
 )
+
+
+def _busy_seconds(before: Any, after: Any) -> float:
+    """Machine-wide CPU seconds spent on anything but idling between two psutil.cpu_times()."""
+    idle = ("idle", "iowait", "guest", "guest_nice")  # guest time is counted in user already
+    spent = sum(getattr(after, f) - getattr(before, f) for f in after._fields if f not in idle)
+    return float(spent)
 
 
 def portrait_png(side: int = 1024) -> bytes:
@@ -86,6 +94,7 @@ async def main() -> int:
         await stack.bot.request("mark", "marked")
         stack.lag.samples.clear()
         first_request = len(stack.fake.requests)
+        machine_before = psutil.cpu_times()
 
         done: dict[str, float] = {}
 
@@ -107,6 +116,8 @@ async def main() -> int:
         dispatched = time.monotonic() - start
         results = await asyncio.gather(*watchers, return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
+        machine_busy = _busy_seconds(machine_before, psutil.cpu_times())
+        run_seconds = time.monotonic() - start
         report = await stack.bot.request("report", "report")
         deadline = time.monotonic() + 30
         while len(report["flows"]) < args.count and time.monotonic() < deadline:
@@ -182,6 +193,12 @@ async def main() -> int:
         f"{dispatched * 1000:.0f} ms; failures {len(failures)}; fake-Discord violations "
         f"{violations}"
     )
+    cores = psutil.cpu_count() or 1
+    print(
+        f"CPU while the {args.count} ran ({run_seconds:.1f} s): bot process "
+        f"{report['cpu_since_mark']:.1f} s; whole machine (bot, fakes, moto, PostgreSQL) "
+        f"{machine_busy:.1f} s of the {cores * run_seconds:.1f} s its {cores} cores had"
+    )
     median_overhead = statistics.median(overhead) if overhead else float("nan")
     targets = [
         Target("wall time for all", wall, 1.3 * PROVIDER, " s"),
@@ -202,6 +219,9 @@ async def main() -> int:
         "bot_lag": lag,
         "fakes_lag": fake_lag,
         "bot_rss_bytes": report["rss_bytes"],
+        "bot_cpu_seconds": report["cpu_since_mark"],
+        "machine_busy_seconds": machine_busy,
+        "run_seconds": run_seconds,
         "violations": violations,
     }
     headline = (
