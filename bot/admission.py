@@ -20,16 +20,23 @@ if TYPE_CHECKING:
     from bot.app import CharBot
 
 
-class Admission:
-    """At most ``limit`` tasks past :meth:`enter` at once; a task keeps its slot until it ends."""
+# A slot is lent for this long at most: work stuck on an outside service must not keep the
+# other interactions waiting (the stuck task itself goes on).
+MAX_HOLD_SECONDS = 30.0
 
-    def __init__(self, limit: int) -> None:
+
+class Admission:
+    """At most ``limit`` tasks past :meth:`enter` at once; a task keeps its slot until it ends,
+    or for ``max_hold`` seconds at most."""
+
+    def __init__(self, limit: int, *, max_hold: float = MAX_HOLD_SECONDS) -> None:
         if limit < 1:
             msg = "the admission limit must be at least 1"
             raise ValueError(msg)
         self.limit = limit
+        self._max_hold = max_hold
         self._slots = asyncio.Semaphore(limit)
-        self._inside: set[asyncio.Task[Any]] = set()
+        self._inside: dict[asyncio.Task[Any], asyncio.TimerHandle] = {}
         self._waiting = 0
 
     @property
@@ -53,11 +60,15 @@ class Admission:
             await self._slots.acquire()
         finally:
             self._waiting -= 1
-        self._inside.add(task)
+        timer = asyncio.get_running_loop().call_later(self._max_hold, self._leave, task)
+        self._inside[task] = timer
         task.add_done_callback(self._leave)
 
     def _leave(self, task: asyncio.Task[Any]) -> None:
-        self._inside.discard(task)
+        timer = self._inside.pop(task, None)
+        if timer is None:  # already left (its time was up, then it ended)
+            return
+        timer.cancel()
         self._slots.release()
 
 

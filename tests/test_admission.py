@@ -155,3 +155,36 @@ async def test_a_command_is_acknowledged_while_every_work_slot_is_busy(stack: St
     assert reply["embeds"][0]["title"] == bot.catalog.t("en", "quota.title")
     assert reply["flags"] & 64  # private
     assert collect_violations(stack) == []
+
+
+async def test_a_task_stuck_past_the_longest_hold_gives_its_slot_back():
+    admission = Admission(1, max_hold=0.05)
+    release = asyncio.Event()
+
+    async def stuck() -> None:
+        await admission.enter()
+        await release.wait()
+
+    async def next_one() -> str:
+        await admission.enter()
+        return "served"
+
+    held = asyncio.create_task(stuck())
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(asyncio.create_task(next_one()), 1) == "served"
+    release.set()
+    await held  # ending after its time was up gives back nothing twice
+    await asyncio.sleep(0)
+    assert admission.working == 0
+
+    most = 0
+
+    async def later() -> None:
+        nonlocal most
+        await admission.enter()
+        most = max(most, admission.working)
+        await asyncio.sleep(0.01)
+
+    # still one slot, not two: two newcomers take turns
+    await asyncio.wait_for(asyncio.gather(*(asyncio.create_task(later()) for _ in range(2))), 1)
+    assert most == 1
