@@ -137,8 +137,11 @@ class FakeInteraction:
         async with self._changed:
             self._changed.notify_all()
 
-    def _record_ack(self, cb_type: int, data: dict[str, Any] | None) -> None:
-        delay = self.age
+    def _record_ack(
+        self, cb_type: int, data: dict[str, Any] | None, delay: float | None = None
+    ) -> None:
+        """A callback was accepted ``delay`` after the interaction was sent (default: now)."""
+        delay = self.age if delay is None else delay
         self.callbacks.append({"type": cb_type, "data": data, "delay": delay})
         if self.ack_delay is None:
             self.ack_delay = delay

@@ -44,6 +44,7 @@ def no_content() -> web.Response:
 
 
 BODY_KEY = web.RequestKey("fake_body", object)
+ARRIVED_KEY = web.RequestKey("fake_arrived", float)  # the fake clock when the request came in
 FILES_KEY = web.RequestKey("fake_files", list)
 
 

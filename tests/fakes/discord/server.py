@@ -21,6 +21,7 @@ from .interactions import FakeInteraction
 from .messages import DiscordHTTPError, MessageWriter, invalid_form
 from .rest import (
     API_PREFIX,
+    ARRIVED_KEY,
     BODY_KEY,
     FILES_KEY,
     NO_AUTH_PREFIXES,
@@ -156,6 +157,9 @@ class FakeDiscord(InteractionSender):
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
+        # when the request reached the fake, before its own checks (an acknowledgement counts
+        # from here, as Discord counts the receipt)
+        request[ARRIVED_KEY] = self.clock.monotonic()
         if not request.path.startswith(API_PREFIX + "/"):
             return await handler(request)
         path = request.path[len(API_PREFIX) :]

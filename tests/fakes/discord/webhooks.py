@@ -15,7 +15,7 @@ from .interactions import (
     FakeInteraction,
 )
 from .messages import DiscordHTTPError, invalid_form
-from .rest import body_dict, files_of, json_response, no_content
+from .rest import ARRIVED_KEY, body_dict, files_of, json_response, no_content
 from .state import FLAG_EPHEMERAL, FLAG_LOADING
 
 if TYPE_CHECKING:
@@ -106,7 +106,8 @@ class Webhooks:
                 request,
                 DiscordHTTPError(400, 40060, "Interaction has already been acknowledged."),
             )
-        age = ix.age
+        arrived = request.get(ARRIVED_KEY)
+        age = ix.age if arrived is None else arrived - ix.created_at
         if age > ACK_DEADLINE:
             fake.violations.append(
                 f"interaction {ix.id}: late acknowledgement after {age:.2f}s (limit 3s)"
@@ -122,7 +123,7 @@ class Webhooks:
         resource = self._apply_callback(
             ix, cb_type, data if isinstance(data, dict) else {}, request
         )
-        ix._record_ack(cb_type, data)
+        ix._record_ack(cb_type, data, age)
         message = ix.original()
         if message is not None and not message["flags"] & FLAG_EPHEMERAL and cb_type in (4, 5):
             await fake.emit_message("MESSAGE_CREATE", message)
