@@ -121,29 +121,87 @@ class BotProcess:
 
 @dataclass
 class Stack:
-    """What a benchmark drives."""
+    """What a benchmark drives: the fakes, and one bot process per shard (one by default), each
+    shard with its own guild; members are spread over the guilds."""
 
     fake: FakeDiscord
     gemini: FakeGemini
-    guild: FakeGuild
-    channel: dict[str, Any]
-    bot: BotProcess
+    guilds: list[FakeGuild]
+    channels: list[dict[str, Any]]
+    bots: list[BotProcess]
     database_url: str
     lag: LagSampler  # this (the fakes') process's own event-loop lag, to tell harness delay
+    _homes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bot(self) -> BotProcess:
+        """The (first) bot process."""
+        return self.bots[0]
+
+    @property
+    def guild(self) -> FakeGuild:
+        return self.guilds[0]
+
+    @property
+    def channel(self) -> dict[str, Any]:
+        return self.channels[0]
 
     def member(self, name: str) -> FakeMember:
-        return self.fake.add_member(self.guild.id, name)
+        """A new member, in the guilds in turn (so in each shard in turn)."""
+        home = len(self._homes) % len(self.guilds)
+        member = self.fake.add_member(self.guilds[home].id, name)
+        self._homes[member.id] = home
+        return member
+
+    def channel_of(self, member: FakeMember) -> dict[str, Any]:
+        """The text channel of the member's guild."""
+        return self.channels[self._homes.get(member.id, 0)]
 
     async def command(
         self, member: FakeMember, name: str, options: dict[str, Any] | None = None
     ) -> FakeInteraction:
-        return await self.fake.send_command(member, self.channel["id"], name, options or {})
+        return await self.fake.send_command(
+            member, self.channel_of(member)["id"], name, options or {}
+        )
 
     def registered(self, name: str) -> bool:
         """Whether a top-level command is registered (synced by the bot)."""
         names = {c["name"] for c in self.fake.commands(self.guild.id)}
         names |= {c["name"] for c in self.fake.commands()}
         return name in names
+
+    async def request_all(self, command: str, event: str) -> list[dict[str, Any]]:
+        """Send a command to every bot process; their answers in shard order."""
+        return list(await asyncio.gather(*(b.request(command, event) for b in self.bots)))
+
+
+async def _start_bot(config: dict[str, Any]) -> BotProcess:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.botproc",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(ROOT),
+        env={**os.environ, **AWS_ENV},
+        limit=64 * 1024 * 1024,
+    )
+    bot = BotProcess(proc)
+    bot.start_reading()
+    await bot.send(json.dumps(config))
+    return bot
+
+
+async def _stop_bot(bot: BotProcess) -> None:
+    proc = bot.proc
+    with contextlib.suppress(Exception):
+        await bot.request("stop", "stopped", timeout=30)
+    if proc.returncode is None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(proc.wait(), 15)
+    if proc.returncode is None:
+        proc.kill()
+        await proc.wait()
 
 
 @contextlib.asynccontextmanager
@@ -155,72 +213,75 @@ async def running_stack(
     settings: dict[str, Any],
     pool_size: int | None = None,
     image_png: bytes | None = None,
+    processes: int = 1,
+    validate: bool = True,
 ) -> AsyncIterator[Stack]:
-    """Start everything; the bot is connected and its commands synced when this yields."""
-    fake = FakeDiscord()
+    """Start everything; the bots are connected and the commands synced when this yields.
+
+    ``processes`` > 1 runs that many bot processes, each serving one shard
+    (``SHARD_COUNT``/``SHARD_IDS``, as a scaled-out deployment does), commands synced globally.
+    """
+    # validate=False: the fake skips checking each request against Discord's OpenAPI spec (the
+    # test suite does that), so the harness takes less of the machine's CPU from the bot
+    fake = (
+        FakeDiscord(shard_count=processes) if validate else FakeDiscord(None, shard_count=processes)
+    )
     await fake.start()
     gemini = FakeGemini(text_latency=text_latency, image_latency=image_latency)
     if image_png is not None:
         gemini.image_png = image_png
     await gemini.start()
-    guild = fake.add_guild("Bench Guild")
-    channel = fake.add_text_channel(guild.id, "general")
+    if processes == 1:
+        guilds = [fake.add_guild("Bench Guild")]
+    else:
+        guilds = [fake.add_guild(f"Bench Guild {i}", shard_id=i) for i in range(processes)]
+    channels = [fake.add_text_channel(g.id, "general") for g in guilds]
     lag = LagSampler()
+    bots: list[BotProcess] = []
     try:
         with moto_process() as s3_endpoint, tempfile.TemporaryDirectory() as tmp:
             async with scratch_database(prefix) as database_url:
-                config = {
-                    "settings": {
-                        "discord_token": fake.token,
-                        "discord_api_base_url": fake.api_base,
-                        "discord_gateway_url": fake.gateway_url,
-                        "discord_dev_guild_id": int(guild.id),
-                        "database_url": database_url,
-                        "data_dir": tmp,
-                        "gemini_api_key": "bench-gemini-key-0123456789",
-                        "gemini_base_url": gemini.base_url,
-                        "gemini_timeout_seconds": 30.0,
-                        "gemini_max_retries": 0,
-                        "s3_bucket": "bench",
-                        "s3_endpoint_url": s3_endpoint,
-                        "s3_region": "us-east-1",
-                        "shutdown_grace_seconds": 10.0,
-                        "log_level": "WARNING",
-                        **settings,
-                        # DATABASE_POOL_SIZE: connections, and interactions working at once
-                        **({"database_pool_size": pool_size} if pool_size else {}),
-                    },
-                    "env": AWS_ENV,
+                base = {
+                    "discord_token": fake.token,
+                    "discord_api_base_url": fake.api_base,
+                    "discord_gateway_url": fake.gateway_url,
+                    "database_url": database_url,
+                    "data_dir": tmp,
+                    "gemini_api_key": "bench-gemini-key-0123456789",
+                    "gemini_base_url": gemini.base_url,
+                    "gemini_timeout_seconds": 30.0,
+                    "gemini_max_retries": 0,
+                    "s3_bucket": "bench",
+                    "s3_endpoint_url": s3_endpoint,
+                    "s3_region": "us-east-1",
+                    "shutdown_grace_seconds": 10.0,
+                    "log_level": "WARNING",
+                    **settings,
+                    # DATABASE_POOL_SIZE: connections, and interactions working at once
+                    **({"database_pool_size": pool_size} if pool_size else {}),
                 }
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "bench.botproc",
-                    stdin=asyncio.subprocess.PIPE,
-                    stdout=asyncio.subprocess.PIPE,
-                    cwd=str(ROOT),
-                    env={**os.environ, **AWS_ENV},
-                    limit=64 * 1024 * 1024,
-                )
-                bot = BotProcess(proc)
-                bot.start_reading()
-                await bot.send(json.dumps(config))
+                if processes == 1:
+                    base["discord_dev_guild_id"] = int(guilds[0].id)
                 try:
-                    await bot.expect("started", timeout=60)
-                    await fake.wait_for_ready(timeout=30)
-                    await fake.wait_until(lambda: bool(fake.commands(guild.id)), timeout=30)
+                    for shard in range(processes):
+                        extra = (
+                            {"shard_count": processes, "shard_ids": str(shard)}
+                            if processes > 1
+                            else {}
+                        )
+                        config = {"settings": {**base, **extra}, "env": AWS_ENV}
+                        bots.append(await _start_bot(config))
+                        await bots[-1].expect("started", timeout=60)
+                    await fake.wait_for_ready(shard_count=processes, timeout=60)
+                    if processes == 1:
+                        await fake.wait_until(lambda: bool(fake.commands(guilds[0].id)), 30)
+                    else:
+                        await fake.wait_until(lambda: bool(fake.commands()), 30)
                     lag.start()
-                    yield Stack(fake, gemini, guild, channel, bot, database_url, lag)
+                    yield Stack(fake, gemini, guilds, channels, bots, database_url, lag)
                 finally:
                     lag.stop()
-                    with contextlib.suppress(Exception):
-                        await bot.request("stop", "stopped", timeout=30)
-                    if proc.returncode is None:
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(proc.wait(), 15)
-                    if proc.returncode is None:
-                        proc.kill()
-                        await proc.wait()
+                    await asyncio.gather(*(_stop_bot(b) for b in bots))
     finally:
         await gemini.stop()
         await fake.stop()
