@@ -96,6 +96,7 @@ async def test_metrics_endpoint_serves_every_family_after_a_scenario(
     assert value(found, provider, provider="text", outcome="error") == 1  # after its retry
     assert value(found, provider, provider="image", outcome="ok") == 1
     assert value(found, "charbot_queue_depth", queue="slots") == 0
+    assert value(found, "charbot_queue_depth", queue="interactions") == 0
     assert ("charbot_event_loop_lag_seconds", ()) in found
 
 
