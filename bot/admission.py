@@ -38,6 +38,8 @@ class Admission:
         self._slots = asyncio.Semaphore(limit)
         self._inside: dict[asyncio.Task[Any], asyncio.TimerHandle] = {}
         self._waiting = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     @property
     def waiting(self) -> int:
@@ -56,10 +58,14 @@ class Admission:
         if task is None or task in self._inside:
             return
         self._waiting += 1
+        self._idle.clear()
         try:
             await self._slots.acquire()
-        finally:
+        except BaseException:  # cancelled while waiting
             self._waiting -= 1
+            self._note_idle()
+            raise
+        self._waiting -= 1
         timer = asyncio.get_running_loop().call_later(self._max_hold, self._leave, task)
         self._inside[task] = timer
         task.add_done_callback(self._leave)
@@ -70,6 +76,22 @@ class Admission:
             return
         timer.cancel()
         self._slots.release()
+        self._note_idle()
+
+    def _note_idle(self) -> None:
+        if not self._waiting and not self._inside:
+            self._idle.set()
+
+    async def drain(self, grace: float) -> bool:
+        """Wait up to ``grace`` seconds for every admitted and waiting interaction to finish its
+        work (at shutdown, so members who were acknowledged still get their answer); whether
+        all did."""
+        try:
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
 
 async def acknowledge(interaction: discord.Interaction[Any], **defer: Any) -> None:

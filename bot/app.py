@@ -308,8 +308,10 @@ class CharBot(commands.AutoShardedBot):
     # -- shutdown ------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Let running generations finish (or fail and refund them), then disconnect."""
-        await self.pipeline.drain(self.settings.shutdown_grace_seconds)
+        """Let running generations finish (or fail and refund them) and acknowledged
+        interactions get their answers, then disconnect."""
+        grace = self.settings.shutdown_grace_seconds
+        await asyncio.gather(self.pipeline.drain(grace), self.admission.drain(grace))
         for task in list(self._background):
             task.cancel()
         await super().close()

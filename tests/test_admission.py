@@ -188,3 +188,59 @@ async def test_a_task_stuck_past_the_longest_hold_gives_its_slot_back():
     # still one slot, not two: two newcomers take turns
     await asyncio.wait_for(asyncio.gather(*(asyncio.create_task(later()) for _ in range(2))), 1)
     assert most == 1
+
+
+async def test_drain_waits_for_admitted_and_waiting_work_within_the_grace():
+    admission = Admission(1)
+    assert await admission.drain(0.01)  # nothing to wait for
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def work(name: str) -> None:
+        await admission.enter()
+        await release.wait()
+        done.append(name)
+
+    tasks = [asyncio.create_task(work(n)) for n in ("first", "second")]
+    await asyncio.sleep(0.01)
+    assert not await admission.drain(0.05)  # one working, one waiting: not idle in time
+    asyncio.get_running_loop().call_later(0.05, release.set)
+    assert await admission.drain(2)
+    assert done == ["first", "second"]
+    await asyncio.gather(*tasks)
+
+
+@pytest.fixture
+async def closing_stack(database_url, engine, tmp_path):
+    async with running_stack(database_url, tmp_path) as s:
+        await s.start_bot(database_pool_size=1)
+        yield s
+    await truncate_all(engine)
+
+
+async def test_shutdown_answers_an_interaction_still_waiting_for_its_turn(closing_stack: Stack):
+    """The bot closes while /quota waits for a slot: its answer still comes before the bot
+    disconnects."""
+    stack = closing_stack
+    bot = stack.bot
+    assert bot is not None
+    title = bot.catalog.t("en", "quota.title")
+    release = asyncio.Event()
+
+    async def busy() -> None:
+        await bot.admission.enter()
+        await release.wait()
+
+    holder = asyncio.create_task(busy())
+    await asyncio.sleep(0)
+    ix = await stack.command(stack.member("closing"), "quota")
+    await ix.acknowledged(timeout=3)
+    closing = asyncio.create_task(stack.stop_bot())
+    await asyncio.sleep(0.3)
+    assert not closing.done()  # waiting for the acknowledged interaction's turn
+    assert ix.answer_delay is None
+    release.set()
+    await holder
+    await asyncio.wait_for(closing, 15)
+    reply = await wait_reply(ix, timeout=1)
+    assert reply["embeds"][0]["title"] == title
