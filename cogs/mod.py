@@ -19,7 +19,7 @@ from bot.i18n import choose_language
 from bot.replies import NO_MENTIONS, respond
 from bot.services import moderation as moderation_service
 from bot.services import notices as notices_service
-from bot.services.accounts import get_or_create_user, get_user_by_discord_id
+from bot.services.accounts import get_member_with_notices, get_or_create_user
 from bot.showcase import remove_showcase_posts
 from bot.ui.community import mod_log_embed
 from bot.ui.text import clip
@@ -63,17 +63,16 @@ async def deliver_notices(bot: CharBot, interaction: discord.Interaction[Any]) -
     a component or modal handler may call it too, after it has answered.
     """
     cached = interaction.extras.get("caller")
-    if cached is not None and not cached.has_notices:
-        return  # read with the member's row when the command began: nothing was waiting
-    async with bot.reads() as session:
-        # the command has usually loaded the member's row already: one indexed query then
-        user = (
-            cached.user
-            if cached is not None
-            else await get_user_by_discord_id(session, interaction.user.id)
-        )
-        if user is None or not await notices_service.has_notices(session, user.id):
+    if cached is not None:  # the member's row and notice flag, read when the command began
+        user, waiting = cached.user, cached.has_notices
+    else:
+        async with bot.reads() as session:
+            found = await get_member_with_notices(session, interaction.user.id)
+        if found is None:
             return
+        user, waiting = found
+    if not waiting:
+        return
     async with bot.sessions.begin() as session:
         notices = await notices_service.take_notices(session, user.id)
     if not notices:

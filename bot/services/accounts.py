@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
-from db.bot_models import UserNotice
+from bot.services.notices import pending_for
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
 
 _USERNAME_CHARS = re.compile(r"[^a-zA-Z0-9_]+")
@@ -49,9 +49,7 @@ async def get_user_by_discord_id(session: AsyncSession, discord_id: int) -> User
 # built once: SQLAlchemy then reuses its compiled form without working out a cache key per call
 _MEMBER_WITH_NOTICES = select(
     User,
-    exists()
-    .where(UserNotice.user_id == User.id, UserNotice.delivered_at.is_(None))
-    .label("has_notices"),
+    exists().where(*pending_for(User.id)).label("has_notices"),
 ).where(User.auth0_id == bindparam("auth0_id"))
 
 

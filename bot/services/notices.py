@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from bot.services.pagination import clamp_limit
 from db.bot_models import UserNotice
 
 NOTICE_LIMIT = 5
+
+
+def pending_for(
+    user_id: str | ColumnElement[str] | QueryableAttribute[str],
+) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a member's undelivered notices (``user_id`` a value or a column)."""
+    return (UserNotice.user_id == user_id, UserNotice.delivered_at.is_(None))
 
 
 async def queue_notice(
@@ -31,7 +39,7 @@ async def take_notices(
     notices = list(
         await session.scalars(
             select(UserNotice)
-            .where(UserNotice.user_id == user_id, UserNotice.delivered_at.is_(None))
+            .where(*pending_for(user_id))
             .order_by(UserNotice.created_at, UserNotice.id)
             .limit(clamp_limit(limit))
             .with_for_update(skip_locked=True)
@@ -48,11 +56,7 @@ async def take_notices(
 
 async def has_notices(session: AsyncSession, user_id: str) -> bool:
     """Whether the member has an undelivered notice (a cheap check before locking)."""
-    found = await session.scalar(
-        select(UserNotice.id)
-        .where(UserNotice.user_id == user_id, UserNotice.delivered_at.is_(None))
-        .limit(1)
-    )
+    found = await session.scalar(select(UserNotice.id).where(*pending_for(user_id)).limit(1))
     return found is not None
 
 
