@@ -100,13 +100,6 @@ class ProgressReporter:
                 await self._task
 
 
-def progress_reporter(
-    bot: CharBot, interaction: discord.Interaction[Any], lang: str
-) -> ProgressReporter:
-    """The progress shown in this interaction's deferred response."""
-    return ProgressReporter(bot, interaction, lang)
-
-
 async def read_reference(attachment: discord.Attachment | None) -> tuple[bytes | None, str | None]:
     """Download and check a reference image (real image, ≤ 10 MB, ≤ 4096 px, no bomb).
 
@@ -143,18 +136,17 @@ async def guarded(
     """Run a generation; on shutdown tell the member their unit came back. Its progress is
     settled before anything else is said in the response."""
     try:
-        return await run()
+        try:
+            return await run()
+        finally:
+            if progress is not None:
+                await progress.settle()
     except asyncio.CancelledError:
-        if progress is not None:
-            await progress.settle()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
                 respond(interaction, bot.catalog.t(lang, "error.shutdown_refunded")), 5
             )
         raise
-    finally:
-        if progress is not None:
-            await progress.settle()
 
 
 async def open_thread(bot: CharBot, message: discord.Message, name: str) -> discord.Thread | None:
@@ -247,7 +239,7 @@ async def create_flow(
         reference=ref_bytes,
         reference_mime=ref_mime,
     )
-    progress = progress_reporter(bot, interaction, caller.lang)
+    progress = ProgressReporter(bot, interaction, caller.lang)
     outcome = await guarded(
         bot,
         interaction,
@@ -267,7 +259,7 @@ async def regenerate_flow(
     """/character regenerate: a new portrait posted as a new card."""
     await defer(interaction, public=True)
     caller = await bot.caller(interaction)
-    progress = progress_reporter(bot, interaction, caller.lang)
+    progress = ProgressReporter(bot, interaction, caller.lang)
     outcome = await guarded(
         bot,
         interaction,
@@ -300,7 +292,7 @@ async def variant_flow(
     await defer(interaction, public=in_thread or thread_id is None)
     caller = await bot.caller(interaction)
     lang = caller.lang
-    progress = progress_reporter(bot, interaction, lang)
+    progress = ProgressReporter(bot, interaction, lang)
     outcome = await guarded(
         bot,
         interaction,

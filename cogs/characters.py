@@ -300,7 +300,7 @@ class Characters(commands.Cog):
         caller = await self.bot.caller(interaction)
         lang = caller.lang
         await update(interaction, view=character_view(self.bot.catalog, lang, row, disabled=True))
-        progress = flows.progress_reporter(self.bot, interaction, lang)
+        progress = flows.ProgressReporter(self.bot, interaction, lang)
         try:
             outcome = await flows.guarded(
                 self.bot,
