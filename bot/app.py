@@ -74,7 +74,7 @@ class Caller:
 
     user: User
     lang: str
-    has_notices: bool = True
+    has_notices: bool
 
 
 class CharBot(commands.AutoShardedBot):
@@ -85,13 +85,13 @@ class CharBot(commands.AutoShardedBot):
         *,
         settings: Settings,
         sessions: SessionFactory,
+        reads: SessionFactory,
         storage: Storage,
         optimizer: PromptOptimizer,
         images: ImageProvider,
         catalog: Catalog,
         extensions: tuple[str, ...] = EXTENSIONS,
         rate_limit: SharedRateLimit | None = None,
-        reads: SessionFactory | None = None,
     ) -> None:
         metrics = BotMetrics()
         ack_timer = AckTimer(metrics)
@@ -110,8 +110,7 @@ class CharBot(commands.AutoShardedBot):
         self.metrics = metrics
         self.settings = settings
         self.sessions = sessions  # transactions: ``sessions.begin()``
-        # reads: one round trip per statement, no transaction (same pool)
-        self.reads = reads if reads is not None else sessions
+        self.reads = reads  # reads: one round trip per statement, no transaction (same pool)
         # deferred interactions doing their work at once: as many as pooled connections
         self.admission = Admission(settings.database_pool_size)
         self.storage = storage

@@ -11,7 +11,7 @@ from sqlalchemy import text, update
 
 from bot.errors import AccountRestrictedError, QuotaExceededError
 from bot.services.generations import fail_generation, start_generation, sweep_stale
-from bot.services.quota import charge, next_reset, quota_status
+from bot.services.quota import charge, next_reset, status_of
 from db.models import Character, Generation, User
 from tests.factories import make_character, make_user
 
@@ -50,7 +50,7 @@ async def test_fourth_charge_is_refused_with_the_reset_time(session):
         await charge(session, user.id)
     assert info.value.params["quota"] == 3
     assert info.value.params["reset"].startswith("<t:")
-    status = await quota_status(session, user.id)
+    status = status_of(await session.get(User, user.id, populate_existing=True))
     assert (status.used, status.remaining) == (3, 0)
 
 

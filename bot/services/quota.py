@@ -99,18 +99,6 @@ async def charge(session: AsyncSession, user_id: str) -> QuotaStatus:
     return status_of(user)
 
 
-async def quota_status(session: AsyncSession, user_id: str) -> QuotaStatus:
-    """Today's status without charging.
-
-    Raises:
-        NotFoundError: no such user.
-    """
-    user = await session.get(User, user_id, populate_existing=True)
-    if user is None:
-        raise NotFoundError("user")
-    return status_of(user)
-
-
 async def set_tier(session: AsyncSession, user_id: str, tier: str, daily_quota: int) -> User:
     """Put a user on a tier with that tier's daily quota.
 
