@@ -94,6 +94,32 @@ class Admission:
         return True
 
 
+class InFlight:
+    """Tasks that shutdown lets finish: a generating flow whose portrait is drawn still has to
+    post it, open its thread and say welcome after the generation itself has ended."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def track(self) -> None:
+        """Count the current task in until it ends."""
+        task = asyncio.current_task()
+        if task is None or task in self._tasks:
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, grace: float) -> bool:
+        """Wait up to ``grace`` seconds for every tracked task to end; whether all did."""
+        if not self._tasks:
+            return True
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        return not pending
+
+
 async def acknowledge(interaction: discord.Interaction[Any], **defer: Any) -> None:
     """Defer the interaction (its acknowledgement), then wait for a work slot."""
     if not interaction.response.is_done():

@@ -19,7 +19,7 @@ from discord.ext import commands
 from google import genai
 from sqlalchemy.dialects.postgresql import insert
 
-from bot.admission import Admission
+from bot.admission import Admission, InFlight
 from bot.config import Settings
 from bot.eventloop import freeze_startup_heap
 from bot.generation.base import ImageProvider, PromptOptimizer
@@ -49,6 +49,9 @@ from db.models import Character, User
 log = logging.getLogger(__name__)
 
 USER_ID_CACHE_SIZE = 100_000
+# At shutdown, beyond the generations' own grace: the time a generating flow gets to post what
+# it made (card, thread, welcome), or to tell the member their unit came back.
+FLOW_FINISH_SECONDS = 10.0
 
 EXTENSIONS = (
     "cogs.characters",
@@ -113,6 +116,7 @@ class CharBot(commands.AutoShardedBot):
         self.reads = reads  # reads: one round trip per statement, no transaction (same pool)
         # deferred interactions doing their work at once: as many as pooled connections
         self.admission = Admission(settings.database_pool_size)
+        self.flows = InFlight()
         self.storage = storage
         self.catalog = catalog
         self.pipeline = GenerationPipeline(
@@ -307,10 +311,14 @@ class CharBot(commands.AutoShardedBot):
     # -- shutdown ------------------------------------------------------------------------------
 
     async def close(self) -> None:
-        """Let running generations finish (or fail and refund them) and acknowledged
-        interactions get their answers, then disconnect."""
+        """Let running generations finish (or fail and refund them) and be posted, and
+        acknowledged interactions get their answers, then disconnect."""
         grace = self.settings.shutdown_grace_seconds
-        await asyncio.gather(self.pipeline.drain(grace), self.admission.drain(grace))
+        await asyncio.gather(
+            self.pipeline.drain(grace),
+            self.admission.drain(grace),
+            self.flows.drain(grace + FLOW_FINISH_SECONDS),
+        )
         for task in list(self._background):
             task.cancel()
         await super().close()

@@ -226,6 +226,7 @@ async def create_flow(
     reference: discord.Attachment | None,
 ) -> None:
     """/character create, from defer to thread."""
+    bot.flows.track()  # shutdown waits for the post, not only the generation
     await defer(interaction, public=True)
     caller = await bot.caller(interaction)
     ref_bytes, ref_mime = await read_reference(reference)
@@ -257,6 +258,7 @@ async def regenerate_flow(
     instruction: str | None,
 ) -> None:
     """/character regenerate: a new portrait posted as a new card."""
+    bot.flows.track()  # shutdown waits for the post, not only the generation
     await defer(interaction, public=True)
     caller = await bot.caller(interaction)
     progress = ProgressReporter(bot, interaction, caller.lang)
@@ -288,6 +290,7 @@ async def variant_flow(
 
     Inside the thread the response itself is the post; elsewhere the reply is private and the
     variant goes to the thread (or, with no thread, into the reply, public)."""
+    bot.flows.track()  # shutdown waits for the post, not only the generation
     in_thread = thread_id is not None and interaction.channel_id == thread_id
     await defer(interaction, public=in_thread or thread_id is None)
     caller = await bot.caller(interaction)
@@ -346,6 +349,8 @@ async def import_flow(
     from bot.errors import InvalidInputError
     from bot.services.cards import MAX_CARD_BYTES, parse_card
     from bot.services.importing import import_card
+
+    bot.flows.track()  # shutdown waits for the post, not only the import
 
     await defer(interaction, public=True)
     caller = await bot.caller(interaction)

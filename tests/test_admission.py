@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bot.admission import Admission
+from bot.admission import Admission, InFlight
 from bot.eventloop import run
 from tests.conftest import truncate_all
 from tests.e2e import Stack, collect_violations, running_stack, wait_reply
@@ -216,6 +216,30 @@ async def closing_stack(database_url, engine, tmp_path):
         await s.start_bot(database_pool_size=1)
         yield s
     await truncate_all(engine)
+
+
+async def test_in_flight_drain_waits_for_tracked_tasks_and_reports_the_stragglers():
+    flows = InFlight()
+    first, second = asyncio.Event(), asyncio.Event()
+
+    async def flow(release: asyncio.Event) -> None:
+        flows.track()
+        flows.track()  # tracking twice counts once
+        await release.wait()
+
+    quick = asyncio.create_task(flow(first))
+    slow = asyncio.create_task(flow(second))
+    await asyncio.sleep(0)
+    assert len(flows) == 2
+    first.set()
+    assert await flows.drain(0.05) is False  # the slow one is still running
+    assert quick.done()
+    assert not slow.done()
+    assert len(flows) == 1
+    second.set()
+    assert await flows.drain(1.0) is True
+    assert slow.done()
+    assert len(flows) == 0
 
 
 async def test_shutdown_answers_an_interaction_still_waiting_for_its_turn(closing_stack: Stack):

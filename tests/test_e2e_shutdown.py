@@ -66,6 +66,33 @@ async def test_shutdown_lets_a_running_generation_finish(stack: Stack, session_f
     assert [g.status for g in gens] == ["completed"]
 
 
+async def test_shutdown_lets_a_drawn_character_be_posted_with_its_thread(
+    stack: Stack, session_factory
+):
+    """Closing the bot once a create has drawn, while it is still posting (its thread request
+    held up by a rate limit), waits for the post: the card, the thread and its welcome all
+    arrive, and nothing is reported as an error."""
+    await stack.start_bot(shutdown_grace_seconds=10)
+    threads = "/channels/{channel_id}/messages/{message_id}/threads"
+    stack.fake.inject_rate_limit("POST", threads, retry_after=1.0)
+    member = stack.member("morgause")
+    ix = await stack.command(member, "character create", {"description": "a sorceress"})
+    await ix.acknowledged(timeout=3)
+    await stack.fake.wait_until(
+        lambda: any(r.route == threads and r.status == 429 for r in stack.fake.requests)
+    )
+    await stack.stop_bot()
+    message = ix.original() or {}
+    assert message.get("embeds")
+    thread_id = message["id"]  # a thread started on a message takes the message's id
+    assert thread_id in stack.fake.threads
+    welcome = stack.fake.channel_messages(thread_id)
+    assert len(welcome) == 1
+    assert welcome[0]["author"]["id"] == stack.fake.bot_user["id"]
+    _, gens = await _generations(session_factory, member)
+    assert [g.status for g in gens] == ["completed"]
+
+
 async def test_shutdown_past_the_grace_period_fails_and_refunds(stack: Stack, session_factory):
     """A generation still running when the grace period ends is failed, refunded, and the
     member is told."""
