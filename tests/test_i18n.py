@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -19,8 +20,10 @@ from bot.i18n import (
     placeholders,
 )
 from bot.services.moderation import MODERATOR_STATUSES
+from bot.services.quota import QuotaStatus
+from bot.ui.embeds import quota_embed
 from db.bot_models import MOD_ACTIONS
-from db.models import CONTENT_FILTERS, STYLES, VISIBILITIES
+from db.models import CONTENT_FILTERS, STYLES, SUBSCRIPTION_TIERS, VISIBILITIES
 from tests.fakes.discord.limits import check_command_payload
 from tests.i18n_tool import (
     DESCRIPTION_MAX,
@@ -47,6 +50,7 @@ DYNAMIC_KEYS: dict[str, tuple[str, ...]] = {
     "settings.filter.{}": tuple(f"settings.filter.{f}" for f in CONTENT_FILTERS),
     "settings.visibility.{}": tuple(f"settings.visibility.{v}" for v in VISIBILITIES),
     "mod.status.{}": tuple(f"mod.status.{s}" for s in MODERATOR_STATUSES),
+    "quota.tier.{}": tuple(f"quota.tier.{t}" for t in SUBSCRIPTION_TIERS),
     "mod.action.{}": tuple(f"mod.action.{a}" for a in MOD_ACTIONS),
     # replies.py falls back to the field-generic texts (and to the bare word for things)
     "invalid.field_{}": ("invalid.field_too_long", "invalid.field_empty"),
@@ -354,3 +358,17 @@ def test_choose_language(
 ) -> None:
     """The preferred language wins, then the client's locale, then English."""
     assert choose_language(preferred, locale) == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "tier", "shown"),
+    [("ja", "PREMIUM", "プレミアム"), ("en", "FREE", "Free"), ("ko", "LEGACY", "LEGACY")],
+)
+def test_quota_shows_the_tier_in_the_members_language(lang: str, tier: str, shown: str) -> None:
+    """/quota names the tier in the member's language; a tier this version does not know is
+    shown as stored."""
+    status = QuotaStatus(used=1, quota=3, tier=tier, resets_at=datetime(2026, 11, 28, tzinfo=UTC))
+    text = quota_embed(Catalog.load(), lang, status).description or ""
+    assert shown in text
+    if shown != tier:
+        assert tier not in text

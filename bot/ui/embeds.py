@@ -109,6 +109,13 @@ def relative(moment: datetime) -> str:
     return f"<t:{int(moment.timestamp())}:R>"
 
 
+def tier_name(catalog: Catalog, lang: str, tier: str) -> str:
+    """A subscription tier as the member reads it (a tier this version does not know: as
+    stored)."""
+    key = f"quota.tier.{tier}"
+    return catalog.t(lang, key) if catalog.has(key) else tier
+
+
 def quota_embed(catalog: Catalog, lang: str, status: QuotaStatus) -> discord.Embed:
     """Generations left today, tier, and when the count resets."""
     embed = discord.Embed(
@@ -118,7 +125,7 @@ def quota_embed(catalog: Catalog, lang: str, status: QuotaStatus) -> discord.Emb
             "quota.body",
             remaining=status.remaining,
             quota=status.quota,
-            tier=status.tier,
+            tier=tier_name(catalog, lang, status.tier),
             reset=relative(status.resets_at),
         ),
         colour=0x57F287 if status.remaining else 0xED4245,
