@@ -91,6 +91,25 @@ async def test_the_same_local_day_does_not_reset(session):
         await charge(session, user.id)
 
 
+async def test_a_timezone_postgresql_does_not_know_counts_the_utc_day(session):
+    """A timezone the platform stored but no one knows (not one /profile would accept) does
+    not make charges fail: the day is UTC's, as /quota shows it."""
+    user = await make_user(session, daily_quota=3, daily_used=3)
+    await session.execute(
+        update(User).where(User.id == user.id).values(timezone="Mars/Olympus_Mons")
+    )
+    user.last_reset_date = _local_midnight("UTC") - timedelta(minutes=1)  # yesterday, UTC
+    await session.flush()
+    status = await charge(session, user.id)
+    assert (status.used, status.remaining) == (1, 2)
+    assert status.resets_at == next_reset("UTC")
+    user.last_reset_date = _local_midnight("UTC") + timedelta(seconds=1)  # today, UTC
+    user.daily_used = 3
+    await session.flush()
+    with pytest.raises(QuotaExceededError):
+        await charge(session, user.id)
+
+
 def test_next_reset_is_the_next_local_midnight():
     """The reset instant is the next midnight in the user's zone."""
     now = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)

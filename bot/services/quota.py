@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import AccountRestrictedError, NotFoundError, QuotaExceededError
 from db.models import User
 
-# A new local day has begun since the last reset.
+# A new local day has begun since the last reset. The zone is a parameter, the one Python
+# resolved from the row's timezone (UTC when unknown), so a timezone PostgreSQL would refuse
+# cannot make every charge of that member fail, and the day counted is the one /quota shows.
 _NEW_DAY = (
-    "(now() AT TIME ZONE coalesce(timezone, 'UTC'))::date"
-    " > (last_reset_date AT TIME ZONE coalesce(timezone, 'UTC'))::date"
+    "(now() AT TIME ZONE CAST(:zone AS text))::date"
+    " > (last_reset_date AT TIME ZONE CAST(:zone AS text))::date"
 )
 
 CHARGE_SQL = text(
@@ -87,7 +89,9 @@ async def charge(session: AsyncSession, user_id: str) -> QuotaStatus:
         QuotaExceededError: none left today. AccountRestrictedError: the account may not
         generate. NotFoundError: no such user.
     """
-    row = (await session.execute(CHARGE_SQL, {"user_id": user_id})).one_or_none()
+    loaded = await session.get(User, user_id)  # the caller's row is usually loaded already
+    zone = _zone(loaded.timezone if loaded is not None else None).key
+    row = (await session.execute(CHARGE_SQL, {"user_id": user_id, "zone": zone})).one_or_none()
     user = await session.get(User, user_id, populate_existing=True)
     if user is None:
         raise NotFoundError("user")
