@@ -18,6 +18,7 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    note: str = ""  # advice worth reading even when the check passes
 
 
 async def check_discord(settings: Settings) -> Check:
@@ -100,7 +101,13 @@ async def check_storage(settings: Settings) -> Check:
             else f"Make {settings.data_dir} writable or set S3_BUCKET."
         )
         return Check("storage", False, f"{where}: {exc}", fix)
-    return Check("storage", True, f"{where}: writable")
+    note = ""
+    if settings.s3_bucket and not settings.s3_public_base_url:
+        note = (
+            "The image URLs saved for the web front end are presigned and stop working after "
+            "7 days: set S3_PUBLIC_BASE_URL (a CDN or public bucket URL) for lasting links."
+        )
+    return Check("storage", True, f"{where}: writable", note=note)
 
 
 async def check_gemini(settings: Settings) -> Check:
@@ -143,6 +150,8 @@ async def run_doctor(settings: Settings) -> int:
         print(f"[{mark}] {check.name:9} {check.detail}")
         if check.fix and not check.ok:
             print(f"           fix: {check.fix}")
+        if check.note:
+            print(f"           note: {check.note}")
     failed = [c for c in checks if not c.ok]
     print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
     return 1 if failed else 0

@@ -123,6 +123,9 @@ async def test_doctor_reaches_every_service_and_names_what_fails(stack: Stack):
     assert ok.returncode == 0, report + err.decode()
     assert "4 of 4 checks passed" in report
     assert stack.fake.token not in report
+    # S3 without a public base URL: the admin is told the stored links expire
+    assert "note:" in report
+    assert "S3_PUBLIC_BASE_URL" in report
     env["DISCORD_TOKEN"] = "not-the-real-token-at-all"
     bad = await asyncio.create_subprocess_exec(
         sys.executable,
