@@ -8,7 +8,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -20,21 +19,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+EMBEDDED_DIR = ROOT / "bench" / ".embedded-pg"  # where a machine without a server keeps one
 
 
-def server_url() -> str:
-    """The PostgreSQL server to create scratch databases on (asyncpg SQLAlchemy form).
-
-    BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the local server on 5432.
-    """
-    raw = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or DEFAULT_SERVER
-    )
-    if raw.startswith(("postgresql://", "postgres://")):
+def configured_server() -> str | None:
+    """BENCH_DATABASE_URL, else TEST_DATABASE_URL (asyncpg SQLAlchemy form), else None."""
+    raw = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if raw and raw.startswith(("postgresql://", "postgres://")):
         raw = "postgresql+asyncpg://" + raw.split("://", 1)[1]
-    return raw
+    return raw or None
 
 
 def plain(url: str) -> str:
@@ -42,19 +35,61 @@ def plain(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+# What the last scratch database ran on, for the results' machine description.
+SERVER: dict[str, str] = {}
+
+
+async def _answers(url: str) -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(plain(url), timeout=5)
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        return False
+    await conn.close()
+    return True
+
+
+@contextlib.asynccontextmanager
+async def database_server() -> AsyncIterator[str]:
+    """The PostgreSQL server to create scratch databases on: the configured one, else the
+    local server on 5432, else (a machine without one) the embedded server that the tests
+    also fall back to, kept under ``bench/.embedded-pg``."""
+    configured = configured_server()
+    if configured is not None:
+        yield configured
+        return
+    default = "postgresql+asyncpg://" + DEFAULT_SERVER.split("://", 1)[1]
+    if await _answers(default):
+        yield default
+        return
+    from db.embedded import embedded_postgres
+
+    print(f"no PostgreSQL at {DEFAULT_SERVER.split('@', 1)[1]}: using the embedded server")
+    with embedded_postgres(EMBEDDED_DIR, database="postgres") as url:
+        yield url
+
+
 @contextlib.asynccontextmanager
 async def scratch_database(prefix: str) -> AsyncIterator[str]:
     """A new database migrated to head (``db.migrate.upgrade``), dropped afterwards."""
+    import asyncpg
+
     from db.migrate import upgrade
     from tests.dbutil import create_database, drop_database
 
-    server = server_url()
-    url = await create_database(server, prefix=prefix)
-    try:
-        await asyncio.to_thread(upgrade, url)
-        yield url
-    finally:
-        await drop_database(server, url)
+    async with database_server() as server:
+        conn = await asyncpg.connect(plain(server))
+        try:
+            SERVER["postgresql"] = str(await conn.fetchval("show server_version"))
+        finally:
+            await conn.close()
+        url = await create_database(server, prefix=prefix)
+        try:
+            await asyncio.to_thread(upgrade, url)
+            yield url
+        finally:
+            await drop_database(server, url)
 
 
 # --- statistics ---------------------------------------------------------------------------
@@ -135,22 +170,13 @@ def machine() -> dict[str, Any]:
         for row in Path("/proc/meminfo").read_text().splitlines():
             if row.startswith("MemTotal:"):
                 mem_gib = int(row.split()[1]) / 1024 / 1024
-    pg = "?"
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        pg = subprocess.run(
-            ["psql", plain(server_url()), "-XAtc", "show server_version"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "loadavg_1_5_15": list(os.getloadavg()),
         "nproc": os.cpu_count(),
         "memory_gib": round(mem_gib, 1),
         "python": platform.python_version(),
-        "postgresql": pg,
+        "postgresql": SERVER.get("postgresql", "?"),
         "platform": platform.platform(),
     }
 

@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -35,6 +37,18 @@ ALL_TABLES = (
     "user_profiles",
     "users",
 )
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A DATA_DIR the embedded server's own user can reach: when run as root, the server runs
+    as an unprivileged user, and pytest's tmp_path lies under a root-only folder."""
+    base = ROOT / ".pytest_cache"
+    base.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="embedded-", dir=base))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

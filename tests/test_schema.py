@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import asyncpg
@@ -345,18 +343,6 @@ def test_malformed_variable_is_named(tmp_path):
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-@pytest.fixture
-def data_dir():
-    """A DATA_DIR the embedded server's own user can reach: when run as root, the server runs
-    as an unprivileged user, and pytest's tmp_path lies under a root-only folder."""
-    base = ROOT / ".pytest_cache"
-    base.mkdir(exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="embedded-", dir=base))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_migrate_builds_embedded_database_and_second_call_is_noop(data_dir):
