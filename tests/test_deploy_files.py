@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.app import FLOW_FINISH_SECONDS
 from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,6 +171,24 @@ def test_compose_config_is_valid(tmp_path: Path) -> None:
     assert "POSTGRES_PASSWORD" in refused.stderr
 
 
+def _longest_shutdown() -> float:
+    """The longest a clean stop takes with the default settings: the generations' grace, then
+    the time their posts get."""
+    grace = Settings.model_fields["shutdown_grace_seconds"].default
+    return float(grace) + FLOW_FINISH_SECONDS
+
+
+def test_compose_gives_the_bot_time_to_stop_cleanly() -> None:
+    """Docker waits for the bot's whole shutdown (running generations finish and are posted)
+    before it kills the container."""
+    text = COMPOSE.read_text(encoding="utf-8")
+    bot = re.search(r"^  bot:\s*$", text, re.MULTILINE)
+    assert bot is not None
+    period = re.search(r"stop_grace_period:\s*(\d+)s", text[bot.start() :])
+    assert period is not None
+    assert int(period.group(1)) >= _longest_shutdown()
+
+
 def test_compose_services_and_order() -> None:
     """compose.yaml has the five services, the bot after migrate, and no inline secret."""
     text = COMPOSE.read_text(encoding="utf-8")
@@ -236,7 +255,7 @@ def test_systemd_unit_has_the_hardened_keys() -> None:
     assert service["ExecStartPre"].split()[-1] == "migrate"
     assert service["ExecStartPre"].split()[0].endswith("/charbot")
     assert service["ExecStart"].split()[-1] == "run"
-    assert int(service["TimeoutStopSec"].rstrip("s")) >= 60
+    assert int(service["TimeoutStopSec"].rstrip("s")) >= _longest_shutdown()
     assert parser["Install"]["WantedBy"] == "multi-user.target"
 
 
