@@ -12,6 +12,9 @@ acknowledged at once, and the waiting ones are served in arrival order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -20,9 +23,19 @@ if TYPE_CHECKING:
     from bot.app import CharBot
 
 
+log = logging.getLogger(__name__)
+
 # A slot is lent for this long at most: work stuck on an outside service must not keep the
 # other interactions waiting (the stuck task itself goes on).
 MAX_HOLD_SECONDS = 30.0
+# A quick interaction that finds a slot free answers in its first response (one request
+# instead of a defer and then an edit, so the member sees the answer one round trip sooner);
+# when its answer is not ready this soon it is deferred after all, so a slow database still
+# never makes Discord wait.
+DIRECT_ANSWER_SECONDS = 0.05
+_ANSWER_LOCK = "answer_lock"
+_LATE_DEFER = "late_defer"
+_deferring: set[asyncio.Task[None]] = set()
 
 
 class Admission:
@@ -50,6 +63,11 @@ class Admission:
     def working(self) -> int:
         """Tasks holding a slot."""
         return len(self._inside)
+
+    @property
+    def free(self) -> bool:
+        """Whether a task entering now gets a slot without waiting."""
+        return not self._waiting and not self._slots.locked()
 
     async def enter(self) -> None:
         """Wait for a slot for the current task (once: a task already inside returns at once);
@@ -120,9 +138,62 @@ class InFlight:
         return not pending
 
 
-async def acknowledge(interaction: discord.Interaction[Any], **defer: Any) -> None:
-    """Defer the interaction (its acknowledgement), then wait for a work slot."""
-    if not interaction.response.is_done():
-        await interaction.response.defer(**defer)
+@contextlib.asynccontextmanager
+async def first_answer(interaction: discord.Interaction[Any]) -> AsyncIterator[bool]:
+    """Hold the interaction's answer lock and yield whether its first response is still to be
+    sent: a caller told True sends it inside the block. Every first response goes through
+    here, so a late deferral and the answer can never both be sent."""
+    lock = interaction.extras.get(_ANSWER_LOCK)
+    if lock is None:
+        lock = interaction.extras[_ANSWER_LOCK] = asyncio.Lock()
+    async with lock:
+        still_open = not interaction.response.is_done()
+        if still_open:
+            late = interaction.extras.pop(_LATE_DEFER, None)
+            if late is not None:  # the answer is going out: no deferral needed
+                late.cancel()
+        yield still_open
+
+
+async def _defer(interaction: discord.Interaction[Any], defer: dict[str, Any]) -> None:
+    async with first_answer(interaction) as still_open:
+        if still_open:
+            await interaction.response.defer(**defer)
+
+
+async def _defer_late(interaction: discord.Interaction[Any], defer: dict[str, Any]) -> None:
+    try:
+        await _defer(interaction, defer)
+    except Exception:
+        log.debug("could not defer interaction %s late", interaction.id, exc_info=True)
+
+
+def _arm_late_defer(interaction: discord.Interaction[Any], defer: dict[str, Any]) -> None:
+    def fire() -> None:
+        if interaction.extras.pop(_LATE_DEFER, None) is None:
+            return
+        task = asyncio.ensure_future(_defer_late(interaction, defer))
+        _deferring.add(task)
+        task.add_done_callback(_deferring.discard)
+
+    loop = asyncio.get_running_loop()
+    interaction.extras[_LATE_DEFER] = loop.call_later(DIRECT_ANSWER_SECONDS, fire)
+
+
+async def acknowledge(
+    interaction: discord.Interaction[Any], *, directly: bool = False, **defer: Any
+) -> None:
+    """Acknowledge the interaction, then wait for a work slot.
+
+    It is deferred first, unless ``directly`` (the caller answers through
+    ``bot.replies.respond`` / ``update`` only) and a slot is free at once: then the answer
+    itself is the acknowledgement, and a deferral follows only if the answer is not sent
+    within DIRECT_ANSWER_SECONDS.
+    """
     bot: CharBot = interaction.client
+    if directly and bot.admission.free and not interaction.response.is_done():
+        await bot.admission.enter()  # free: no waiting
+        _arm_late_defer(interaction, defer)
+        return
+    await _defer(interaction, defer)
     await bot.admission.enter()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
+from bot.admission import first_answer
 from bot.errors import (
     AccountRestrictedError,
     ConflictError,
@@ -106,9 +107,10 @@ async def respond(
     kwargs.pop("ephemeral", None)
     kwargs.setdefault("allowed_mentions", NO_MENTIONS)
     text = clip(content, CONTENT_MAX) if content is not None else None
-    if not interaction.response.is_done():
-        await interaction.response.send_message(text, ephemeral=True, **kwargs)
-        return
+    async with first_answer(interaction) as still_open:
+        if still_open:
+            await interaction.response.send_message(text, ephemeral=True, **kwargs)
+            return
     if interaction.extras.get("public_defer"):
         try:
             await interaction.delete_original_response()
@@ -123,10 +125,11 @@ async def respond(
 async def update(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
     """Edit the message a component is on, whether or not the press was deferred."""
     kwargs.setdefault("allowed_mentions", NO_MENTIONS)
-    if interaction.response.is_done():
-        await interaction.edit_original_response(**kwargs)
-    else:
-        await interaction.response.edit_message(**kwargs)
+    async with first_answer(interaction) as still_open:
+        if still_open:
+            await interaction.response.edit_message(**kwargs)
+            return
+    await interaction.edit_original_response(**kwargs)
 
 
 async def report_error(

@@ -33,8 +33,10 @@ SELF_ACKNOWLEDGING = frozenset(
 
 
 class CharTree(_Tree):
-    """Acknowledges every other command privately before any database work, so a busy
-    database never makes Discord wait; routes every error to a localised, ephemeral reply."""
+    """Acknowledges every other command privately: with its answer when a work slot is free
+    and the answer is ready within ``DIRECT_ANSWER_SECONDS``, else by deferring before the
+    work, so a busy database never makes Discord wait. Routes every error to a localised,
+    ephemeral reply."""
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         command = interaction.command
@@ -44,7 +46,7 @@ class CharTree(_Tree):
             and command.qualified_name not in SELF_ACKNOWLEDGING
             and not interaction.response.is_done()
         ):
-            await acknowledge(interaction, ephemeral=True, thinking=True)
+            await acknowledge(interaction, directly=True, ephemeral=True, thinking=True)
         return True
 
     async def on_error(

@@ -257,7 +257,7 @@ class Characters(commands.Cog):
     ) -> None:
         """A press of one of a character's buttons."""
         if action in ("fav", "lib", "pub"):
-            await acknowledge(interaction)  # acknowledge before any database work
+            await acknowledge(interaction, directly=True)  # before any database work
             caller = await self.bot.caller(interaction)
             flag = {"fav": "is_favorite", "lib": "is_in_library", "pub": "is_public"}[action]
             # set_flag refuses a character the caller does not own

@@ -120,10 +120,10 @@ async def wait_reply(ix: FakeInteraction, timeout: float = 10.0) -> dict[str, An
     response once it is filled in."""
 
     def reply() -> dict[str, Any] | None:
+        original = ix.original()  # the message as stored, with its id (buttons can be pressed)
         for cb in ix.callbacks:
             if cb["type"] == 4:
-                return dict(cb.get("data") or {})
-        original = ix.original()
+                return dict(original) if original is not None else dict(cb.get("data") or {})
         if original is not None and (original.get("content") or original.get("embeds")):
             return original
         return None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from bot.admission import Admission, InFlight
+from bot.admission import Admission, InFlight, first_answer
 from bot.eventloop import run
 from tests.conftest import truncate_all
 from tests.e2e import Stack, collect_violations, running_stack, wait_reply
@@ -155,6 +157,77 @@ async def test_a_command_is_acknowledged_while_every_work_slot_is_busy(stack: St
     assert reply["embeds"][0]["title"] == bot.catalog.t("en", "quota.title")
     assert reply["flags"] & 64  # private
     assert collect_violations(stack) == []
+
+
+async def test_a_quick_command_on_an_idle_bot_answers_in_its_first_response(stack: Stack):
+    """A free slot and a quick answer: /quota is acknowledged by its answer itself (one
+    private callback with the embed), with no "thinking…" step and no followup."""
+    bot = stack.bot
+    assert bot is not None
+    collect_violations(stack)
+    ix = await stack.command(stack.member("prompt"), "quota")
+    reply = await wait_reply(ix)
+    assert [cb["type"] for cb in ix.callbacks] == [4]
+    assert reply["embeds"][0]["title"] == bot.catalog.t("en", "quota.title")
+    assert reply["flags"] & 64  # private
+    assert ix.followups == []
+    assert ix.rejected == []
+    assert collect_violations(stack) == []
+
+
+async def test_a_quick_command_whose_answer_is_late_is_deferred_first(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
+    """When the answer is not ready within the direct-answer window, the interaction is
+    deferred then, and the answer fills the "thinking…" message: one acknowledgement only."""
+    bot = stack.bot
+    assert bot is not None
+    monkeypatch.setattr("bot.admission.DIRECT_ANSWER_SECONDS", 0.0)
+    collect_violations(stack)
+    ix = await stack.command(stack.member("unhurried"), "quota")
+    reply = await wait_reply(ix)
+    assert [cb["type"] for cb in ix.callbacks] == [5]
+    assert reply["embeds"][0]["title"] == bot.catalog.t("en", "quota.title")
+    assert reply["flags"] & 64
+    assert ix.rejected == []
+    assert collect_violations(stack) == []
+
+
+class _Response:
+    """The response side of an interaction: done once anything was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def is_done(self) -> bool:
+        return bool(self.sent)
+
+
+async def test_two_would_be_first_responses_never_both_go_out():
+    """The answer is on its way when the late deferral wakes: the deferral waits for the
+    answer and then finds the response done, so only the answer is sent."""
+    interaction: Any = SimpleNamespace(extras={}, response=_Response())
+    sending = asyncio.Event()
+    arrived = asyncio.Event()
+
+    async def first(kind: str, hold: asyncio.Event | None) -> bool:
+        async with first_answer(interaction) as still_open:
+            if still_open:
+                if hold is not None:
+                    sending.set()
+                    await hold.wait()  # the request is in flight
+                interaction.response.sent.append(kind)
+            return bool(still_open)
+
+    answer = asyncio.create_task(first("answer", arrived))
+    await sending.wait()
+    deferral = asyncio.create_task(first("defer", None))
+    await asyncio.sleep(0.01)
+    assert not deferral.done()  # it waits for the answer to be sent
+    arrived.set()
+    assert await answer is True
+    assert await deferral is False
+    assert interaction.response.sent == ["answer"]
 
 
 async def test_a_task_stuck_past_the_longest_hold_gives_its_slot_back():

@@ -157,7 +157,7 @@ class GalleryBrowseButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await acknowledge(interaction)  # acknowledge before any database work
+        await acknowledge(interaction, directly=True)  # before any database work
         caller = await bot.caller(interaction)
         content, embeds, view = await browse_message(bot, caller, self.filters, self.cursor)
         await update(
@@ -204,7 +204,7 @@ class GalleryUserButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await acknowledge(interaction)  # acknowledge before any database work
+        await acknowledge(interaction, directly=True)  # before any database work
         caller = await bot.caller(interaction)
         content, embeds, view = await user_gallery_message(
             bot, caller, self.target_user_id, None, self.cursor

@@ -107,7 +107,7 @@ class CharacterListButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await acknowledge(interaction)  # acknowledge before any database work
+        await acknowledge(interaction, directly=True)  # before any database work
         caller = await bot.caller(interaction)
         embed, view = await character_list_message(bot, caller, self.filter, self.cursor)
         await update(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
@@ -152,7 +152,7 @@ class ConfirmDeleteButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await acknowledge(interaction)  # acknowledge before any database work
+        await acknowledge(interaction, directly=True)  # before any database work
         caller = await bot.caller(interaction)
         t = bot.catalog.t
         if not self.confirm:

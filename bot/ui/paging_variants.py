@@ -84,7 +84,7 @@ class VariantPageButton(
 
     async def _run(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client
-        await acknowledge(interaction)  # acknowledge before any database work
+        await acknowledge(interaction, directly=True)  # before any database work
         caller = await bot.caller(interaction)
         embed, view = await variant_page_message(bot, caller, self.theme_id, self.cursor)
         await update(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
