@@ -7,6 +7,11 @@ the acknowledgements of newly arrived interactions (and the autocomplete answers
 be deferred) come late. So a deferred interaction's work waits for one of ``limit`` slots:
 the loop then only ever holds a bounded amount of ready work, new interactions are
 acknowledged at once, and the waiting ones are served in arrival order.
+
+A quick interaction that finds a slot free needs no separate acknowledgement: its answer is
+the first response, and it is deferred only if that answer is late (``acknowledge(...,
+directly=True)``). Every first response goes through :func:`first_answer`, so an answer and
+a deferral never both go out.
 """
 
 from __future__ import annotations
