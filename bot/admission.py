@@ -40,7 +40,6 @@ MAX_HOLD_SECONDS = 30.0
 DIRECT_ANSWER_SECONDS = 0.05
 _ANSWER_LOCK = "answer_lock"
 _LATE_DEFER = "late_defer"
-_deferring: set[asyncio.Task[None]] = set()
 
 
 class Admission:
@@ -55,6 +54,7 @@ class Admission:
         self._max_hold = max_hold
         self._slots = asyncio.Semaphore(limit)
         self._inside: dict[asyncio.Task[Any], asyncio.TimerHandle] = {}
+        self._late_defers: set[asyncio.Task[None]] = set()
         self._waiting = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -100,6 +100,22 @@ class Admission:
         timer.cancel()
         self._slots.release()
         self._note_idle()
+
+    def defer_later(
+        self, interaction: discord.Interaction[Any], defer: dict[str, Any], delay: float
+    ) -> None:
+        """Defer the interaction after ``delay`` seconds unless its first response has been
+        sent by then (:func:`first_answer` calls the deferral off)."""
+
+        def fire() -> None:
+            if interaction.extras.pop(_LATE_DEFER, None) is None:
+                return
+            task = asyncio.ensure_future(_defer_late(interaction, defer))
+            self._late_defers.add(task)
+            task.add_done_callback(self._late_defers.discard)
+
+        loop = asyncio.get_running_loop()
+        interaction.extras[_LATE_DEFER] = loop.call_later(delay, fire)
 
     def _note_idle(self) -> None:
         if not self._waiting and not self._inside:
@@ -173,18 +189,6 @@ async def _defer_late(interaction: discord.Interaction[Any], defer: dict[str, An
         log.debug("could not defer interaction %s late", interaction.id, exc_info=True)
 
 
-def _arm_late_defer(interaction: discord.Interaction[Any], defer: dict[str, Any]) -> None:
-    def fire() -> None:
-        if interaction.extras.pop(_LATE_DEFER, None) is None:
-            return
-        task = asyncio.ensure_future(_defer_late(interaction, defer))
-        _deferring.add(task)
-        task.add_done_callback(_deferring.discard)
-
-    loop = asyncio.get_running_loop()
-    interaction.extras[_LATE_DEFER] = loop.call_later(DIRECT_ANSWER_SECONDS, fire)
-
-
 async def acknowledge(
     interaction: discord.Interaction[Any], *, directly: bool = False, **defer: Any
 ) -> None:
@@ -198,7 +202,7 @@ async def acknowledge(
     bot: CharBot = interaction.client
     if directly and bot.admission.free and not interaction.response.is_done():
         await bot.admission.enter()  # free: no waiting
-        _arm_late_defer(interaction, defer)
+        bot.admission.defer_later(interaction, defer, DIRECT_ANSWER_SECONDS)
         return
     await _defer(interaction, defer)
     await bot.admission.enter()
