@@ -159,11 +159,16 @@ async def test_a_command_is_acknowledged_while_every_work_slot_is_busy(stack: St
     assert collect_violations(stack) == []
 
 
-async def test_a_quick_command_on_an_idle_bot_answers_in_its_first_response(stack: Stack):
+async def test_a_quick_command_on_an_idle_bot_answers_in_its_first_response(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+):
     """A free slot and a quick answer: /quota is acknowledged by its answer itself (one
     private callback with the embed), with no "thinking…" step and no followup."""
     bot = stack.bot
     assert bot is not None
+    # a window no busy test machine can miss: what is checked is the answer being the
+    # acknowledgement, not how fast the machine is
+    monkeypatch.setattr("bot.admission.DIRECT_ANSWER_SECONDS", 2.0)
     collect_violations(stack)
     ix = await stack.command(stack.member("prompt"), "quota")
     reply = await wait_reply(ix)
