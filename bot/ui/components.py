@@ -10,6 +10,7 @@ import discord
 
 from bot.i18n import Catalog
 from bot.replies import reporting
+from bot.ui.text import button_label
 from db.models import Character
 
 if TYPE_CHECKING:
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
 
 CHARACTER_ACTIONS = ("fav", "lib", "pub", "var", "regen", "exp")
 OWNER_ACTIONS = frozenset({"fav", "lib", "pub", "var", "regen"})
-
-
-def _label(item: discord.ui.Item[Any]) -> str:
-    return (item.label or "") if isinstance(item, discord.ui.Button) else ""
 
 
 def _style(item: discord.ui.Item[Any]) -> discord.ButtonStyle:
@@ -75,7 +72,7 @@ class CharacterButton(
         match: re.Match[str],
         /,
     ) -> CharacterButton:
-        return cls(match["id"], match["action"], label=_label(item), style=_style(item))
+        return cls(match["id"], match["action"], label=button_label(item), style=_style(item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         bot: CharBot = interaction.client

@@ -23,7 +23,7 @@ from bot.services import gallery as gallery_service
 from bot.services.gallery import GalleryEntry
 from bot.services.pagination import Page
 from bot.ui.embeds import STYLE_COLOURS
-from bot.ui.text import CUSTOM_ID_MAX, EMBED_TOTAL_MAX, clip, fit_embed
+from bot.ui.text import CUSTOM_ID_MAX, EMBED_TOTAL_MAX, button_label, clip, fit_embed
 from db.models import STYLES
 
 if TYPE_CHECKING:
@@ -113,9 +113,7 @@ def _button(
 
 
 def _label(item: discord.ui.Item[Any], forward: bool) -> str:
-    if isinstance(item, discord.ui.Button) and item.label:
-        return item.label
-    return "→" if forward else "←"
+    return button_label(item) or ("→" if forward else "←")
 
 
 class GalleryBrowseButton(

@@ -10,7 +10,7 @@ import discord
 from bot.admission import acknowledge
 from bot.replies import NO_MENTIONS, reporting, update
 from bot.services import characters as characters_service
-from bot.ui.text import clip, fit_embed
+from bot.ui.text import button_label, clip, fit_embed
 
 if TYPE_CHECKING:
     from bot.app import Caller, CharBot
@@ -61,10 +61,6 @@ async def character_list_message(
     return fit_embed(embed), view
 
 
-def _label(item: discord.ui.Item[Any]) -> str:
-    return (item.label or "") if isinstance(item, discord.ui.Button) else ""
-
-
 class CharacterListButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"clist:(?P<filter>all|favorites|library):(?P<dir>[pn]):(?P<cursor>[A-Za-z0-9_.~=-]{0,100})",
@@ -100,7 +96,9 @@ class CharacterListButton(
         match: re.Match[str],
         /,
     ) -> CharacterListButton:
-        return cls(match["filter"], match["cursor"] or None, match["dir"] == "n", _label(item))
+        return cls(
+            match["filter"], match["cursor"] or None, match["dir"] == "n", button_label(item)
+        )
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await reporting(interaction, lambda: self._run(interaction))
@@ -145,7 +143,7 @@ class ConfirmDeleteButton(
         match: re.Match[str],
         /,
     ) -> ConfirmDeleteButton:
-        return cls(match["id"], match["answer"] == "yes", _label(item))
+        return cls(match["id"], match["answer"] == "yes", button_label(item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await reporting(interaction, lambda: self._run(interaction))

@@ -10,7 +10,7 @@ import discord
 from bot.admission import acknowledge
 from bot.replies import NO_MENTIONS, reporting, update
 from bot.services import themes as themes_service
-from bot.ui.text import clip, fit_embed
+from bot.ui.text import button_label, clip, fit_embed
 from db.models import CharacterTheme
 
 if TYPE_CHECKING:
@@ -47,10 +47,6 @@ async def variant_page_message(
     return fit_embed(embed), view
 
 
-def _label(item: discord.ui.Item[Any]) -> str:
-    return (item.label or "") if isinstance(item, discord.ui.Button) else ""
-
-
 class VariantPageButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"vlist:(?P<theme>[0-9a-f-]{36}):(?P<dir>[pn]):(?P<cursor>[A-Za-z0-9_.~=-]{0,60})",
@@ -77,7 +73,7 @@ class VariantPageButton(
         match: re.Match[str],
         /,
     ) -> VariantPageButton:
-        return cls(match["theme"], match["cursor"] or None, match["dir"] == "n", _label(item))
+        return cls(match["theme"], match["cursor"] or None, match["dir"] == "n", button_label(item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await reporting(interaction, lambda: self._run(interaction))

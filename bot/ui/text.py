@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 
 CONTENT_MAX = 2000
@@ -18,6 +20,11 @@ CHOICE_NAME_MAX = 100
 CUSTOM_ID_MAX = 100
 BUTTON_LABEL_MAX = 80
 MODAL_TITLE_MAX = 45
+
+
+def button_label(item: discord.ui.Item[Any]) -> str:
+    """The label a pressed button carried (a DynamicItem rebuilds itself from it), else ""."""
+    return (item.label or "") if isinstance(item, discord.ui.Button) else ""
 
 
 def clip(text: str | None, limit: int) -> str:
