@@ -39,6 +39,10 @@ _ENGLISH: dict[str, str] = {
     "error.storage": "I couldn't save the image. Please try again.",
     "error.internal": "Something went wrong on my side. Please try again.",
     "error.shutting_down": "The bot is restarting. Please try again in a minute.",
+    "mod.not_moderator": (
+        "Only moderators (Manage Messages, or the server's moderator role) can do that."
+    ),
+    "mod.setup_refused": "Only members with the Manage Server permission can set up moderation.",
 }
 
 

@@ -54,9 +54,6 @@ class NotModeratorError(DomainError):
     def __init__(self) -> None:
         super().__init__()
 
-    def english(self) -> str:
-        return "Only moderators (Manage Messages, or the server's moderator role) can do that."
-
 
 class SetupRefusedError(DomainError):
     """The member may not configure moderation (needs Manage Server)."""
@@ -65,9 +62,6 @@ class SetupRefusedError(DomainError):
 
     def __init__(self) -> None:
         super().__init__()
-
-    def english(self) -> str:
-        return "Only members with the Manage Server permission can set up moderation."
 
 
 class SelfModerationError(InvalidInputError):
