@@ -194,7 +194,7 @@ async def main() -> None:
     os.environ.update(config.get("env", {}))
 
     from bot.app import open_bot
-    from bot.eventloop import freeze_startup_heap
+    from bot.ops.eventloop import freeze_startup_heap
 
     settings = _settings(config)
     lag = LagSampler()
@@ -256,6 +256,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    from bot.eventloop import run as run_loop
+    from bot.ops.eventloop import run as run_loop
 
     run_loop(main())

@@ -9,7 +9,6 @@ import json
 import logging
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -17,38 +16,34 @@ import discord
 import yarl
 from discord.ext import commands
 from google import genai
-from sqlalchemy.dialects.postgresql import insert
 
-from bot.admission import Admission, InFlight
 from bot.config import Settings
-from bot.eventloop import freeze_startup_heap
-from bot.generation.base import ImageProvider, PromptOptimizer
-from bot.generation.factory import build_providers, make_genai_client
-from bot.health import OpsServer, database_answers
+from bot.deps import Deps
 from bot.i18n import Catalog, CatalogTranslator, choose_language
-from bot.metrics import BotMetrics
-from bot.observe import AckTimer, finished, started
-from bot.ratelimit import SharedRateLimit
-from bot.services.accounts import get_member_with_notices, get_or_create_user
+from bot.interactions.admission import Admission, InFlight
+from bot.interactions.caller import Caller
+from bot.interactions.caller import caller as resolve_caller
+from bot.interactions.observe import AckTimer, finished, started
+from bot.interactions.tree import CharTree
+from bot.interactions.users import UserIds
+from bot.ops.eventloop import freeze_startup_heap
+from bot.ops.health import OpsServer
+from bot.ops.metrics import BotMetrics
+from bot.providers.base import ImageProvider, PromptOptimizer
+from bot.providers.factory import build_providers, make_genai_client
+from bot.services import botstate
 from bot.services.generations import sweep_stale
 from bot.services.pipeline import GenerationPipeline
+from bot.services.ratelimit import SharedRateLimit
 from bot.services.slots import GenerationSlots
 from bot.storage.base import Storage, delete_quietly
 from bot.storage.factory import open_storage
-from bot.tree import CharTree
 from bot.ui.components import CharacterButton, CharacterButtonHandler
-from db.bot_models import BotState
-from db.engine import (
-    SessionFactory,
-    make_engine,
-    make_read_session_factory,
-    make_session_factory,
-)
-from db.models import Character, User
+from db.engine import Database, make_engine
+from db.models import Character
 
 log = logging.getLogger(__name__)
 
-USER_ID_CACHE_SIZE = 100_000
 # At shutdown, beyond the generations' own grace: the time a generating flow gets to post what
 # it made (card, thread, welcome), or to tell the member their unit came back.
 FLOW_FINISH_SECONDS = 10.0
@@ -70,33 +65,53 @@ def point_discord_at(settings: Settings) -> None:
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The member behind an interaction: their user row, reply language, and whether a notice
-    waited for them when the row was read (so a command without one needs no second query)."""
-
-    user: User
-    lang: str
-    has_notices: bool
+def build_deps(
+    settings: Settings,
+    db: Database,
+    storage: Storage,
+    optimizer: PromptOptimizer,
+    images: ImageProvider,
+    catalog: Catalog,
+    rate_limit: SharedRateLimit | None = None,
+) -> Deps:
+    """Everything the features use, wired once."""
+    metrics = BotMetrics()
+    pipeline = GenerationPipeline(
+        db,
+        storage,
+        optimizer,
+        images,
+        slots=GenerationSlots(settings.generation_concurrency),
+        text_model=settings.gemini_text_model,
+        image_model=settings.gemini_image_model,
+        rate_limit=rate_limit,
+        metrics=metrics,
+    )
+    admission = Admission(settings.database_pool_size)
+    metrics.track_queues(
+        lambda: pipeline.slots.waiting,
+        lambda: rate_limit.waiting if rate_limit else 0,
+        lambda: admission.waiting,
+    )
+    return Deps(
+        settings=settings,
+        db=db,
+        storage=storage,
+        catalog=catalog,
+        pipeline=pipeline,
+        metrics=metrics,
+        admission=admission,
+        flows=InFlight(),
+        users=UserIds(),
+    )
 
 
 class CharBot(commands.AutoShardedBot):
     """The bot: sharded, no privileged intents, never pings anyone."""
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        sessions: SessionFactory,
-        reads: SessionFactory,
-        storage: Storage,
-        optimizer: PromptOptimizer,
-        images: ImageProvider,
-        catalog: Catalog,
-        extensions: tuple[str, ...] = EXTENSIONS,
-        rate_limit: SharedRateLimit | None = None,
-    ) -> None:
-        metrics = BotMetrics()
+    def __init__(self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+        settings = deps.settings
+        metrics = deps.metrics
         ack_timer = AckTimer(metrics)
         intents = discord.Intents.none()
         intents.guilds = True
@@ -110,45 +125,58 @@ class CharBot(commands.AutoShardedBot):
             shard_ids=settings.shard_id_list,  # type: ignore[arg-type]  # None = all shards
             http_trace=ack_timer.trace,
         )
-        self.metrics = metrics
-        self.settings = settings
-        self.sessions = sessions  # transactions: ``sessions.begin()``
-        self.reads = reads  # reads: one round trip per statement, no transaction (same pool)
-        # deferred interactions doing their work at once: as many as pooled connections
-        self.admission = Admission(settings.database_pool_size)
-        self.flows = InFlight()
-        self.storage = storage
-        self.catalog = catalog
-        self.pipeline = GenerationPipeline(
-            sessions,
-            storage,
-            optimizer,
-            images,
-            slots=GenerationSlots(settings.generation_concurrency),
-            text_model=settings.gemini_text_model,
-            image_model=settings.gemini_image_model,
-            rate_limit=rate_limit,
-            metrics=metrics,
-        )
-        metrics.track_queues(
-            lambda: self.pipeline.slots.waiting,
-            lambda: rate_limit.waiting if rate_limit else 0,
-            lambda: self.admission.waiting,
-        )
+        self.deps = deps
         metrics.track_gateway(lambda: self.latencies)
         self.ops: OpsServer | None = None
         if settings.metrics_port is not None:
             self.ops = OpsServer(
                 metrics,
                 gateway_connected=self.gateway_connected,
-                database_ok=lambda: database_answers(sessions),
+                database_ok=deps.db.answers,
                 host=settings.metrics_host,
                 port=settings.metrics_port,
             )
         self._extensions = extensions
-        self._user_ids: dict[int, str] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self.synced_commands: list[dict[str, Any]] | None = None
+
+    # -- what the features still reach through the bot (moving into their packages) --------
+
+    @property
+    def settings(self) -> Settings:
+        return self.deps.settings
+
+    @property
+    def sessions(self) -> Any:
+        return self.deps.db._writes
+
+    @property
+    def reads(self) -> Any:
+        return self.deps.db._reads
+
+    @property
+    def storage(self) -> Storage:
+        return self.deps.storage
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.deps.catalog
+
+    @property
+    def pipeline(self) -> GenerationPipeline:
+        return self.deps.pipeline
+
+    @property
+    def metrics(self) -> BotMetrics:
+        return self.deps.metrics
+
+    @property
+    def admission(self) -> Admission:
+        return self.deps.admission
+
+    @property
+    def flows(self) -> InFlight:
+        return self.deps.flows
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -187,27 +215,18 @@ class CharBot(commands.AutoShardedBot):
         payload = await self.command_payload()
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         key = f"command_hash:{self.application_id}"
-        async with self.sessions.begin() as session:
-            current = await session.get(BotState, key)
-            if current is not None and current.value == digest:
-                log.info("command set unchanged; not syncing")
-                return
+        if await botstate.get_value(self.deps.db, key) == digest:
+            log.info("command set unchanged; not syncing")
+            return
         await self.tree.sync()
-        async with self.sessions.begin() as session:
-            stmt = insert(BotState).values(key=key, value=digest)
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[BotState.key],
-                    set_={"value": digest, "updated_at": stmt.excluded.updated_at},
-                )
-            )
+        await botstate.set_value(self.deps.db, key, digest)
         log.info("commands synced globally (%d top-level)", len(payload))
 
     async def _sweep_forever(self) -> None:
         age = timedelta(minutes=self.settings.stale_generation_minutes)
         while not self.is_closed():
             try:
-                failed = await sweep_stale(self.sessions, age)
+                failed = await sweep_stale(self.deps.db, age)
                 self.metrics.refunded(sum(1 for f in failed if f.refunded), source="sweep")
                 if failed:
                     log.warning("failed and refunded %d stale generations", len(failed))
@@ -226,14 +245,10 @@ class CharBot(commands.AutoShardedBot):
     # -- per interaction ----------------------------------------------------------------------
 
     def known_user_id(self, discord_id: int) -> str | None:
-        """The user id of a member seen before by this process (ids never change)."""
-        return self._user_ids.get(discord_id)
+        return self.deps.users.get(discord_id)
 
     def remember_user_id(self, discord_id: int, user_id: str) -> None:
-        """Cache a member's user id (bounded; cleared when full)."""
-        if len(self._user_ids) >= USER_ID_CACHE_SIZE:
-            self._user_ids.clear()
-        self._user_ids[discord_id] = user_id
+        self.deps.users.remember(discord_id, user_id)
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Note when the interaction arrived (for its log line's duration)."""
@@ -246,36 +261,7 @@ class CharBot(commands.AutoShardedBot):
         finished(interaction, "ok")
 
     async def caller(self, interaction: discord.Interaction[Any]) -> Caller:
-        """The member's user row (created on first use) and reply language, once per interaction."""
-        cached = interaction.extras.get("caller")
-        if isinstance(cached, Caller):
-            return cached
-        member = interaction.user
-        async with self.reads() as session:
-            found = await get_member_with_notices(session, member.id)
-        if found is None:  # first use: create the row
-            async with self.sessions.begin() as session:
-                user = await get_or_create_user(
-                    session,
-                    member.id,
-                    username_hint=member.name,
-                    display_name=member.display_name,
-                    avatar_url=member.display_avatar.url if member.avatar else None,
-                    daily_quota=self.settings.quota_for_tier("FREE"),
-                    language=choose_language(None, interaction.locale),
-                )
-            waiting = False
-        else:
-            user, waiting = found
-        caller = Caller(
-            user=user,
-            lang=choose_language(user.preferred_language, interaction.locale),
-            has_notices=waiting,
-        )
-        self.remember_user_id(member.id, user.id)
-        interaction.extras["caller"] = caller
-        interaction.extras["lang"] = caller.lang
-        return caller
+        return await resolve_caller(interaction)
 
     def character_buttons(self) -> CharacterButtonHandler:
         """The cog that handles character buttons."""
@@ -348,16 +334,16 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
             settings, client, retry_gate=rate_limit.acquire if rate_limit is not None else None
         )
         async with open_storage(settings) as storage:
-            bot = CharBot(
-                settings=settings,
-                sessions=make_session_factory(engine),
-                reads=make_read_session_factory(engine),
-                storage=storage,
-                optimizer=optimizer,
-                images=images,
-                catalog=Catalog.load(),
-                rate_limit=rate_limit,
+            deps = build_deps(
+                settings,
+                Database.on(engine),
+                storage,
+                optimizer,
+                images,
+                Catalog.load(),
+                rate_limit,
             )
+            bot = CharBot(deps)
             async with bot:
                 if bot.ops is not None:
                     await bot.ops.start()

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import discord
 from sqlalchemy import select
 
-from bot.admission import acknowledge
-from bot.replies import NO_MENTIONS
+from bot.cards.codec import card_from_character, card_json_bytes, card_png
+from bot.interactions.acknowledge import acknowledge
+from bot.interactions.replies import NO_MENTIONS
 from bot.services import characters as characters_service
-from bot.services.cards import card_from_character, card_json_bytes, card_png
 from db.models import CharacterTheme, ThemeVariant, User
 
 if TYPE_CHECKING:

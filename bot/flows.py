@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.replies import NO_MENTIONS, deliver, respond, token_alive
+from bot.interactions.replies import NO_MENTIONS, deliver, respond, token_alive
 from bot.services import characters as characters_service
 from bot.services.pipeline import CreateRequest, Outcome
 from bot.storage.images import extension_for, validate_reference_image
@@ -25,7 +25,8 @@ from bot.ui.text import THREAD_NAME_MAX, clip
 from db.models import Character
 
 if TYPE_CHECKING:
-    from bot.app import Caller, CharBot
+    from bot.app import CharBot
+    from bot.interactions.caller import Caller
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,6 @@ async def post_character(
     else:
         key = "character.regenerated"
     message = await deliver(
-        bot,
         interaction,
         content=bot.catalog.t(lang, key, name=clip(character.name, 100)),
         embed=embed,
@@ -333,21 +333,20 @@ async def variant_flow(
             log.info("character thread %s unavailable; replying in place", thread_id)
         else:
             await deliver(
-                bot,
                 interaction,
                 content=bot.catalog.t(lang, "variant.posted", link=posted.jump_url),
             )
             return
         interaction.extras["public_defer"] = False
-    await deliver(bot, interaction, content=content, embed=embed, files=files)
+    await deliver(interaction, content=content, embed=embed, files=files)
 
 
 async def import_flow(
     bot: CharBot, interaction: discord.Interaction[Any], attachment: discord.Attachment
 ) -> None:
     """/character import: read the card, create the character, post it with its thread."""
+    from bot.cards.codec import MAX_CARD_BYTES, parse_card
     from bot.errors import InvalidInputError
-    from bot.services.cards import MAX_CARD_BYTES, parse_card
     from bot.services.importing import import_card
 
     bot.flows.track()  # shutdown waits for the post, not only the import
@@ -363,7 +362,7 @@ async def import_flow(
             "I couldn't download that file.", "invalid.image.download"
         ) from None
     card = await asyncio.to_thread(parse_card, data, attachment.filename)
-    character = await import_card(bot.sessions, bot.storage, caller.user.id, card)
+    character = await import_card(bot.deps.db, bot.storage, caller.user.id, card)
     outcome = Outcome(
         generation_id="",
         character=character,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import discord
 from sqlalchemy import delete, select
 
-from bot.replies import NO_MENTIONS
+from bot.interactions.replies import NO_MENTIONS
 from bot.ui.embeds import character_embed
 from db.bot_models import GuildSettings, ShowcasePost
 from db.models import Character, User

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.replies import NO_MENTIONS, respond
+from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services.quota import status_of
 from bot.ui.embeds import quota_embed
 
@@ -33,7 +33,6 @@ class Account(commands.Cog):
         await respond(
             interaction,
             embed=quota_embed(self.bot.catalog, caller.lang, status),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 

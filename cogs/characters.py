@@ -13,9 +13,10 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot import flows
-from bot.admission import acknowledge
 from bot.errors import NotOwnerError
-from bot.replies import NO_MENTIONS, deliver, respond, update
+from bot.interactions.acknowledge import acknowledge
+from bot.interactions.replies import NO_MENTIONS, deliver, respond, update
+from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import characters as characters_service
 from bot.ui.components import OWNER_ACTIONS, character_view
 from bot.ui.embeds import character_embed
@@ -47,7 +48,11 @@ class Characters(commands.Cog):
 
     # -- commands ---------------------------------------------------------------------------
 
-    @character.command(name=_("create"), description=_("Create a character from a description"))
+    @character.command(
+        name=_("create"),
+        description=_("Create a character from a description"),
+        extras=SELF_ACKNOWLEDGING,
+    )
     @app_commands.describe(
         description=_("Who is the character? Looks, personality, anything"),
         name=_("The character's name (made up if left out)"),
@@ -93,7 +98,6 @@ class Characters(commands.Cog):
             interaction,
             embed=embed,
             view=view if row.user_id == caller.user.id else discord.utils.MISSING,
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -110,11 +114,11 @@ class Characters(commands.Cog):
         embed, view = await character_list_message(
             self.bot, caller, filter.value if filter else "all", None
         )
-        await respond(
-            interaction, embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await respond(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
-    @character.command(name=_("edit"), description=_("Edit a character's details"))
+    @character.command(
+        name=_("edit"), description=_("Edit a character's details"), extras=SELF_ACKNOWLEDGING
+    )
     @app_commands.describe(character=_("The character"))
     @app_commands.autocomplete(character=character_autocomplete)
     async def edit(self, interaction: discord.Interaction[CharBot], character: str) -> None:
@@ -126,7 +130,11 @@ class Characters(commands.Cog):
             EditCharacterModal(self.bot.catalog, caller.lang, row, self.on_edit_submit)
         )
 
-    @character.command(name=_("regenerate"), description=_("Draw a character's portrait again"))
+    @character.command(
+        name=_("regenerate"),
+        description=_("Draw a character's portrait again"),
+        extras=SELF_ACKNOWLEDGING,
+    )
     @app_commands.describe(character=_("The character"), instruction=_("What to change (optional)"))
     @app_commands.autocomplete(character=character_autocomplete)
     async def regenerate(
@@ -155,7 +163,6 @@ class Characters(commands.Cog):
             interaction,
             self.bot.catalog.t(caller.lang, "delete.confirm", name=row.name or row.id[:8]),
             view=view,
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -180,7 +187,11 @@ class Characters(commands.Cog):
         """Download a character as JSON and as a PNG Character Card V2."""
         await self.bot.export_character(interaction, character)
 
-    @character.command(name=_("import"), description=_("Create a character from a Character Card"))
+    @character.command(
+        name=_("import"),
+        description=_("Create a character from a Character Card"),
+        extras=SELF_ACKNOWLEDGING,
+    )
     @app_commands.describe(card=_("A Character Card: PNG (V1/V2) or JSON"))
     async def import_(
         self, interaction: discord.Interaction[CharBot], card: discord.Attachment
@@ -229,7 +240,6 @@ class Characters(commands.Cog):
             interaction,
             self.bot.catalog.t(caller.lang, "edit.done", name=row.name or ""),
             embed=character_embed(self.bot.catalog, caller.lang, row),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -321,7 +331,6 @@ class Characters(commands.Cog):
             raise
         character = outcome.character
         await deliver(
-            self.bot,
             interaction,
             content=None,
             embed=character_embed(

@@ -12,7 +12,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.errors import DomainError, NotOwnerError
-from bot.replies import NO_MENTIONS, respond
+from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services import collections as collections_service
 from bot.ui.community import collection_embed, collection_list_embed
 from bot.ui.text import clip
@@ -162,7 +162,6 @@ class Collections(commands.Cog):
         await respond(
             interaction,
             embed=collection_embed(self.bot.catalog, caller.lang, view),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -178,7 +177,6 @@ class Collections(commands.Cog):
         await respond(
             interaction,
             embed=collection_list_embed(self.bot.catalog, caller.lang, summaries),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.replies import NO_MENTIONS, respond
+from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services.accounts import get_user_by_discord_id
 from bot.ui.gallery import (
     MAX_TAG_IN_ID,
@@ -63,7 +63,6 @@ class Gallery(commands.Cog):
             content,
             embeds=embeds,
             view=view or discord.utils.MISSING,
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -83,7 +82,6 @@ class Gallery(commands.Cog):
             await respond(
                 interaction,
                 t(caller.lang, "gallery.user_empty"),
-                ephemeral=True,
                 allowed_mentions=NO_MENTIONS,
             )
             return
@@ -95,7 +93,6 @@ class Gallery(commands.Cog):
             content,
             embeds=embeds,
             view=view or discord.utils.MISSING,
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -14,9 +14,9 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.admission import acknowledge
 from bot.i18n import choose_language
-from bot.replies import NO_MENTIONS, respond
+from bot.interactions.acknowledge import acknowledge
+from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services import moderation as moderation_service
 from bot.services import notices as notices_service
 from bot.services.accounts import get_member_with_notices, get_or_create_user
@@ -277,7 +277,6 @@ class Moderation(commands.Cog):
         await respond(
             interaction,
             embed=mod_log_embed(self.bot.catalog, caller.lang, entries),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -12,7 +12,8 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.i18n import choose_language
-from bot.replies import NO_MENTIONS, respond
+from bot.interactions.replies import NO_MENTIONS, respond
+from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import moderation as moderation_service
 from bot.services import profiles as profiles_service
 from bot.services.accounts import SettingsChange, get_user_by_discord_id, update_settings
@@ -91,11 +92,10 @@ class Profile(commands.Cog):
         await respond(
             interaction,
             embed=profile_embed(self.bot.catalog, caller.lang, profile),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
-    @profile.command(name=_("edit"), description=_("Edit your profile"))
+    @profile.command(name=_("edit"), description=_("Edit your profile"), extras=SELF_ACKNOWLEDGING)
     async def edit(self, interaction: discord.Interaction[CharBot]) -> None:
         """Edit your profile."""
         caller = await self.bot.caller(interaction)
@@ -122,7 +122,6 @@ class Profile(commands.Cog):
             interaction,
             self.bot.catalog.t(caller.lang, "profile.saved"),
             embed=profile_embed(self.bot.catalog, caller.lang, profile),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -165,7 +164,6 @@ class Profile(commands.Cog):
                 interaction,
                 embed=settings_embed(self.bot.catalog, caller.lang, caller.user),
                 view=settings_view(self.bot.catalog, caller.lang, caller.user),
-                ephemeral=True,
                 allowed_mentions=NO_MENTIONS,
             )
             return
@@ -174,7 +172,6 @@ class Profile(commands.Cog):
             interaction,
             self.bot.catalog.t(lang, "settings.saved"),
             embed=settings_embed(self.bot.catalog, lang, user),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -12,7 +12,8 @@ from discord.ext import commands
 
 from bot import flows
 from bot.errors import InvalidInputError
-from bot.replies import NO_MENTIONS, respond
+from bot.interactions.replies import NO_MENTIONS, respond
+from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import characters as characters_service
 from bot.services import themes as themes_service
 from bot.ui.paging_variants import VariantPageButton, variant_page_message
@@ -118,7 +119,6 @@ class Themes(commands.Cog):
         await respond(
             interaction,
             self.bot.catalog.t(caller.lang, "theme.created", name=clip(theme.name, 50)),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -140,9 +140,7 @@ class Themes(commands.Cog):
             title=t(caller.lang, "theme.list_title", name=clip(row.name or "", 100)),
             description="\n".join(lines) or t(caller.lang, "theme.none"),
         )
-        await respond(
-            interaction, embed=fit_embed(embed), ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await respond(interaction, embed=fit_embed(embed), allowed_mentions=NO_MENTIONS)
 
     @theme.command(name=_("rename"), description=_("Rename a theme"))
     @app_commands.describe(theme=_("The theme"), new_name=_("The new name"))
@@ -160,7 +158,6 @@ class Themes(commands.Cog):
         await respond(
             interaction,
             self.bot.catalog.t(caller.lang, "theme.renamed", name=clip(row.name, 50)),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -176,11 +173,14 @@ class Themes(commands.Cog):
         await respond(
             interaction,
             self.bot.catalog.t(caller.lang, "theme.deleted"),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 
-    @variant.command(name=_("create"), description=_("Make an edited version of a character"))
+    @variant.command(
+        name=_("create"),
+        description=_("Make an edited version of a character"),
+        extras=SELF_ACKNOWLEDGING,
+    )
     @app_commands.describe(
         instruction=_("How to change the image, e.g. make them smile"),
         theme=_("Theme to file it under (default: Variations)"),
@@ -219,9 +219,7 @@ class Themes(commands.Cog):
         """Browse the variants of a theme."""
         caller = await self.bot.caller(interaction)
         embed, view = await variant_page_message(self.bot, caller, theme, None)
-        await respond(
-            interaction, embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
-        )
+        await respond(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
     @variant.command(name=_("delete"), description=_("Delete a variant"))
     @app_commands.describe(variant=_("The variant"))
@@ -235,7 +233,6 @@ class Themes(commands.Cog):
         await respond(
             interaction,
             self.bot.catalog.t(caller.lang, "variant.deleted"),
-            ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
 

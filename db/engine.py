@@ -1,11 +1,14 @@
-"""Async engine and session factory."""
+"""Async engine, session factories, and the Database handle the use cases are given."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 SessionFactory = async_sessionmaker[AsyncSession]
+log = logging.getLogger(__name__)
+HEALTH_TIMEOUT_SECONDS = 2.0
 
 # A pooled connection idle for longer than this is pinged before use. SQLAlchemy's own
 # pre-ping costs asyncpg three round trips (BEGIN, ping, ROLLBACK) on every checkout; under
@@ -85,3 +90,44 @@ def _refuse_writes(session: Session, flush_context: Any, instances: Any) -> None
     if session.new or session.dirty or session.deleted:
         msg = "a read session cannot write; use a transaction (sessions.begin())"
         raise RuntimeError(msg)
+
+
+class Database:
+    """The one handle on the database that the use cases are given: short transactions
+    (:meth:`transaction`) and single-statement reads (:meth:`read`) on one pool."""
+
+    def __init__(self, writes: SessionFactory, reads: SessionFactory | None = None) -> None:
+        self._writes = writes
+        self._reads = reads if reads is not None else writes
+
+    @classmethod
+    def on(cls, engine: AsyncEngine) -> Database:
+        """Transactions and autocommit reads over ``engine``'s pool."""
+        return cls(make_session_factory(engine), make_read_session_factory(engine))
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session inside a transaction, committed on a clean exit, rolled back on error."""
+        return self._writes.begin()
+
+    def read(self) -> AsyncSession:
+        """A session for reads only (``async with db.read() as session``)."""
+        return self._reads()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine behind the pool."""
+        bind = self._writes.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):  # pragma: no cover - always built on an engine
+            msg = "the database handle has no engine"
+            raise TypeError(msg)
+        return bind
+
+    async def answers(self) -> bool:
+        """Whether ``SELECT 1`` succeeds within HEALTH_TIMEOUT_SECONDS (the health check)."""
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), self._reads() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not healthy"; the reason is logged
+            log.warning("health check: the database does not answer", exc_info=True)
+            return False
+        return True

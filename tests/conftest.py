@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.logs import SecretFilter
+from bot.ops.logs import SecretFilter
 from db.engine import SessionFactory, make_engine, make_session_factory
 from db.migrate import upgrade
 from tests.dbutil import create_database, drop_database

@@ -25,7 +25,7 @@ from discord.ext import commands
 
 import cogs
 from bot.i18n import COMMAND_LOCALES, LANGUAGES, Catalog, CatalogTranslator, placeholders
-from bot.tree import CharTree
+from bot.interactions.tree import CharTree
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "bot" / "locales"
@@ -287,7 +287,7 @@ def _keys_of_call(node: ast.Call, patterns: bool, constants: Mapping[str, str]) 
 
 def _fallback(node: ast.Call, key: str) -> tuple[str, ...]:
     """``reason_key="invalid.x_too_long", field="x"`` falls back to ``invalid.field_too_long``
-    with ``field.x`` (see ``bot.replies.localize_error``)."""
+    with ``field.x`` (see ``bot.interactions.replies.localize_error``)."""
     fields = [k.value for k in node.keywords if k.arg == "field"]
     field = _strings(fields[0]) if fields else None
     for suffix in ("too_long", "empty"):

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.admission import Admission, InFlight, first_answer
-from bot.eventloop import run
+from bot.interactions.admission import Admission, InFlight, first_answer
+from bot.ops.eventloop import run
 from tests.conftest import truncate_all
 from tests.e2e import Stack, collect_violations, running_stack, wait_reply
 
@@ -109,7 +109,7 @@ def test_the_bot_runs_on_uvloop_where_it_is_installed():
 def test_the_start_up_heap_is_frozen_and_young_collections_are_rarer():
     """In a fresh interpreter (a frozen object is never freed, so not in the test process)."""
     code = (
-        "import gc; from bot.eventloop import freeze_startup_heap, YOUNG_COLLECTION_THRESHOLD;"
+        "import gc; from bot.ops.eventloop import freeze_startup_heap, YOUNG_COLLECTION_THRESHOLD;"
         "before = gc.get_freeze_count(); freeze_startup_heap();"
         "assert before == 0 and gc.get_freeze_count() > 1000, gc.get_freeze_count();"
         "assert gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD; print('ok')"
@@ -168,7 +168,7 @@ async def test_a_quick_command_on_an_idle_bot_answers_in_its_first_response(
     assert bot is not None
     # a window no busy test machine can miss: what is checked is the answer being the
     # acknowledgement, not how fast the machine is
-    monkeypatch.setattr("bot.admission.DIRECT_ANSWER_SECONDS", 2.0)
+    monkeypatch.setattr("bot.interactions.admission.DIRECT_ANSWER_SECONDS", 2.0)
     collect_violations(stack)
     ix = await stack.command(stack.member("prompt"), "quota")
     reply = await wait_reply(ix)
@@ -187,7 +187,7 @@ async def test_a_quick_command_whose_answer_is_late_is_deferred_first(
     deferred then, and the answer fills the "thinking…" message: one acknowledgement only."""
     bot = stack.bot
     assert bot is not None
-    monkeypatch.setattr("bot.admission.DIRECT_ANSWER_SECONDS", 0.0)
+    monkeypatch.setattr("bot.interactions.admission.DIRECT_ANSWER_SECONDS", 0.0)
     collect_violations(stack)
     ix = await stack.command(stack.member("unhurried"), "quota")
     reply = await wait_reply(ix)

@@ -1,4 +1,4 @@
-"""Character Card V2 export and import (bot.services.cards), with no database."""
+"""Character Card V2 export and import (bot.cards.codec), with no database."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from jsonschema import Draft202012Validator
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from bot.errors import InvalidInputError
-from bot.services.cards import (
+from bot.cards.codec import (
     MAX_CARD_BYTES,
     PROJECT_EXTENSION,
     card_from_character,
@@ -24,6 +23,7 @@ from bot.services.cards import (
     card_png,
     parse_card,
 )
+from bot.errors import InvalidInputError
 from db.models import Character, CharacterTheme, ThemeVariant
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "chara_card_v2.schema.json").read_text())

@@ -14,11 +14,12 @@ from sqlalchemy import func, select, text
 
 from bot.config import Settings
 from bot.errors import GenerationError, StorageError
-from bot.generation.factory import build_providers, make_genai_client
-from bot.generation.gemini import GeminiImageProvider, GeminiPromptOptimizer
+from bot.providers.factory import build_providers, make_genai_client
+from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
 from bot.services.pipeline import CreateRequest, GenerationPipeline
 from bot.services.slots import GenerationSlots
 from bot.storage.factory import open_storage
+from db.engine import Database
 from db.models import Character, Generation, ThemeVariant, User
 from tests.factories import make_user
 from tests.fakes.gemini_server import FakeGemini
@@ -81,7 +82,7 @@ async def rig(session_factory, gemini, moto, tmp_path) -> AsyncIterator[Rig]:
     async with open_storage(settings) as storage:
         yield Rig(
             GenerationPipeline(
-                session_factory,
+                Database(session_factory),
                 storage,
                 optimizer,
                 images,
@@ -268,7 +269,7 @@ async def test_offline_providers_run_create_and_variant_with_no_key(session_fact
     user = await _user(session_factory, daily_quota=3)
     async with open_storage(settings) as storage:
         pipeline = GenerationPipeline(
-            session_factory,
+            Database(session_factory),
             storage,
             optimizer,
             images,

@@ -12,10 +12,10 @@ from PIL import Image
 
 from bot.config import ConfigError, Settings
 from bot.errors import GenerationError
-from bot.generation.factory import build_providers, make_genai_client
-from bot.generation.gemini import GeminiImageProvider, GeminiPromptOptimizer
-from bot.generation.offline import STYLES, OfflineImageProvider, OfflinePromptOptimizer
-from bot.generation.retry import ProviderError, RetryPolicy, with_retries
+from bot.providers.factory import build_providers, make_genai_client
+from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
+from bot.providers.offline import STYLES, OfflineImageProvider, OfflinePromptOptimizer
+from bot.providers.retry import ProviderError, RetryPolicy, with_retries
 from tests.fakes.gemini_server import FakeGemini, png_bytes
 
 KEY = "AIzaFAKE-test-key-0123456789abcdefghijk"

@@ -16,14 +16,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.config import Settings
-from bot.generation.factory import make_genai_client
-from bot.generation.gemini import GeminiImageProvider
-from bot.generation.offline import OfflineImageProvider, OfflinePromptOptimizer
-from bot.metrics import BotMetrics
-from bot.ratelimit import SharedRateLimit
+from bot.ops.metrics import BotMetrics
+from bot.providers.factory import make_genai_client
+from bot.providers.gemini import GeminiImageProvider
+from bot.providers.offline import OfflineImageProvider, OfflinePromptOptimizer
 from bot.services.pipeline import CreateRequest, GenerationPipeline
+from bot.services.ratelimit import SharedRateLimit
 from bot.services.slots import GenerationSlots
 from bot.storage.local import LocalStorage
+from db.engine import Database
 from tests.factories import make_user
 from tests.fakes.gemini_server import FakeGemini
 
@@ -148,7 +149,7 @@ async def test_pipeline_waits_for_the_budget_and_shows_the_position(
     metrics = BotMetrics()
     limiter = SharedRateLimit(limiter_engines[0], budget=2, window=1.0, bucket=bucket())
     pipeline = GenerationPipeline(
-        session_factory,
+        Database(session_factory),
         LocalStorage(tmp_path / "images"),
         OfflinePromptOptimizer(),
         OfflineImageProvider(),

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 from tests.conftest import truncate_all
 from tests.e2e import find_id, running_stack, wait_ephemeral_text, wait_final
 

@@ -12,6 +12,7 @@ from sqlalchemy import text, update
 from bot.errors import AccountRestrictedError, QuotaExceededError
 from bot.services.generations import fail_generation, start_generation, sweep_stale
 from bot.services.quota import charge, next_reset, status_of
+from db.engine import Database
 from db.models import Character, Generation, User
 from tests.factories import make_character, make_user
 
@@ -167,7 +168,7 @@ async def test_sweeper_fails_and_refunds_stale_rows_only(session_factory):
             text("UPDATE generations SET updated_at = now() - interval '2 hours' WHERE id = :id"),
             {"id": stale.id},
         )
-    failed = await sweep_stale(session_factory, timedelta(minutes=20))
+    failed = await sweep_stale(Database(session_factory), timedelta(minutes=20))
     assert [f.id for f in failed] == [stale.id]
     async with session_factory() as s:
         assert (await s.get(Generation, stale.id)).status == "failed"  # type: ignore[union-attr]
@@ -175,4 +176,4 @@ async def test_sweeper_fails_and_refunds_stale_rows_only(session_factory):
         assert (await s.get(User, user.id)).daily_used == 2  # type: ignore[union-attr]
         # the half-made character of the interrupted create is gone
         assert await s.get(Character, character.id) is None
-    assert await sweep_stale(session_factory, timedelta(minutes=20)) == []
+    assert await sweep_stale(Database(session_factory), timedelta(minutes=20)) == []

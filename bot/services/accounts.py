@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
 from bot.services.notices import pending_for
+from db.engine import Database
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
 
 _USERNAME_CHARS = re.compile(r"[^a-zA-Z0-9_]+")
@@ -195,3 +196,42 @@ async def update_settings(session: AsyncSession, user_id: str, change: SettingsC
         setattr(user, key, value)
     await session.flush()
     return user
+
+
+@dataclass(frozen=True)
+class NewMember:
+    """What Discord says of a member the bot has not seen yet (their row is made from it)."""
+
+    discord_id: int
+    username_hint: str
+    display_name: str | None
+    avatar_url: str | None
+    daily_quota: int
+    language: str | None
+
+
+async def resolve_member(db: Database, member: NewMember) -> tuple[User, bool]:
+    """The member's user row (created on first use) and whether a notice waits for them: one
+    read for a known member, one short transaction for a new one."""
+    async with db.read() as session:
+        found = await get_member_with_notices(session, member.discord_id)
+    if found is not None:
+        return found
+    async with db.transaction() as session:
+        user = await get_or_create_user(
+            session,
+            member.discord_id,
+            username_hint=member.username_hint,
+            display_name=member.display_name,
+            avatar_url=member.avatar_url,
+            daily_quota=member.daily_quota,
+            language=member.language,
+        )
+    return user, False
+
+
+async def find_user_id(db: Database, discord_id: int) -> str | None:
+    """The user id of a member who has used the bot, without creating a row."""
+    async with db.read() as session:
+        user = await get_user_by_discord_id(session, discord_id)
+    return None if user is None else user.id

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.engine import SessionFactory
+from db.engine import Database
 from db.models import Generation
 
 MAX_ERROR_LENGTH = 1000
@@ -169,11 +169,9 @@ async def delete_unfinished_characters(session: AsyncSession, character_ids: lis
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def sweep_stale(
-    session_factory: SessionFactory, max_age: timedelta
-) -> list[FailedGeneration]:
+async def sweep_stale(db: Database, max_age: timedelta) -> list[FailedGeneration]:
     """Fail and refund every generation left pending/processing for longer than ``max_age``."""
-    async with session_factory.begin() as session:
+    async with db.transaction() as session:
         ids = (
             (
                 await session.execute(

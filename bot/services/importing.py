@@ -6,12 +6,12 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.cards.codec import CardData
 from bot.errors import NotFoundError
 from bot.services.accounts import ensure_can_generate
-from bot.services.cards import CardData
 from bot.storage.base import Storage, delete_quietly
 from bot.storage.images import extension_for, image_key, make_thumbnail, thumbnail_key
-from db.engine import SessionFactory
+from db.engine import Database
 from db.models import STYLES, Character, CharacterTheme, User
 
 
@@ -42,9 +42,7 @@ def character_from_card(card: CardData, *, user_id: str, character_id: str) -> C
     )
 
 
-async def import_card(
-    sessions: SessionFactory, storage: Storage, user_id: str, card: CardData
-) -> Character:
+async def import_card(db: Database, storage: Storage, user_id: str, card: CardData) -> Character:
     """Store the card's portrait (if any) and create the character with its themes.
 
     Variants listed in the card are not imported: their images live in the exporter's storage
@@ -53,7 +51,7 @@ async def import_card(
     Raises:
         AccountRestrictedError: suspended or banned. StorageError. NotFoundError: no such user.
     """
-    async with sessions() as session:
+    async with db.read() as session:
         user = await session.get(User, user_id)
         if user is None:
             raise NotFoundError("user")
@@ -72,7 +70,7 @@ async def import_card(
             stored.append(thumb_key)
             urls["thumbnail_url"] = await storage.put(thumb_key, thumb, "image/webp")
             urls["imageKey"], urls["thumbnailKey"] = key, thumb_key
-        async with sessions.begin() as session:
+        async with db.transaction() as session:
             row = character_from_card(card, user_id=user_id, character_id=character_id)
             row.image_url = row.s3_url = urls.get("image_url")
             row.thumbnail_url = urls.get("thumbnail_url")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError, GenerationError, InvalidInputError, NotFoundError
-from bot.generation.base import ImageProvider, ImageResult, PromptOptimizer
+from bot.providers.base import ImageProvider, ImageResult, PromptOptimizer
 from bot.services.accounts import ensure_can_generate
 from bot.services.generations import (
     complete_generation,
@@ -34,12 +34,12 @@ from bot.services.slots import GenerationSlots
 from bot.services.themes import DEFAULT_THEME
 from bot.storage.base import Storage, delete_quietly
 from bot.storage.images import extension_for, image_key, make_thumbnail, thumbnail_key, variant_key
-from db.engine import SessionFactory
+from db.engine import Database
 from db.models import STYLES, Character, CharacterTheme, ThemeVariant, User
 
 if TYPE_CHECKING:
-    from bot.metrics import BotMetrics
-    from bot.ratelimit import SharedRateLimit
+    from bot.ops.metrics import BotMetrics
+    from bot.services.ratelimit import SharedRateLimit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,7 +124,7 @@ class GenerationPipeline:
 
     def __init__(
         self,
-        session_factory: SessionFactory,
+        db: Database,
         storage: Storage,
         optimizer: PromptOptimizer,
         images: ImageProvider,
@@ -135,7 +135,7 @@ class GenerationPipeline:
         rate_limit: SharedRateLimit | None = None,
         metrics: BotMetrics | None = None,
     ) -> None:
-        self.sessions = session_factory
+        self.db = db
         self.rate_limit = rate_limit
         self.metrics = metrics
         self.storage = storage
@@ -174,7 +174,7 @@ class GenerationPipeline:
                 choices=", ".join(STYLES),
             )
         self._check_open()
-        async with self.sessions.begin() as session:
+        async with self.db.transaction() as session:
             user = await self._generating_user(session, request.user_id)
             quota = await charge(session, user.id)
             character = Character(
@@ -240,7 +240,7 @@ class GenerationPipeline:
                 )
             attrs = optimized.attributes
             with job.timed("db_persist"):
-                async with self.sessions.begin() as session:
+                async with self.db.transaction() as session:
                     row = await self._locked_character(session, character.id)
                     row.name = name or attrs.name
                     row.prompt = optimized.prompt
@@ -291,7 +291,7 @@ class GenerationPipeline:
 
         extra = _clean(instruction, MAX_INSTRUCTION, "instruction")
         self._check_open()
-        async with self.sessions.begin() as session:
+        async with self.db.transaction() as session:
             user = await self._generating_user(session, user_id)
             character = await get_owned_character(session, character_id, user.id)
             if character.generation_status in ("pending", "processing"):
@@ -330,7 +330,7 @@ class GenerationPipeline:
             await progress("saving", None)
             urls = await self._store(job, character_id, image, variant=None)
             with job.timed("db_persist"):
-                async with self.sessions.begin() as session:
+                async with self.db.transaction() as session:
                     row = await self._locked_character(session, character_id)
                     row.image_url = row.s3_url = urls["image_url"]
                     row.thumbnail_url = urls["thumbnail_url"]
@@ -371,7 +371,7 @@ class GenerationPipeline:
             raise InvalidInputError("Say how to change the image.", "invalid.instruction_empty")
         theme = _clean(theme_name, 50, "theme name") or DEFAULT_THEME
         self._check_open()
-        async with self.sessions.begin() as session:
+        async with self.db.transaction() as session:
             user = await self._generating_user(session, user_id)
             character = await get_owned_character(session, character_id, user.id)
             source_key = (character.meta or {}).get("imageKey")
@@ -407,7 +407,7 @@ class GenerationPipeline:
             await progress("saving", None)
             urls = await self._store(job, character_id, image, variant=text)
             with job.timed("db_persist"):
-                async with self.sessions.begin() as session:
+                async with self.db.transaction() as session:
                     from bot.services.themes import get_or_create_theme
 
                     row = await self._locked_character(session, character_id)
@@ -577,7 +577,7 @@ class GenerationPipeline:
         try:
             async with self.slots.acquire(lambda pos: progress("queued", pos)):
                 with job.timed("db_processing"):
-                    async with self.sessions.begin() as session:
+                    async with self.db.transaction() as session:
                         await mark_processing(session, job.generation_id)
                 outcome = await work()
         except BaseException as exc:
@@ -625,7 +625,7 @@ class GenerationPipeline:
             message = f"Internal error ({type(exc).__name__})."
         log.info("generation %s failed: %s", job.generation_id, message)
         try:
-            async with self.sessions.begin() as session:
+            async with self.db.transaction() as session:
                 refunded = await fail_generation(session, job.generation_id, message)
                 if job.placeholder_character_id:
                     await delete_unfinished_characters(session, [job.placeholder_character_id])

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 
 from bot.i18n import Catalog
-from bot.replies import reporting
+from bot.interactions.replies import reporting
 from bot.ui.text import button_label
 from db.models import Character
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.admission import acknowledge
-from bot.replies import NO_MENTIONS, reporting, update
+from bot.interactions.acknowledge import acknowledge
+from bot.interactions.replies import NO_MENTIONS, reporting, update
 from bot.services import gallery as gallery_service
 from bot.services.gallery import GalleryEntry
 from bot.services.pagination import Page
@@ -27,8 +27,9 @@ from bot.ui.text import CUSTOM_ID_MAX, EMBED_TOTAL_MAX, button_label, clip, fit_
 from db.models import STYLES
 
 if TYPE_CHECKING:
-    from bot.app import Caller, CharBot
+    from bot.app import CharBot
     from bot.i18n import Catalog
+    from bot.interactions.caller import Caller
 
 PAGE_SIZE = 5
 MAX_TAG_IN_ID = 40

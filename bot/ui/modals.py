@@ -8,7 +8,7 @@ from typing import Any
 import discord
 
 from bot.i18n import Catalog
-from bot.replies import reporting
+from bot.interactions.replies import reporting
 from bot.ui.text import clip
 from db.models import Character
 

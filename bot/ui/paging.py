@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.admission import acknowledge
-from bot.replies import NO_MENTIONS, reporting, update
+from bot.interactions.acknowledge import acknowledge
+from bot.interactions.replies import NO_MENTIONS, reporting, update
 from bot.services import characters as characters_service
 from bot.ui.text import button_label, clip, fit_embed
 
 if TYPE_CHECKING:
-    from bot.app import Caller, CharBot
+    from bot.app import CharBot
     from bot.i18n import Catalog
+    from bot.interactions.caller import Caller
 
 LIST_PAGE_SIZE = 10
 

@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.admission import acknowledge
-from bot.replies import NO_MENTIONS, reporting, update
+from bot.interactions.acknowledge import acknowledge
+from bot.interactions.replies import NO_MENTIONS, reporting, update
 from bot.services import themes as themes_service
 from bot.ui.text import button_label, clip, fit_embed
 from db.models import CharacterTheme
 
 if TYPE_CHECKING:
-    from bot.app import Caller, CharBot
+    from bot.app import CharBot
+    from bot.interactions.caller import Caller
 
 
 async def variant_page_message(

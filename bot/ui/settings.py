@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import discord
 
-from bot.admission import acknowledge
-from bot.replies import NO_MENTIONS, reporting, update
+from bot.interactions.acknowledge import acknowledge
+from bot.interactions.replies import NO_MENTIONS, reporting, update
 from bot.services.accounts import SettingsChange
 from bot.ui.text import fit_embed
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User

@@ -10,12 +10,12 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 
-from bot.admission import first_answer
+from bot.deps import deps_of
 from bot.errors import (
     AccountRestrictedError,
     ConflictError,
@@ -24,11 +24,9 @@ from bot.errors import (
     NotFoundError,
 )
 from bot.i18n import Catalog, choose_language
-from bot.observe import finished, outcome_of
+from bot.interactions.admission import first_answer
+from bot.interactions.observe import finished, outcome_of
 from bot.ui.text import CONTENT_MAX, clip
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ def localize_error(catalog: Catalog, lang: str, error: DomainError) -> str:
     return error.english()
 
 
-def error_text(catalog: Catalog, lang: str, error: BaseException) -> tuple[str, str | None]:
+def error_reply(catalog: Catalog, lang: str, error: BaseException) -> tuple[str, str | None]:
     """The text for any error, and a reference id when it is unexpected (to be logged)."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
@@ -104,7 +102,6 @@ async def respond(
     """Answer only the member, whatever the interaction's state: the reply itself, or a
     followup (the first after a private defer fills in its "thinking…" message). A public
     "thinking…" placeholder is removed first, so the answer stays private."""
-    kwargs.pop("ephemeral", None)
     kwargs.setdefault("allowed_mentions", NO_MENTIONS)
     text = clip(content, CONTENT_MAX) if content is not None else None
     async with first_answer(interaction) as still_open:
@@ -132,12 +129,10 @@ async def update(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
     await interaction.edit_original_response(**kwargs)
 
 
-async def report_error(
-    bot: CharBot, interaction: discord.Interaction[Any], error: BaseException
-) -> None:
+async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """Tell the member what went wrong (never a traceback); log the unexpected with context."""
     lang = interaction_language(interaction)
-    text, reference = error_text(bot.catalog, lang, error)
+    text, reference = error_reply(deps_of(interaction.client).catalog, lang, error)
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
     if reference is not None:
         command = interaction.command.qualified_name if interaction.command else None
@@ -173,7 +168,7 @@ async def reporting(
     try:
         await action()
     except Exception as exc:  # noqa: BLE001 - every error becomes a reply here, and is logged
-        await report_error(interaction.client, interaction, exc)
+        await report_error(interaction, exc)
     else:
         finished(interaction, "ok")
 
@@ -185,7 +180,6 @@ def token_alive(interaction: discord.Interaction[Any]) -> bool:
 
 
 async def deliver(
-    bot: CharBot,
     interaction: discord.Interaction[Any],
     *,
     content: str | None = None,
@@ -212,7 +206,8 @@ async def deliver(
             if exc.status != 401:
                 raise
             log.info("interaction token expired; posting in the channel instead")
-    channel = bot.get_partial_messageable(interaction.channel_id or 0)
+    client: discord.Client = interaction.client
+    channel = client.get_partial_messageable(interaction.channel_id or 0)
     text = f"<@{interaction.user.id}> {content or ''}".strip()
     return await channel.send(
         content=text,

@@ -3,7 +3,7 @@
 Both talk to ``client.aio.models.generate_content``. Each attempt is bounded by
 ``asyncio.timeout`` (and the same timeout is sent to the SDK, which forwards it as
 ``X-Server-Timeout``); the SDK's own retries are switched off per request so that only the
-bounded retry loop of :mod:`bot.generation.retry` retries (429 and 5xx). Timeouts are not
+bounded retry loop of :mod:`bot.providers.retry` retries (429 and 5xx). Timeouts are not
 retried: a hung generation has already cost the member a long wait. No error text or log
 line carries the API key.
 """
@@ -24,8 +24,8 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from bot.generation.base import CharacterAttributes, ImageResult, PromptResult
-from bot.generation.retry import ProviderError, RetryPolicy, with_retries
+from bot.providers.base import CharacterAttributes, ImageResult, PromptResult
+from bot.providers.retry import ProviderError, RetryPolicy, with_retries
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from google import genai
 from google.genai import types
 
 from bot.config import ConfigError, Settings
-from bot.generation.base import ImageProvider, PromptOptimizer
-from bot.generation.gemini import GeminiImageProvider, GeminiPromptOptimizer
-from bot.generation.offline import OfflineImageProvider, OfflinePromptOptimizer
+from bot.providers.base import ImageProvider, PromptOptimizer
+from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
+from bot.providers.offline import OfflineImageProvider, OfflinePromptOptimizer
 
 
 def make_genai_client(settings: Settings) -> genai.Client:

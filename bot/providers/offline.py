@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.generation.base import CharacterAttributes, ImageResult, PromptResult
+from bot.providers.base import CharacterAttributes, ImageResult, PromptResult
 
 OFFLINE_MODEL = "offline"
 SIZE = 768

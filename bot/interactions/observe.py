@@ -2,8 +2,8 @@
 and the acknowledgement latency, measured where the first response leaves the process.
 
 An interaction ends in exactly one of three places: a command completed (discord.py's
-``app_command_completion`` event), an action wrapped in ``bot.replies.reporting`` returned, or
-``bot.replies.report_error`` answered an error (refused for domain errors, error otherwise).
+``app_command_completion`` event), an action wrapped in ``replies.reporting`` returned, or
+``replies.report_error`` answered an error (refused for domain errors, error otherwise).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from discord import app_commands
 from bot.errors import GenerationError, StorageError
 
 if TYPE_CHECKING:
-    from bot.metrics import BotMetrics
+    from bot.ops.metrics import BotMetrics
 
 log = logging.getLogger("bot.interactions")
 

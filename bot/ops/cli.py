@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import eventloop
 from bot.config import ConfigError, Settings, load_settings
-from bot.logs import setup_logging
+from bot.ops import eventloop
+from bot.ops.logs import setup_logging
 
 log = logging.getLogger("charbot")
 
@@ -72,7 +72,7 @@ def cmd_run(settings: Settings, *, migrate: bool) -> int:
 
 def cmd_doctor(settings: Settings) -> int:
     """Check the configuration and every outside service; say how to fix what fails."""
-    from bot.doctor import run_doctor
+    from bot.ops.doctor import run_doctor
 
     return asyncio.run(run_doctor(settings))
 
@@ -82,7 +82,7 @@ def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
 
     Exit codes: 0 done, 1 the database failed, 2 a bad value, 3 no such user.
     """
-    from bot import admin
+    from bot.services import admin
     from db.locate import database_url
 
     command = args.command if args.command == "stats" else args.users_command

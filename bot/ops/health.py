@@ -15,14 +15,11 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
-from bot.metrics import BotMetrics
-from db.engine import SessionFactory
+from bot.ops.metrics import BotMetrics
 
 log = logging.getLogger(__name__)
 
-DB_TIMEOUT = 2.0
 LAG_INTERVAL = 0.5
 
 
@@ -37,17 +34,6 @@ class Health:
     def ok(self) -> bool:
         """Both checks passed."""
         return self.gateway and self.database
-
-
-async def database_answers(sessions: SessionFactory) -> bool:
-    """Whether ``SELECT 1`` succeeds within DB_TIMEOUT seconds."""
-    try:
-        async with asyncio.timeout(DB_TIMEOUT), sessions() as session:
-            await session.execute(text("SELECT 1"))
-    except Exception:  # any failure means "not healthy"; the reason is logged
-        log.warning("health check: the database does not answer", exc_info=True)
-        return False
-    return True
 
 
 class OpsServer:

@@ -20,13 +20,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
-
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +172,7 @@ async def first_answer(interaction: discord.Interaction[Any]) -> AsyncIterator[b
         yield still_open
 
 
-async def _defer(interaction: discord.Interaction[Any], defer: dict[str, Any]) -> None:
+async def defer_now(interaction: discord.Interaction[Any], defer: dict[str, Any]) -> None:
     async with first_answer(interaction) as still_open:
         if still_open:
             await interaction.response.defer(**defer)
@@ -184,25 +180,6 @@ async def _defer(interaction: discord.Interaction[Any], defer: dict[str, Any]) -
 
 async def _defer_late(interaction: discord.Interaction[Any], defer: dict[str, Any]) -> None:
     try:
-        await _defer(interaction, defer)
+        await defer_now(interaction, defer)
     except Exception:
         log.debug("could not defer interaction %s late", interaction.id, exc_info=True)
-
-
-async def acknowledge(
-    interaction: discord.Interaction[Any], *, directly: bool = False, **defer: Any
-) -> None:
-    """Acknowledge the interaction, then wait for a work slot.
-
-    It is deferred first, unless ``directly`` (the caller answers through
-    ``bot.replies.respond`` / ``update`` only) and a slot is free at once: then the answer
-    itself is the acknowledgement, and a deferral follows only if the answer is not sent
-    within DIRECT_ANSWER_SECONDS.
-    """
-    bot: CharBot = interaction.client
-    if directly and bot.admission.free and not interaction.response.is_done():
-        await bot.admission.enter()  # free: no waiting
-        bot.admission.defer_later(interaction, defer, DIRECT_ANSWER_SECONDS)
-        return
-    await _defer(interaction, defer)
-    await bot.admission.enter()

@@ -1,0 +1,44 @@
+"""The dependencies object: everything the features use, built once by the composition root
+(``bot.app``) and handed to every cog; buttons and modals reach it through the client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import Settings
+from bot.i18n import Catalog
+from bot.interactions.admission import Admission, InFlight
+from bot.interactions.users import UserIds
+from bot.ops.metrics import BotMetrics
+from bot.services.pipeline import GenerationPipeline
+from bot.storage.base import Storage
+from db.engine import Database
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What a feature may use. The database is only ever handed on to a use case
+    (``bot.services``), which opens its own short unit of work on it."""
+
+    settings: Settings
+    db: Database
+    storage: Storage
+    catalog: Catalog
+    pipeline: GenerationPipeline
+    metrics: BotMetrics
+    admission: Admission
+    """Deferred interactions doing their work at once: as many as pooled connections."""
+    flows: InFlight
+    """Generating flows that shutdown lets post what they made."""
+    users: UserIds
+    """Members' user ids seen by this process (ids never change)."""
+
+
+def deps_of(client: Any) -> Deps:
+    """The dependencies of the bot an interaction arrived on (``interaction.client``)."""
+    deps = getattr(client, "deps", None)
+    if not isinstance(deps, Deps):  # pragma: no cover - every CharBot carries them
+        msg = "this client carries no dependencies"
+        raise TypeError(msg)
+    return deps

@@ -1,0 +1,1 @@
+"""The interaction layer: acknowledgement, replies, the command tree, the caller."""

@@ -1,0 +1,1 @@
+"""Operations: the command line, admin, doctor, health, metrics, logs, the event loop."""
