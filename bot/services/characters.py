@@ -2,8 +2,7 @@
 
 Only ``completed`` characters appear in listings and autocomplete (a create in flight has a
 ``pending`` row). A character is *publicly visible* when it is public and completed and its
-owner allows gallery showcase and is active; :func:`publicly_visible` is that rule in SQL, shared
-by the gallery, themes and collections.
+owner allows gallery showcase and is active (``bot.services.visibility``, the rule's one home).
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
-    and_,
     case,
-    exists,
     func,
     literal,
     literal_column,
@@ -40,7 +37,9 @@ from bot.services.pagination import (
     keyset_page,
     parse_cursor,
 )
-from db.models import Character, ThemeVariant, User
+from bot.services.visibility import is_completed, publicly_visible
+from db.meta import CHANNEL_ID, CONVERSATION_ID, GUILD_ID, MESSAGE_ID, Meta
+from db.models import Character, ThemeVariant
 
 CharacterFilter = Literal["all", "favorites", "library"]
 CharacterFlag = Literal["is_favorite", "is_in_library", "is_public"]
@@ -49,7 +48,6 @@ MAX_NAME = 100
 MAX_DESCRIPTION = 2000
 MAX_ATTRIBUTE = 1000
 AUTOCOMPLETE_MAX = 25
-STORAGE_KEY_FIELDS = ("imageKey", "thumbnailKey", "referenceKey")
 GENERATING = ("pending", "processing")
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -57,12 +55,9 @@ _FLAGS: tuple[str, ...] = ("is_favorite", "is_in_library", "is_public")
 # ``metadata ->> 'conversationId'`` and ``metadata ? 'conversationId'`` with the key as a literal
 # (not a bound parameter), so that the partial expression index idx_characters_conversation_id
 # (migration 0002) matches even under a generic prepared plan.
-_CONVERSATION_KEY: ColumnClause[str] = literal_column("'conversationId'", Text)
+_CONVERSATION_KEY: ColumnClause[str] = literal_column(f"'{CONVERSATION_ID}'", Text)
 conversation_id = Character.meta.op("->>", return_type=Text)(_CONVERSATION_KEY)
 has_conversation = Character.meta.op("?", return_type=Boolean)(_CONVERSATION_KEY)
-# ``generation_status = 'completed'`` with a literal, so a partial index on completed (or public
-# completed) characters can serve listings under generic plans too.
-is_completed = Character.generation_status == literal_column("'completed'", Text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +105,8 @@ def clean_text(
 
 
 def storage_keys(meta: dict[str, Any] | None) -> list[str]:
-    """The storage keys recorded in a row's ``metadata`` (image, thumbnail)."""
-    if not meta:
-        return []
-    return [str(meta[k]) for k in STORAGE_KEY_FIELDS if isinstance(meta.get(k), str) and meta[k]]
+    """The storage keys recorded in a row's ``metadata`` (image, thumbnail, reference)."""
+    return Meta(meta).storage_keys
 
 
 def name_rank(column: Any, query: str) -> tuple[ColumnElement[bool], ColumnElement[int]]:
@@ -122,27 +115,6 @@ def name_rank(column: Any, query: str) -> tuple[ColumnElement[bool], ColumnEleme
     matches = column.ilike(f"%{escaped}%", escape="\\")
     rank = case((column.ilike(f"{escaped}%", escape="\\"), 0), else_=1)
     return matches, rank
-
-
-def publicly_visible() -> ColumnElement[bool]:
-    """SQL: the character is public, completed, and its owner showcases and is active."""
-    return and_(
-        Character.is_public.is_(True),
-        is_completed,
-        exists().where(
-            User.id == Character.user_id,
-            User.allow_gallery_showcase.is_(True),
-            User.account_status == "active",
-        ),
-    )
-
-
-def visible_to(viewer_user_id: str) -> ColumnElement[bool]:
-    """SQL: the viewer's own completed characters, and everyone's publicly visible ones."""
-    return or_(
-        and_(Character.user_id == viewer_user_id, is_completed),
-        publicly_visible(),
-    )
 
 
 # --- lookups --------------------------------------------------------------------------------
@@ -410,11 +382,11 @@ async def attach_conversation(
     """
     if not is_valid_id(character_id):
         raise NotFoundError("character")
-    patch = {"channelId": str(channel_id), "messageId": str(message_id)}
+    patch = {CHANNEL_ID: str(channel_id), MESSAGE_ID: str(message_id)}
     if guild_id is not None:
-        patch["guildId"] = str(guild_id)
+        patch[GUILD_ID] = str(guild_id)
     if thread_id is not None:
-        patch["conversationId"] = str(thread_id)
+        patch[CONVERSATION_ID] = str(thread_id)
     merged = func.coalesce(Character.meta, literal({}, JSONB)).op("||", return_type=JSONB)(
         literal(patch, JSONB)
     )

@@ -21,9 +21,9 @@ from bot.services.characters import (
     clean_text,
     is_valid_id,
     name_rank,
-    visible_to,
 )
 from bot.services.pagination import clamp_limit
+from bot.services.visibility import visible_to
 from db.models import Character, CharacterCollection, CharacterCollectionItem
 
 MAX_COLLECTION_NAME = 50

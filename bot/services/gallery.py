@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInputError, NotFoundError
-from bot.services.characters import is_completed, is_valid_id
+from bot.services.characters import is_valid_id
 from bot.services.pagination import (
     Page,
     apply_keyset,
@@ -24,6 +24,7 @@ from bot.services.pagination import (
     keyset_page,
     parse_cursor,
 )
+from bot.services.visibility import published, showcased_join
 from db.models import STYLES, Character, User
 
 _EntrySelect = Select[Character, str, str | None, str | None]
@@ -56,15 +57,6 @@ class ProfilePrivateError(InvalidInputError):
 def _base() -> _EntrySelect:
     return select(Character, User.id, User.display_name, User.username).join(
         User, User.id == Character.user_id
-    )
-
-
-def _showcased() -> tuple[ColumnElement[bool], ...]:
-    return (
-        Character.is_public.is_(True),
-        is_completed,
-        User.allow_gallery_showcase.is_(True),
-        User.account_status == "active",
     )
 
 
@@ -137,7 +129,7 @@ async def browse(
         raise InvalidInputError(
             "Sort by newest or oldest.", reason_key="invalid.sort", value=str(sort)
         )
-    stmt = _base().where(*_showcased())
+    stmt = _base().where(*showcased_join())
     if style:
         if style not in STYLES:
             raise InvalidInputError(
@@ -181,9 +173,9 @@ async def user_gallery(
         raise NotFoundError("user")
     stmt = _base().where(Character.user_id == target_user_id)
     if target_user_id == viewer_user_id:
-        stmt = stmt.where(Character.is_public.is_(True), is_completed)
+        stmt = stmt.where(*published())
     else:
         if (target.profile_visibility or "private") != "public":
             raise ProfilePrivateError()
-        stmt = stmt.where(*_showcased())
+        stmt = stmt.where(*showcased_join())
     return await _page(session, stmt, cursor=cursor, limit=limit, sort="newest")

@@ -23,12 +23,12 @@ from bot.services.characters import (
     clean_text,
     get_owned_character,
     get_visible_character,
-    is_completed,
     is_valid_id,
     name_rank,
     storage_keys,
 )
 from bot.services.pagination import Page, apply_keyset, clamp_limit, keyset_page, parse_cursor
+from bot.services.visibility import is_completed
 from db.models import Character, CharacterTheme, ThemeVariant
 
 DEFAULT_THEME = "Variations"

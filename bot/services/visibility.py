@@ -1,0 +1,54 @@
+"""Who may see a character: the one home of the rule, in SQL and in Python.
+
+A character is publicly visible when it is public and completed, and its owner allows gallery
+showcase and is active. A member always sees their own completed characters.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Text, and_, exists, literal_column, or_
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.models import Character, User
+
+SHOWN_STATUS = "active"
+
+# ``generation_status = 'completed'`` with a literal, so a partial index on completed (or public
+# completed) characters can serve listings under generic plans too.
+is_completed = Character.generation_status == literal_column("'completed'", Text)
+
+
+def owner_showcases() -> tuple[ColumnElement[bool], ...]:
+    """SQL on a joined ``users`` row: the owner allows showcase and is active."""
+    return (User.allow_gallery_showcase.is_(True), User.account_status == SHOWN_STATUS)
+
+
+def published() -> tuple[ColumnElement[bool], ...]:
+    """SQL on ``characters``: public and completed."""
+    return (Character.is_public.is_(True), is_completed)
+
+
+def showcased_join() -> tuple[ColumnElement[bool], ...]:
+    """The rule as conditions on ``characters`` joined to its owner (for gallery listings)."""
+    return (*published(), *owner_showcases())
+
+
+def publicly_visible() -> ColumnElement[bool]:
+    """The rule on ``characters`` alone (the owner checked in a subquery)."""
+    return and_(*published(), exists().where(User.id == Character.user_id, *owner_showcases()))
+
+
+def visible_to(viewer_user_id: str) -> ColumnElement[bool]:
+    """SQL: the viewer's own completed characters, and everyone's publicly visible ones."""
+    return or_(and_(Character.user_id == viewer_user_id, is_completed), publicly_visible())
+
+
+def is_publicly_visible(character: Character, owner: User | None) -> bool:
+    """The rule on loaded rows."""
+    return bool(
+        character.is_public
+        and character.generation_status == "completed"
+        and owner is not None
+        and owner.allow_gallery_showcase
+        and (owner.account_status or SHOWN_STATUS) == SHOWN_STATUS
+    )
