@@ -124,7 +124,7 @@ class Instruments:
 
     def install(self, bot: Any) -> None:
         from bot import flows
-        from bot.services import pipeline as pipeline_module
+        from bot.services.generation import pipeline as pipeline_module
 
         original_flow = flows.create_flow
 

@@ -32,13 +32,13 @@ from bot.ops.metrics import BotMetrics
 from bot.providers.base import ImageProvider, PromptOptimizer
 from bot.providers.factory import build_providers, make_genai_client
 from bot.services import botstate
-from bot.services.generations import sweep_stale
-from bot.services.pipeline import GenerationPipeline
+from bot.services.generation.pipeline import GenerationPipeline
+from bot.services.generation.records import sweep_stale
+from bot.services.generation.slots import GenerationSlots
 from bot.services.ratelimit import SharedRateLimit
-from bot.services.slots import GenerationSlots
 from bot.storage.base import Storage, delete_quietly
 from bot.storage.factory import open_storage
-from bot.ui.components import CharacterButton, CharacterButtonHandler
+from cogs.characters.buttons import CharacterButton, CharacterButtonHandler
 from db.engine import Database, make_engine
 from db.models import Character
 
@@ -53,8 +53,7 @@ EXTENSIONS = (
     "cogs.themes",
     "cogs.account",
     "cogs.gallery",
-    "cogs.mod",
-    "cogs.profile",
+    "cogs.moderation",
     "cogs.collections",
 )
 
@@ -281,7 +280,7 @@ class CharBot(commands.AutoShardedBot):
         self, interaction: discord.Interaction[Any], character: Character
     ) -> None:
         """Keep the guild's showcase channel in step with a character's public flag."""
-        from bot.showcase import sync_showcase
+        from cogs.gallery.showcase import sync_showcase
 
         lang = choose_language(None, interaction.guild_locale)
         await sync_showcase(self, interaction.guild_id, character, lang)
@@ -290,7 +289,7 @@ class CharBot(commands.AutoShardedBot):
         self, interaction: discord.Interaction[Any], character_id: str
     ) -> None:
         """Send a character as JSON and as a PNG Character Card V2."""
-        from bot.export import send_export
+        from cogs.characters.export import send_export
 
         await send_export(self, interaction, character_id)
 

@@ -47,7 +47,11 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+            # ``from package import module`` imports the module (and runs the package's
+            # __init__, as every submodule import does; that is not an edge of its own)
+            submodules = [f"{base}.{alias.name}" for alias in node.names]
+            named = [m for m in submodules if m in known]
+            targets = named if len(named) == len(submodules) else [base, *named]
         for imported in targets:
             module = imported
             while module and module not in known:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from bot.flows import ProgressReporter
 from bot.i18n import Catalog
+from cogs.characters.flows import ProgressReporter
 
 CATALOG = Catalog.load()
 

@@ -20,9 +20,9 @@ from bot.ops.metrics import BotMetrics
 from bot.providers.factory import make_genai_client
 from bot.providers.gemini import GeminiImageProvider
 from bot.providers.offline import OfflineImageProvider, OfflinePromptOptimizer
-from bot.services.pipeline import CreateRequest, GenerationPipeline
+from bot.services.generation.pipeline import CreateRequest, GenerationPipeline
+from bot.services.generation.slots import GenerationSlots
 from bot.services.ratelimit import SharedRateLimit
-from bot.services.slots import GenerationSlots
 from bot.storage.local import LocalStorage
 from db.engine import Database
 from tests.factories import make_user

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text, update
 
 from bot.errors import AccountRestrictedError, QuotaExceededError
-from bot.services.generations import fail_generation, start_generation, sweep_stale
+from bot.services.generation.records import fail_generation, start_generation, sweep_stale
 from bot.services.quota import charge, next_reset, status_of
 from db.engine import Database
 from db.models import Character, Generation, User

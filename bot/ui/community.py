@@ -18,8 +18,8 @@ from bot.services.profiles import (
     ProfileEdit,
 )
 from bot.ui.embeds import relative
-from bot.ui.modals import ReportingModal
 from bot.ui.text import clip, fit_embed
+from cogs.characters.modals import ReportingModal
 
 if TYPE_CHECKING:
     from bot.i18n import Catalog

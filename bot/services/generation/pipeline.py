@@ -22,15 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import DomainError, GenerationError, InvalidInputError, NotFoundError
 from bot.providers.base import ImageProvider, ImageResult, PromptOptimizer
 from bot.services.accounts import ensure_can_generate
-from bot.services.generations import (
+from bot.services.generation.records import (
     complete_generation,
     delete_unfinished_characters,
     fail_generation,
     mark_processing,
     start_generation,
 )
+from bot.services.generation.slots import GenerationSlots
 from bot.services.quota import QuotaStatus, charge
-from bot.services.slots import GenerationSlots
 from bot.services.themes import DEFAULT_THEME
 from bot.storage.base import Storage, delete_quietly
 from bot.storage.images import extension_for, image_key, make_thumbnail, thumbnail_key, variant_key

@@ -17,9 +17,9 @@ from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import moderation as moderation_service
 from bot.services import profiles as profiles_service
 from bot.services.accounts import SettingsChange, get_user_by_discord_id, update_settings
-from bot.showcase import remove_showcase_posts
 from bot.ui.community import ProfileEditModal, profile_embed
-from bot.ui.settings import SettingsSelect, settings_embed, settings_view
+from cogs.account.settings import settings_embed, settings_view
+from cogs.gallery.showcase import remove_showcase_posts
 from db.models import User
 
 if TYPE_CHECKING:
@@ -192,9 +192,3 @@ class Profile(commands.Cog):
         interaction.extras["lang"] = lang
         interaction.extras.pop("caller", None)
         return user, lang
-
-
-async def setup(bot: CharBot) -> None:
-    """Load the cog and the settings panel's selects."""
-    bot.add_dynamic_items(SettingsSelect)
-    await bot.add_cog(Profile(bot))

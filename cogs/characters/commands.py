@@ -12,16 +12,16 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot import flows
 from bot.errors import NotOwnerError
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.replies import NO_MENTIONS, deliver, respond, update
 from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import characters as characters_service
-from bot.ui.components import OWNER_ACTIONS, character_view
 from bot.ui.embeds import character_embed
-from bot.ui.modals import EditCharacterModal, NewVariantModal
-from bot.ui.paging import CharacterListButton, ConfirmDeleteButton, character_list_message
+from cogs.characters import flows
+from cogs.characters.buttons import OWNER_ACTIONS, character_view
+from cogs.characters.listing import CharacterListButton, ConfirmDeleteButton, character_list_message
+from cogs.characters.modals import EditCharacterModal, NewVariantModal
 from cogs.common import STYLE_CHOICES, character_autocomplete
 
 if TYPE_CHECKING:

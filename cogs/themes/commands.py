@@ -10,15 +10,15 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot import flows
 from bot.errors import InvalidInputError
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import characters as characters_service
 from bot.services import themes as themes_service
-from bot.ui.paging_variants import VariantPageButton, variant_page_message
 from bot.ui.text import clip, fit_embed
+from cogs.characters import flows
 from cogs.common import as_choices, caller_user_id, character_autocomplete, own_choices
+from cogs.themes.paging import VariantPageButton, variant_page_message
 from db.models import CharacterTheme
 
 if TYPE_CHECKING:

@@ -17,11 +17,11 @@ import discord
 
 from bot.interactions.replies import NO_MENTIONS, deliver, respond, token_alive
 from bot.services import characters as characters_service
-from bot.services.pipeline import CreateRequest, Outcome
+from bot.services.generation.pipeline import CreateRequest, Outcome
 from bot.storage.images import extension_for, validate_reference_image
-from bot.ui.components import character_view
 from bot.ui.embeds import character_embed, variant_embed
 from bot.ui.text import THREAD_NAME_MAX, clip
+from cogs.characters.buttons import character_view
 from db.models import Character
 
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ async def create_flow(
     reference: discord.Attachment | None,
 ) -> None:
     """/character create, from defer to thread."""
-    bot.flows.track()  # shutdown waits for the post, not only the generation
+    bot.deps.flows.track()  # shutdown waits for the post, not only the generation
     await defer(interaction, public=True)
     caller = await bot.caller(interaction)
     ref_bytes, ref_mime = await read_reference(reference)
@@ -258,7 +258,7 @@ async def regenerate_flow(
     instruction: str | None,
 ) -> None:
     """/character regenerate: a new portrait posted as a new card."""
-    bot.flows.track()  # shutdown waits for the post, not only the generation
+    bot.deps.flows.track()  # shutdown waits for the post, not only the generation
     await defer(interaction, public=True)
     caller = await bot.caller(interaction)
     progress = ProgressReporter(bot, interaction, caller.lang)
@@ -290,7 +290,7 @@ async def variant_flow(
 
     Inside the thread the response itself is the post; elsewhere the reply is private and the
     variant goes to the thread (or, with no thread, into the reply, public)."""
-    bot.flows.track()  # shutdown waits for the post, not only the generation
+    bot.deps.flows.track()  # shutdown waits for the post, not only the generation
     in_thread = thread_id is not None and interaction.channel_id == thread_id
     await defer(interaction, public=in_thread or thread_id is None)
     caller = await bot.caller(interaction)
@@ -349,7 +349,7 @@ async def import_flow(
     from bot.errors import InvalidInputError
     from bot.services.importing import import_card
 
-    bot.flows.track()  # shutdown waits for the post, not only the import
+    bot.deps.flows.track()  # shutdown waits for the post, not only the import
 
     await defer(interaction, public=True)
     caller = await bot.caller(interaction)

@@ -20,10 +20,10 @@ from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services import moderation as moderation_service
 from bot.services import notices as notices_service
 from bot.services.accounts import get_member_with_notices, get_or_create_user
-from bot.showcase import remove_showcase_posts
 from bot.ui.community import mod_log_embed
 from bot.ui.text import clip
 from cogs.common import as_choices
+from cogs.gallery.showcase import remove_showcase_posts
 from db.bot_models import GuildSettings
 from db.models import User
 

@@ -35,8 +35,3 @@ class Account(commands.Cog):
             embed=quota_embed(self.bot.catalog, caller.lang, status),
             allowed_mentions=NO_MENTIONS,
         )
-
-
-async def setup(bot: CharBot) -> None:
-    """Load the cog."""
-    await bot.add_cog(Account(bot))

@@ -11,7 +11,8 @@ from discord.ext import commands
 
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services.accounts import get_user_by_discord_id
-from bot.ui.gallery import (
+from cogs.common import STYLE_CHOICES
+from cogs.gallery.paging import (
     MAX_TAG_IN_ID,
     BrowseFilters,
     GalleryBrowseButton,
@@ -19,7 +20,6 @@ from bot.ui.gallery import (
     browse_message,
     user_gallery_message,
 )
-from cogs.common import STYLE_CHOICES
 
 if TYPE_CHECKING:
     from bot.app import CharBot

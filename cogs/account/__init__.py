@@ -1,0 +1,16 @@
+"""A member's own account: /quota, /profile show and edit, /settings and its panel."""
+
+from __future__ import annotations
+
+from discord.ext import commands
+
+from cogs.account.profile import Profile
+from cogs.account.quota import Account
+from cogs.account.settings import SettingsSelect
+
+
+async def setup(bot: commands.Bot) -> None:
+    """Load the account cogs and the settings panel's selects."""
+    bot.add_dynamic_items(SettingsSelect)
+    await bot.add_cog(Account(bot))  # type: ignore[arg-type]
+    await bot.add_cog(Profile(bot))  # type: ignore[arg-type]
