@@ -19,7 +19,7 @@ from google import genai
 
 from bot.config import Settings
 from bot.deps import Deps
-from bot.i18n import Catalog, CatalogTranslator, choose_language
+from bot.i18n import Catalog, CatalogTranslator
 from bot.interactions.admission import Admission, InFlight
 from bot.interactions.caller import Caller
 from bot.interactions.caller import caller as resolve_caller
@@ -40,7 +40,6 @@ from bot.storage.base import Storage, delete_quietly
 from bot.storage.factory import open_storage
 from cogs.characters.buttons import CharacterButton, CharacterButtonHandler
 from db.engine import Database, make_engine
-from db.models import Character
 
 log = logging.getLogger(__name__)
 
@@ -275,15 +274,6 @@ class CharBot(commands.AutoShardedBot):
     async def delete_objects(self, keys: list[str] | tuple[str, ...]) -> None:
         """Delete stored images after their rows are gone (failures are logged, not raised)."""
         await delete_quietly(self.storage, keys)
-
-    async def after_publish_change(
-        self, interaction: discord.Interaction[Any], character: Character
-    ) -> None:
-        """Keep the guild's showcase channel in step with a character's public flag."""
-        from cogs.gallery.showcase import sync_showcase
-
-        lang = choose_language(None, interaction.guild_locale)
-        await sync_showcase(self, interaction.guild_id, character, lang)
 
     async def export_character(
         self, interaction: discord.Interaction[Any], character_id: str

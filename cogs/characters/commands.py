@@ -23,6 +23,7 @@ from cogs.characters.buttons import OWNER_ACTIONS, character_view
 from cogs.characters.listing import CharacterListButton, ConfirmDeleteButton, character_list_message
 from cogs.characters.modals import EditCharacterModal, NewVariantModal
 from cogs.common import STYLE_CHOICES, character_autocomplete
+from cogs.gallery.showcase import sync_showcase
 
 if TYPE_CHECKING:
     from bot.app import CharBot
@@ -209,7 +210,7 @@ class Characters(commands.Cog):
             row = await characters_service.set_flag(
                 session, character_id, caller.user.id, "is_public", public
             )
-        await self.bot.after_publish_change(interaction, row)
+        await sync_showcase(interaction, row)
         key = "publish.done" if public else "unpublish.done"
         extra = ""
         if public and not caller.user.allow_gallery_showcase:
@@ -284,7 +285,7 @@ class Characters(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             if action == "pub":
-                await self.bot.after_publish_change(interaction, row)
+                await sync_showcase(interaction, row)
             return
         caller = await self.bot.caller(interaction)
         async with self.bot.reads() as session:

@@ -4,86 +4,60 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import TYPE_CHECKING
+from typing import Any
 
 import discord
-from sqlalchemy import delete, select
 
+from bot.deps import deps_of
+from bot.i18n import choose_language
 from bot.interactions.replies import NO_MENTIONS
+from bot.services import showcase
 from bot.ui.embeds import character_embed
-from db.bot_models import GuildSettings, ShowcasePost
-from db.models import Character, User
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
+from db.meta import Meta
+from db.models import Character
 
 log = logging.getLogger(__name__)
 
 
-async def _showcase_allowed(bot: CharBot, character: Character) -> bool:
-    async with bot.reads() as session:
-        owner = await session.get(User, character.user_id)
-    return bool(
-        character.is_public
-        and character.generation_status == "completed"
-        and owner is not None
-        and owner.allow_gallery_showcase
-        and (owner.account_status or "active") == "active"
-    )
-
-
-async def remove_showcase_posts(bot: CharBot, character_id: str) -> int:
+async def remove_showcase_posts(client: discord.Client, character_id: str) -> int:
     """Delete a character's showcase messages in every guild; returns how many."""
-    async with bot.sessions.begin() as session:
-        posts = (
-            await session.scalars(
-                select(ShowcasePost).where(ShowcasePost.character_id == character_id)
-            )
-        ).all()
-        await session.execute(delete(ShowcasePost).where(ShowcasePost.character_id == character_id))
+    posts = await showcase.take_posts(deps_of(client).db, character_id)
     for post in posts:
         try:
-            await bot.http.delete_message(post.channel_id, post.message_id)
+            await client.http.delete_message(post.channel_id, post.message_id)
         except discord.HTTPException:
             log.info("showcase message %s already gone", post.message_id)
     return len(posts)
 
 
-async def sync_showcase(
-    bot: CharBot, guild_id: int | None, character: Character, lang: str = "en"
-) -> None:
-    """Post a newly public character to the guild's showcase channel, or remove its posts."""
-    if not await _showcase_allowed(bot, character):
-        await remove_showcase_posts(bot, character.id)
+async def sync_showcase(interaction: discord.Interaction[Any], character: Character) -> None:
+    """Post a newly public character to the guild's showcase channel (in the guild's language),
+    or remove its posts everywhere when it is no longer publicly visible."""
+    client: discord.Client = interaction.client
+    deps = deps_of(client)
+    if not await showcase.is_showcased(deps.db, character):
+        await remove_showcase_posts(client, character.id)
         return
+    guild_id = interaction.guild_id
     if guild_id is None:
         return
-    async with bot.reads() as session:
-        settings = await session.get(GuildSettings, guild_id)
-        already = await session.get(ShowcasePost, (character.id, guild_id))
-    if settings is None or settings.showcase_channel_id is None or already is not None:
+    channel_id = await showcase.channel_to_post(deps.db, guild_id, character.id)
+    if channel_id is None:
         return
-    embed = character_embed(bot.catalog, lang, character)
+    lang = choose_language(None, interaction.guild_locale)
+    embed = character_embed(deps.catalog, lang, character)
     files: list[discord.File] = []
-    key = (character.meta or {}).get("imageKey")
+    key = Meta(character.meta).image_key
     if not (character.image_url or "").startswith("http") and key:
-        data = await bot.storage.get(str(key))
+        data = await deps.storage.get(key)
         files.append(discord.File(io.BytesIO(data), filename="portrait.png"))
         embed.set_image(url="attachment://portrait.png")
-    channel = bot.get_partial_messageable(settings.showcase_channel_id, guild_id=guild_id)
+    channel = client.get_partial_messageable(channel_id, guild_id=guild_id)
     try:
         message = await channel.send(
             embed=embed, files=files or discord.utils.MISSING, allowed_mentions=NO_MENTIONS
         )
     except discord.HTTPException:
-        log.warning("could not post to showcase channel %s", settings.showcase_channel_id)
+        log.warning("could not post to showcase channel %s", channel_id)
         return
-    async with bot.sessions.begin() as session:
-        session.add(
-            ShowcasePost(
-                character_id=character.id,
-                guild_id=guild_id,
-                channel_id=settings.showcase_channel_id,
-                message_id=message.id,
-            )
-        )
+    await showcase.record_post(deps.db, character.id, guild_id, channel_id, message.id)

@@ -1,0 +1,66 @@
+"""The showcase channel's bookkeeping: which guild channel shows a character, and the messages
+posted there (``showcase_posts``), so they can be removed when the character leaves the
+gallery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from bot.services.visibility import is_publicly_visible
+from db.bot_models import GuildSettings, ShowcasePost
+from db.engine import Database
+from db.models import Character, User
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    """A showcase message to delete from Discord."""
+
+    channel_id: int
+    message_id: int
+
+
+async def is_showcased(db: Database, character: Character) -> bool:
+    """Whether the character belongs in showcase channels (the public visibility rule)."""
+    async with db.read() as session:
+        owner = await session.get(User, character.user_id)
+    return is_publicly_visible(character, owner)
+
+
+async def channel_to_post(db: Database, guild_id: int, character_id: str) -> int | None:
+    """The guild's showcase channel, when it has one and the character is not posted there."""
+    async with db.read() as session:
+        settings = await session.get(GuildSettings, guild_id)
+        already = await session.get(ShowcasePost, (character_id, guild_id))
+    if settings is None or settings.showcase_channel_id is None or already is not None:
+        return None
+    return settings.showcase_channel_id
+
+
+async def record_post(
+    db: Database, character_id: str, guild_id: int, channel_id: int, message_id: int
+) -> None:
+    """Remember a message posted in a guild's showcase channel."""
+    async with db.transaction() as session:
+        session.add(
+            ShowcasePost(
+                character_id=character_id,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                message_id=message_id,
+            )
+        )
+
+
+async def take_posts(db: Database, character_id: str) -> list[PostedMessage]:
+    """Forget a character's showcase messages in every guild, returning them (to delete)."""
+    async with db.transaction() as session:
+        posts = (
+            await session.scalars(
+                select(ShowcasePost).where(ShowcasePost.character_id == character_id)
+            )
+        ).all()
+        await session.execute(delete(ShowcasePost).where(ShowcasePost.character_id == character_id))
+    return [PostedMessage(post.channel_id, post.message_id) for post in posts]
