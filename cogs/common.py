@@ -1,24 +1,21 @@
-"""Helpers shared by the cogs: option choices and autocomplete."""
+"""Shared by the features: art style choices, and autocomplete over the caller's own rows."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.deps import deps_of
+from bot.interactions.caller import caller_user_id
 from bot.services import characters as characters_service
-from bot.services.accounts import get_user_by_discord_id
 from bot.ui.text import CHOICE_NAME_MAX, clip
 from db.models import STYLES
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
 
 log = logging.getLogger(__name__)
 AUTOCOMPLETE_BUDGET_SECONDS = 2.5
@@ -35,20 +32,6 @@ STYLE_NAMES = {
 STYLE_CHOICES = [app_commands.Choice(name=_(STYLE_NAMES[s]), value=s) for s in STYLES]
 
 
-async def caller_user_id(bot: CharBot, interaction: discord.Interaction[Any]) -> str | None:
-    """The member's user id without creating a row (autocomplete must stay read-only); known
-    ids come from the process's cache, so a keystroke costs one query, not two."""
-    known = bot.known_user_id(interaction.user.id)
-    if known is not None:
-        return known
-    async with bot.reads() as session:
-        user = await get_user_by_discord_id(session, interaction.user.id)
-    if user is None:
-        return None
-    bot.remember_user_id(interaction.user.id, user.id)
-    return user.id
-
-
 def as_choices(pairs: list[tuple[str, str]]) -> list[app_commands.Choice[str]]:
     """(value, label) pairs as at most 25 Discord choices."""
     return [
@@ -57,23 +40,22 @@ def as_choices(pairs: list[tuple[str, str]]) -> list[app_commands.Choice[str]]:
     ]
 
 
-PairsFetcher = Callable[[AsyncSession, str], Awaitable[list[tuple[str, str]]]]
+PairsFetcher = Callable[[str], Awaitable[list[tuple[str, str]]]]
+"""``fetch(user_id)``: a use case's (value, label) pairs for the member."""
 
 
 async def own_choices(
     interaction: discord.Interaction[Any], fetch: PairsFetcher
 ) -> list[app_commands.Choice[str]]:
-    """Autocomplete over the caller's own rows: ``fetch(session, user_id)`` gives (value, label)
-    pairs. A member the bot does not know yet has none; an answer that cannot come within
-    2.5 s is no choices rather than a list Discord would drop anyway."""
-    bot: CharBot = interaction.client
+    """Autocomplete over the caller's own rows. A member the bot does not know yet has none; an
+    answer that cannot come within 2.5 s is no choices rather than a list Discord would drop
+    anyway."""
     try:
         async with asyncio.timeout(AUTOCOMPLETE_BUDGET_SECONDS):
-            user_id = await caller_user_id(bot, interaction)
+            user_id = await caller_user_id(interaction)
             if user_id is None:
                 return []
-            async with bot.reads() as session:
-                pairs = await fetch(session, user_id)
+            pairs = await fetch(user_id)
     except TimeoutError:
         log.warning("autocomplete took too long for user=%s", interaction.user.id)
         return []
@@ -84,9 +66,8 @@ async def character_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """The caller's own characters matching what they typed (25 at most, newest first)."""
+    db = deps_of(interaction.client).db
     return await own_choices(
         interaction,
-        lambda session, user_id: characters_service.autocomplete_characters(
-            session, user_id, current[:100]
-        ),
+        lambda user_id: characters_service.character_choices(db, user_id, current[:100]),
     )

@@ -38,6 +38,7 @@ from bot.services.pagination import (
     parse_cursor,
 )
 from bot.services.visibility import is_completed, publicly_visible
+from db.engine import Database
 from db.meta import CHANNEL_ID, CONVERSATION_ID, GUILD_ID, MESSAGE_ID, Meta
 from db.models import Character, ThemeVariant
 
@@ -418,3 +419,9 @@ async def find_character_by_thread(session: AsyncSession, thread_id: int) -> Cha
         await session.scalars(thread_lookup(thread_id).execution_options(populate_existing=True))
     ).all()
     return max(matches, key=lambda c: (c.created_at, c.id), default=None)
+
+
+async def character_choices(db: Database, user_id: str, query: str) -> list[tuple[str, str]]:
+    """Autocomplete: the member's own completed characters matching ``query`` (id, name)."""
+    async with db.read() as session:
+        return await autocomplete_characters(session, user_id, query)

@@ -12,11 +12,12 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.errors import DomainError, NotOwnerError
+from bot.interactions.caller import caller_user_id
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services import collections as collections_service
 from bot.ui.community import collection_embed, collection_list_embed
 from bot.ui.text import clip
-from cogs.common import as_choices, caller_user_id, character_autocomplete, own_choices
+from cogs.common import as_choices, character_autocomplete, own_choices
 
 if TYPE_CHECKING:
     from bot.app import CharBot
@@ -38,14 +39,23 @@ def _collection_owner() -> Iterator[None]:
         raise CollectionNotOwnerError() from None
 
 
+async def _reading(interaction: discord.Interaction[Any], read: Any) -> Any:
+    """Run ``read(session)`` in a read session (until this feature's use cases own it)."""
+    async with interaction.client.reads() as session:
+        return await read(session)
+
+
 async def collection_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """The caller's collections matching what they typed; values are collection ids."""
     return await own_choices(
         interaction,
-        lambda session, user_id: collections_service.autocomplete_collections(
-            session, user_id, current[:100]
+        lambda user_id: _reading(
+            interaction,
+            lambda session: collections_service.autocomplete_collections(
+                session, user_id, current[:100]
+            ),
         ),
     )
 
@@ -55,7 +65,7 @@ async def collection_item_autocomplete(
 ) -> list[app_commands.Choice[str]]:
     """The characters in the chosen collection (for /collection remove)."""
     bot: CharBot = interaction.client
-    user_id = await caller_user_id(bot, interaction)
+    user_id = await caller_user_id(interaction)
     collection_id = getattr(interaction.namespace, "collection", None)
     if user_id is None or not collection_id:
         return []

@@ -11,13 +11,14 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.errors import InvalidInputError
+from bot.interactions.caller import caller_user_id
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import characters as characters_service
 from bot.services import themes as themes_service
 from bot.ui.text import clip, fit_embed
 from cogs.characters import flows
-from cogs.common import as_choices, caller_user_id, character_autocomplete, own_choices
+from cogs.common import as_choices, character_autocomplete, own_choices
 from cogs.themes.paging import VariantPageButton, variant_page_message
 from db.models import CharacterTheme
 
@@ -27,14 +28,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+async def _reading(interaction: discord.Interaction[Any], read: Any) -> Any:
+    """Run ``read(session)`` in a read session (until this feature's use cases own it)."""
+    async with interaction.client.reads() as session:
+        return await read(session)
+
+
 async def theme_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """The caller's themes ("Character · Theme"), values are theme ids."""
     return await own_choices(
         interaction,
-        lambda session, user_id: themes_service.autocomplete_themes(
-            session, user_id, current[:100]
+        lambda user_id: _reading(
+            interaction,
+            lambda session: themes_service.autocomplete_themes(session, user_id, current[:100]),
         ),
     )
 
@@ -45,8 +53,9 @@ async def variant_autocomplete(
     """The caller's variants, values are variant ids."""
     return await own_choices(
         interaction,
-        lambda session, user_id: themes_service.autocomplete_variants(
-            session, user_id, current[:100]
+        lambda user_id: _reading(
+            interaction,
+            lambda session: themes_service.autocomplete_variants(session, user_id, current[:100]),
         ),
     )
 
@@ -68,7 +77,7 @@ async def variant_theme_autocomplete(
 ) -> list[app_commands.Choice[str]]:
     """Theme names of the character in question (the option, or the thread's character)."""
     bot: CharBot = interaction.client
-    user_id = await caller_user_id(bot, interaction)
+    user_id = await caller_user_id(interaction)
     if user_id is None:
         return []
     character = getattr(interaction.namespace, "character", None)
