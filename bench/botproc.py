@@ -146,7 +146,11 @@ class Instruments:
             "post_result", flows.post_character
         )
         pipeline_module.charge = _timed("quota_charge_sql", pipeline_module.charge)  # type: ignore[assignment]
-        bot.caller = _timed("caller_lookup", bot.caller)
+        from bot.interactions import caller as caller_module
+
+        caller_module.resolve_member = _timed(  # type: ignore[assignment]
+            "caller_lookup", caller_module.resolve_member
+        )
 
         # progress edits run beside the generation; the flow only waits, at the end, for an
         # edit still on its way
@@ -154,7 +158,7 @@ class Instruments:
             "discord_progress_settle", flows.ProgressReporter.settle
         )
 
-        pipe = bot.pipeline
+        pipe = bot.deps.pipeline
         original_create = pipe.create_character
         original_run = pipe._run
 

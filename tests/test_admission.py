@@ -134,12 +134,12 @@ async def test_a_command_is_acknowledged_while_every_work_slot_is_busy(stack: St
     answered as soon as the slot is free."""
     bot = stack.bot
     assert bot is not None
-    assert bot.admission.limit == 1
+    assert bot.deps.admission.limit == 1
     collect_violations(stack)
     release = asyncio.Event()
 
     async def busy() -> None:
-        await bot.admission.enter()
+        await bot.deps.admission.enter()
         await release.wait()
 
     holder = asyncio.create_task(busy())
@@ -150,11 +150,11 @@ async def test_a_command_is_acknowledged_while_every_work_slot_is_busy(stack: St
     assert ix.response_type == 5  # deferred, privately
     await asyncio.sleep(0.3)
     assert ix.answer_delay is None  # its work waits for the slot
-    assert bot.admission.waiting == 1
+    assert bot.deps.admission.waiting == 1
     release.set()
     await holder
     reply = await wait_reply(ix)
-    assert reply["embeds"][0]["title"] == bot.catalog.t("en", "quota.title")
+    assert reply["embeds"][0]["title"] == bot.deps.catalog.t("en", "quota.title")
     assert reply["flags"] & 64  # private
     assert collect_violations(stack) == []
 
@@ -173,7 +173,7 @@ async def test_a_quick_command_on_an_idle_bot_answers_in_its_first_response(
     ix = await stack.command(stack.member("prompt"), "quota")
     reply = await wait_reply(ix)
     assert [cb["type"] for cb in ix.callbacks] == [4]
-    assert reply["embeds"][0]["title"] == bot.catalog.t("en", "quota.title")
+    assert reply["embeds"][0]["title"] == bot.deps.catalog.t("en", "quota.title")
     assert reply["flags"] & 64  # private
     assert ix.followups == []
     assert ix.rejected == []
@@ -192,7 +192,7 @@ async def test_a_quick_command_whose_answer_is_late_is_deferred_first(
     ix = await stack.command(stack.member("unhurried"), "quota")
     reply = await wait_reply(ix)
     assert [cb["type"] for cb in ix.callbacks] == [5]
-    assert reply["embeds"][0]["title"] == bot.catalog.t("en", "quota.title")
+    assert reply["embeds"][0]["title"] == bot.deps.catalog.t("en", "quota.title")
     assert reply["flags"] & 64
     assert ix.rejected == []
     assert collect_violations(stack) == []
@@ -326,11 +326,11 @@ async def test_shutdown_answers_an_interaction_still_waiting_for_its_turn(closin
     stack = closing_stack
     bot = stack.bot
     assert bot is not None
-    title = bot.catalog.t("en", "quota.title")
+    title = bot.deps.catalog.t("en", "quota.title")
     release = asyncio.Event()
 
     async def busy() -> None:
-        await bot.admission.enter()
+        await bot.deps.admission.enter()
         await release.wait()
 
     holder = asyncio.create_task(busy())
