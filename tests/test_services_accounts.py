@@ -16,11 +16,14 @@ from bot.services.accounts import (
     ensure_can_generate,
     get_member_with_notices,
     get_or_create_user,
+    save_settings,
     update_settings,
     username_candidates,
 )
+from db.bot_models import ShowcasePost
+from db.engine import Database
 from db.models import User
-from tests.factories import make_user, next_discord_id
+from tests.factories import make_character, make_user, next_discord_id
 
 USERNAME = re.compile(r"^[a-zA-Z0-9_]{3,30}$")
 EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
@@ -147,3 +150,23 @@ async def test_member_lookup_tells_whether_a_notice_waits(session):
     assert (await get_member_with_notices(session, did))[1] is True  # type: ignore[index]
     await notices.take_notices(session, user.id)
     assert (await get_member_with_notices(session, did))[1] is False  # type: ignore[index]
+
+
+async def test_save_settings_lists_showcased_characters_only_when_opting_out(session_factory):
+    """Saving settings is one unit of work; opting out of the showcase names the member's
+    characters that have showcase posts (to remove), any other change names none, and a bad
+    value changes nothing."""
+    db = Database(session_factory)
+    async with session_factory.begin() as s:
+        user = await make_user(s, allow_gallery_showcase=True)
+        posted = await make_character(s, user, is_public=True)
+        await make_character(s, user, is_public=True)
+        s.add(ShowcasePost(character_id=posted.id, guild_id=1, channel_id=2, message_id=3))
+    with pytest.raises(InvalidInputError):
+        await save_settings(db, user.id, SettingsChange(language="ja", timezone="Mars/Olympus"))
+    kept = await save_settings(db, user.id, SettingsChange(profile_visibility="public"))
+    assert (kept.user.preferred_language, kept.user.profile_visibility) == ("en", "public")
+    assert kept.unshow == ()
+    opted = await save_settings(db, user.id, SettingsChange(allow_gallery_showcase=False))
+    assert opted.user.allow_gallery_showcase is False
+    assert opted.unshow == (posted.id,)

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from bot.errors import InvalidInputError, NotFoundError
 from bot.services import profiles as svc
+from db.engine import Database
 from db.models import User, UserProfile
-from tests.factories import make_user
+from tests.factories import make_user, next_discord_id
 
 EDIT = svc.ProfileEdit(
     display_name="Morgan",
@@ -122,3 +123,29 @@ async def test_profile_visibility_decides_who_sees_it(session):
         assert (await svc.get_profile(session, hidden.id, hidden.id)).is_self is True
     with pytest.raises(NotFoundError):
         await svc.get_profile(session, "00000000-0000-0000-0000-000000000000", viewer.id)
+
+
+async def test_use_cases_show_and_save_profiles_in_their_own_units_of_work(session_factory):
+    """own_profile, member_profile and save_profile each open their own session: a member never
+    seen is None, a private member is refused, a bad edit saves nothing, a good one is kept."""
+    db = Database(session_factory)
+    async with session_factory.begin() as s:
+        viewer = await make_user(s)
+        hidden = await make_user(s, profile_visibility="private")
+        shown = await make_user(s, profile_visibility="public")
+    hidden_discord_id = int(hidden.auth0_id.rsplit("|", 1)[1])
+    shown_discord_id = int(shown.auth0_id.rsplit("|", 1)[1])
+    assert await svc.member_profile(db, next_discord_id(), viewer.id) is None
+    with pytest.raises(svc.ProfileHiddenError):
+        await svc.member_profile(db, hidden_discord_id, viewer.id)
+    with pytest.raises(InvalidInputError):
+        await svc.save_profile(
+            db, shown.id, svc.ProfileEdit("Sam", "bio", "javascript:alert(1)", None)
+        )
+    assert (await svc.own_profile(db, shown.id)).bio is None
+    saved = await svc.save_profile(db, shown.id, EDIT)
+    assert (saved.display_name, saved.is_self) == ("Morgan", True)
+    seen = await svc.member_profile(db, shown_discord_id, viewer.id)
+    assert seen is not None
+    assert (seen.bio, seen.profession, seen.is_self) == ("I draw knights.", "Illustrator", False)
+    assert (await svc.own_profile(db, hidden.id)).is_self is True

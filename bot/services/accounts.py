@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
+from bot.services.moderation import showcased_character_ids
 from bot.services.notices import pending_for
 from db.engine import Database
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
@@ -196,6 +197,30 @@ async def update_settings(session: AsyncSession, user_id: str, change: SettingsC
         setattr(user, key, value)
     await session.flush()
     return user
+
+
+@dataclass(frozen=True)
+class SettingsSaved:
+    """A member's row after a settings change, and the characters whose showcase posts must go
+    (when they opted out of the gallery showcase)."""
+
+    user: User
+    unshow: tuple[str, ...]
+
+
+async def save_settings(db: Database, user_id: str, change: SettingsChange) -> SettingsSaved:
+    """Apply a settings change in one transaction; opting out of the showcase also lists the
+    member's characters that have showcase posts.
+
+    Raises:
+        InvalidInputError: a value is not allowed. NotFoundError: no such user.
+    """
+    async with db.transaction() as session:
+        user = await update_settings(session, user_id, change)
+        unshow: tuple[str, ...] = ()
+        if change.allow_gallery_showcase is False:
+            unshow = await showcased_character_ids(session, user.id)
+    return SettingsSaved(user=user, unshow=unshow)
 
 
 @dataclass(frozen=True)

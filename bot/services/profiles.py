@@ -16,7 +16,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInputError, NotFoundError
+from bot.services.accounts import get_user_by_discord_id
 from bot.services.characters import clean_text, is_valid_id
+from db.engine import Database
 from db.models import User, UserProfile
 
 MAX_DISPLAY_NAME = 50
@@ -167,3 +169,36 @@ async def edit_profile(session: AsyncSession, user_id: str, edit: ProfileEdit) -
     )
     await session.flush()
     return await get_profile(session, user_id, user_id)
+
+
+# --- use cases --------------------------------------------------------------------------------
+
+
+async def own_profile(db: Database, user_id: str) -> Profile:
+    """The member's own profile (what /profile show and the edit modal start from).
+
+    Raises: NotFoundError("user").
+    """
+    async with db.read() as session:
+        return await get_profile(session, user_id, user_id)
+
+
+async def member_profile(db: Database, discord_id: int, viewer_user_id: str) -> Profile | None:
+    """Another member's profile as the viewer may see it; None if they never used the bot.
+
+    Raises: ProfileHiddenError ("profile.private").
+    """
+    async with db.read() as session:
+        target = await get_user_by_discord_id(session, discord_id)
+        if target is None:
+            return None
+        return await get_profile(session, target.id, viewer_user_id)
+
+
+async def save_profile(db: Database, user_id: str, edit: ProfileEdit) -> Profile:
+    """Validate and save the member's edit in one transaction (all fields or none).
+
+    Raises: InvalidInputError, NotFoundError("user") (see :func:`edit_profile`).
+    """
+    async with db.transaction() as session:
+        return await edit_profile(session, user_id, edit)

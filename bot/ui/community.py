@@ -1,30 +1,20 @@
-"""Embeds and the modal of the community commands: profiles, collections, the moderation log."""
+"""Embeds of the community commands: profiles, collections, the moderation log."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.services.collections import CollectionSummary, CollectionView
 from bot.services.moderation import LogEntry
-from bot.services.profiles import (
-    MAX_BIO,
-    MAX_DISPLAY_NAME,
-    MAX_PROFESSION,
-    MAX_WEBSITE,
-    Profile,
-    ProfileEdit,
-)
+from bot.services.profiles import Profile
 from bot.ui.embeds import relative
 from bot.ui.text import clip, fit_embed
-from cogs.characters.modals import ReportingModal
 
 if TYPE_CHECKING:
     from bot.i18n import Catalog
-
-ProfileHandler = Callable[[discord.Interaction[Any], ProfileEdit], Awaitable[None]]
 
 
 # --- profiles -------------------------------------------------------------------------------
@@ -66,71 +56,6 @@ def profile_embed(catalog: Catalog, lang: str, profile: Profile) -> discord.Embe
             )
         )
     return fit_embed(embed)
-
-
-class ProfileEditModal(ReportingModal):
-    """Display name, bio, website, profession, filled with the current values."""
-
-    def __init__(
-        self,
-        catalog: Catalog,
-        lang: str,
-        profile: Profile,
-        on_submit: ProfileHandler,
-        *,
-        discord_id: int,
-    ) -> None:
-        t = catalog.t
-        # one modal per member: discord.py keys open modals by custom_id alone
-        super().__init__(
-            title=clip(t(lang, "profile.modal_title"), 45),
-            custom_id=f"profile:edit:{discord_id}",
-            timeout=900,
-        )
-        self._handler = on_submit
-        self.display_name: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label=clip(t(lang, "field.display_name"), 45),
-            default=clip(profile.display_name, MAX_DISPLAY_NAME) or None,
-            max_length=MAX_DISPLAY_NAME,
-            required=False,
-            custom_id="display_name",
-        )
-        self.bio: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label=clip(t(lang, "field.bio"), 45),
-            style=discord.TextStyle.paragraph,
-            default=clip(profile.bio, MAX_BIO) or None,
-            max_length=MAX_BIO,
-            required=False,
-            custom_id="bio",
-        )
-        self.website: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label=clip(t(lang, "field.website"), 45),
-            placeholder="https://example.com",
-            default=clip(profile.website_url, MAX_WEBSITE) or None,
-            max_length=MAX_WEBSITE,
-            required=False,
-            custom_id="website",
-        )
-        self.profession: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            label=clip(t(lang, "field.profession"), 45),
-            default=clip(profile.profession, MAX_PROFESSION) or None,
-            max_length=MAX_PROFESSION,
-            required=False,
-            custom_id="profession",
-        )
-        for item in (self.display_name, self.bio, self.website, self.profession):
-            self.add_item(item)
-
-    async def submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self._handler(
-            interaction,
-            ProfileEdit(
-                display_name=self.display_name.value,
-                bio=self.bio.value,
-                website_url=self.website.value,
-                profession=self.profession.value,
-            ),
-        )
 
 
 # --- collections ----------------------------------------------------------------------------

@@ -12,5 +12,5 @@ from cogs.account.settings import SettingsSelect
 async def setup(bot: commands.Bot) -> None:
     """Load the account cogs and the settings panel's selects."""
     bot.add_dynamic_items(SettingsSelect)
-    await bot.add_cog(Account(bot))  # type: ignore[arg-type]
-    await bot.add_cog(Profile(bot))  # type: ignore[arg-type]
+    await bot.add_cog(Account(bot))
+    await bot.add_cog(Profile(bot))

@@ -1,29 +1,24 @@
-"""/profile show, /profile edit and /settings."""
+"""/profile show, /profile edit and /settings: the commands of a member's profile and settings."""
 
 from __future__ import annotations
 
 import zoneinfo
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
-from discord.ext import commands
 
-from bot.i18n import choose_language
+from bot.interactions.caller import caller
 from bot.interactions.replies import NO_MENTIONS, respond
+from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
-from bot.services import moderation as moderation_service
-from bot.services import profiles as profiles_service
-from bot.services.accounts import SettingsChange, get_user_by_discord_id, update_settings
-from bot.ui.community import ProfileEditModal, profile_embed
-from cogs.account.settings import settings_embed, settings_view
-from cogs.gallery.showcase import remove_showcase_posts
-from db.models import User
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
+from bot.services.accounts import SettingsChange
+from bot.services.profiles import member_profile, own_profile
+from bot.ui.community import profile_embed
+from cogs.account.profile_edit import ProfileEditModal
+from cogs.account.settings import apply_settings, settings_embed, settings_view
 
 LANGUAGE_CHOICES = [
     app_commands.Choice(name=_("English"), value="en"),
@@ -61,68 +56,44 @@ async def timezone_autocomplete(
     return [app_commands.Choice(name=z, value=z) for z in zones[:25]]
 
 
-class Profile(commands.Cog):
+class Profile(FeatureCog):
     """Profiles and settings."""
 
     profile = app_commands.Group(name=_("profile"), description=_("Member profiles"))
-
-    def __init__(self, bot: CharBot) -> None:
-        self.bot = bot
 
     # -- /profile ---------------------------------------------------------------------------
 
     @profile.command(name=_("show"), description=_("Show a member's profile"))
     @app_commands.describe(member=_("The member (you, if left out)"))
     async def show(
-        self, interaction: discord.Interaction[CharBot], member: discord.User | None = None
+        self, interaction: discord.Interaction[Any], member: discord.User | None = None
     ) -> None:
         """Show a member's profile."""
-        caller = await self.bot.caller(interaction)
-        t = self.bot.catalog.t
-        target_id: str | None = caller.user.id
-        if member is not None and member.id != interaction.user.id:
-            async with self.bot.reads() as session:
-                target = await get_user_by_discord_id(session, member.id)
-            target_id = target.id if target is not None else None
-        if target_id is None:
-            await respond(interaction, t(caller.lang, "profile.none"))
-            return
-        async with self.bot.reads() as session:
-            profile = await profiles_service.get_profile(session, target_id, caller.user.id)
+        viewer = await caller(interaction)
+        catalog = self.deps.catalog
+        if member is None or member.id == interaction.user.id:
+            profile = await own_profile(self.deps.db, viewer.user.id)
+        else:
+            found = await member_profile(self.deps.db, member.id, viewer.user.id)
+            if found is None:
+                await respond(interaction, catalog.t(viewer.lang, "profile.none"))
+                return
+            profile = found
         await respond(
             interaction,
-            embed=profile_embed(self.bot.catalog, caller.lang, profile),
+            embed=profile_embed(catalog, viewer.lang, profile),
             allowed_mentions=NO_MENTIONS,
         )
 
     @profile.command(name=_("edit"), description=_("Edit your profile"), extras=SELF_ACKNOWLEDGING)
-    async def edit(self, interaction: discord.Interaction[CharBot]) -> None:
+    async def edit(self, interaction: discord.Interaction[Any]) -> None:
         """Edit your profile."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.reads() as session:
-            profile = await profiles_service.get_profile(session, caller.user.id, caller.user.id)
+        member = await caller(interaction)
+        profile = await own_profile(self.deps.db, member.user.id)
         await interaction.response.send_modal(
             ProfileEditModal(
-                self.bot.catalog,
-                caller.lang,
-                profile,
-                self.on_profile_submit,
-                discord_id=interaction.user.id,
+                self.deps.catalog, member.lang, profile, discord_id=interaction.user.id
             )
-        )
-
-    async def on_profile_submit(
-        self, interaction: discord.Interaction[Any], edit: profiles_service.ProfileEdit
-    ) -> None:
-        """Save the profile modal (nothing is saved when any field is invalid)."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.sessions.begin() as session:
-            profile = await profiles_service.edit_profile(session, caller.user.id, edit)
-        await respond(
-            interaction,
-            self.bot.catalog.t(caller.lang, "profile.saved"),
-            embed=profile_embed(self.bot.catalog, caller.lang, profile),
-            allowed_mentions=NO_MENTIONS,
         )
 
     # -- /settings --------------------------------------------------------------------------
@@ -143,7 +114,7 @@ class Profile(commands.Cog):
     @app_commands.autocomplete(timezone=timezone_autocomplete)
     async def settings(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         language: app_commands.Choice[str] | None = None,
         content_filter: app_commands.Choice[str] | None = None,
         profile_visibility: app_commands.Choice[str] | None = None,
@@ -158,37 +129,20 @@ class Profile(commands.Cog):
             allow_gallery_showcase=gallery_showcase,
             timezone=timezone,
         )
+        catalog = self.deps.catalog
         if change == SettingsChange():
-            caller = await self.bot.caller(interaction)
+            member = await caller(interaction)
             await respond(
                 interaction,
-                embed=settings_embed(self.bot.catalog, caller.lang, caller.user),
-                view=settings_view(self.bot.catalog, caller.lang, caller.user),
+                embed=settings_embed(catalog, member.lang, member.user),
+                view=settings_view(catalog, member.lang, member.user),
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        user, lang = await self.apply_settings(interaction, change)
+        user, lang = await apply_settings(interaction, change)
         await respond(
             interaction,
-            self.bot.catalog.t(lang, "settings.saved"),
-            embed=settings_embed(self.bot.catalog, lang, user),
+            catalog.t(lang, "settings.saved"),
+            embed=settings_embed(catalog, lang, user),
             allowed_mentions=NO_MENTIONS,
         )
-
-    async def apply_settings(
-        self, interaction: discord.Interaction[Any], change: SettingsChange
-    ) -> tuple[User, str]:
-        """Apply a change for the member (from the options or the panel); their row and the
-        language to answer in from now on. Opting out of the showcase removes their posts."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.sessions.begin() as session:
-            user = await update_settings(session, caller.user.id, change)
-            unshow: tuple[str, ...] = ()
-            if change.allow_gallery_showcase is False:
-                unshow = await moderation_service.showcased_character_ids(session, user.id)
-        for character_id in unshow:
-            await remove_showcase_posts(self.bot, character_id)
-        lang = choose_language(user.preferred_language, interaction.locale)
-        interaction.extras["lang"] = lang
-        interaction.extras.pop("caller", None)
-        return user, lang

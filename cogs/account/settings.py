@@ -1,5 +1,5 @@
-"""The /settings panel: one ephemeral message with a select per setting (language, content
-filter, profile visibility, gallery showcase).
+"""The /settings panel and applying a settings change: one private message with a select per
+setting (language, content filter, profile visibility, gallery showcase).
 
 Each select is a DynamicItem whose custom_id names only the setting (``settings:<field>``); a
 pick applies to whoever picked it, so the panel is stateless, survives restarts and can never
@@ -9,14 +9,19 @@ change another member's settings.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.deps import deps_of
+from bot.i18n import choose_language
 from bot.interactions.acknowledge import acknowledge
-from bot.interactions.replies import NO_MENTIONS, reporting, update
-from bot.services.accounts import SettingsChange
+from bot.interactions.caller import caller
+from bot.interactions.replies import NO_MENTIONS, update
+from bot.interactions.routing import FeatureSelect
+from bot.services.accounts import SettingsChange, save_settings
 from bot.ui.text import fit_embed
+from cogs.gallery.showcase import remove_showcase_posts
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
 
 if TYPE_CHECKING:
@@ -25,16 +30,20 @@ if TYPE_CHECKING:
 LANGUAGE_NAMES = {"en": "English", "zh": "中文", "ja": "日本語", "ko": "한국어"}
 FIELDS = ("lang", "filter", "vis", "show")
 
-SETTINGS_COG = "Profile"
 
-
-class SettingsApplier(Protocol):
-    """The cog behind /settings: applies a change for the member behind the interaction and
-    returns their row and (possibly new) reply language."""
-
-    async def apply_settings(
-        self, interaction: discord.Interaction[Any], change: SettingsChange
-    ) -> tuple[User, str]: ...
+async def apply_settings(
+    interaction: discord.Interaction[Any], change: SettingsChange
+) -> tuple[User, str]:
+    """Apply a change for the member (from the options or the panel); their row and the
+    language to answer in from now on. Opting out of the showcase removes their posts."""
+    member = await caller(interaction)
+    saved = await save_settings(deps_of(interaction.client).db, member.user.id, change)
+    for character_id in saved.unshow:
+        await remove_showcase_posts(interaction.client, character_id)
+    lang = choose_language(saved.user.preferred_language, interaction.locale)
+    interaction.extras["lang"] = lang
+    interaction.extras.pop("caller", None)
+    return saved.user, lang
 
 
 def change_for(field: str, value: str) -> SettingsChange:
@@ -117,11 +126,8 @@ _PLACEHOLDERS = {
 }
 
 
-class SettingsSelect(
-    discord.ui.DynamicItem[discord.ui.Select[Any]],
-    template=r"settings:(?P<field>lang|filter|vis|show)",
-):
-    """One setting's select on the panel."""
+class SettingsSelect(FeatureSelect, template=r"settings:(?P<field>lang|filter|vis|show)"):
+    """One setting's select on the panel: a pick applies it for whoever picked."""
 
     def __init__(self, field: str, select: discord.ui.Select[Any] | None = None) -> None:
         super().__init__(
@@ -131,6 +137,7 @@ class SettingsSelect(
 
     @classmethod
     def make(cls, field: str, catalog: Catalog, lang: str, user: User) -> SettingsSelect:
+        """The select of one setting, showing the member's current choice."""
         select: discord.ui.Select[Any] = discord.ui.Select(
             custom_id=f"settings:{field}",
             placeholder=catalog.t(lang, _PLACEHOLDERS[field]),
@@ -151,18 +158,15 @@ class SettingsSelect(
         select = item if isinstance(item, discord.ui.Select) else None
         return cls(match["field"], select)
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await reporting(interaction, lambda: self._run(interaction))
-
-    async def _run(self, interaction: discord.Interaction[Any]) -> None:
+    async def handle(self, interaction: discord.Interaction[Any]) -> None:
+        """Save the pick, then redraw the panel (in the new language after a language pick)."""
         data: dict[str, Any] = dict(interaction.data or {})
         values: list[str] = list(self.item.values or data.get("values") or [])
-        applier = cast("SettingsApplier | None", interaction.client.get_cog(SETTINGS_COG))
-        if not values or applier is None:
+        if not values:
             await acknowledge(interaction)
             return
-        user, lang = await applier.apply_settings(interaction, change_for(self.field, values[0]))
-        catalog: Catalog = interaction.client.catalog
+        user, lang = await apply_settings(interaction, change_for(self.field, values[0]))
+        catalog = deps_of(interaction.client).catalog
         await update(
             interaction,
             embed=settings_embed(catalog, lang, user),
