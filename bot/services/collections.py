@@ -24,6 +24,7 @@ from bot.services.characters import (
 )
 from bot.services.pagination import clamp_limit
 from bot.services.visibility import visible_to
+from db.engine import Database
 from db.models import Character, CharacterCollection, CharacterCollectionItem
 
 MAX_COLLECTION_NAME = 50
@@ -292,3 +293,61 @@ async def autocomplete_collections(
     order += [CharacterCollection.created_at.desc(), CharacterCollection.id.desc()]
     rows = (await session.execute(stmt.order_by(*order).limit(limit))).all()
     return [(r.id, r.name) for r in rows]
+
+
+# --- use cases: each opens its own unit of work ---------------------------------------------
+
+
+async def collection_choices(db: Database, user_id: str, query: str) -> list[tuple[str, str]]:
+    """The member's collections matching ``query``: (id, name)."""
+    async with db.read() as session:
+        return await autocomplete_collections(session, user_id, query)
+
+
+async def new_collection(
+    db: Database, user_id: str, name: str, description: str | None, is_public: bool
+) -> CharacterCollection:
+    """A new collection of the member's (see :func:`create_collection`)."""
+    async with db.transaction() as session:
+        return await create_collection(session, user_id, name, description, is_public)
+
+
+async def put_in_collection(
+    db: Database, collection_id: str, character_id: str, user_id: str
+) -> CharacterCollection:
+    """Add a character to the member's collection; return the collection (see
+    :func:`add_to_collection`)."""
+    async with db.transaction() as session:
+        await add_to_collection(session, collection_id, character_id, user_id)
+        return await get_owned_collection(session, collection_id, user_id)
+
+
+async def take_from_collection(
+    db: Database, collection_id: str, character_id: str, user_id: str
+) -> CharacterCollection:
+    """Take a character out of the member's collection; return the collection (see
+    :func:`remove_from_collection`)."""
+    async with db.transaction() as session:
+        await remove_from_collection(session, collection_id, character_id, user_id)
+        return await get_owned_collection(session, collection_id, user_id)
+
+
+async def collection_for(db: Database, collection_id: str, viewer_user_id: str) -> CollectionView:
+    """The collection as the viewer sees it (see :func:`show_collection`)."""
+    async with db.read() as session:
+        return await show_collection(session, collection_id, viewer_user_id)
+
+
+async def member_collections(db: Database, user_id: str) -> list[CollectionSummary]:
+    """The member's collections, newest first, with their sizes."""
+    async with db.read() as session:
+        return await list_collections(session, user_id)
+
+
+async def remove_collection(db: Database, collection_id: str, user_id: str) -> str:
+    """Delete the member's collection; return its name (see :func:`delete_collection`)."""
+    async with db.transaction() as session:
+        collection = await get_owned_collection(session, collection_id, user_id)
+        name = collection.name
+        await delete_collection(session, collection_id, user_id)
+    return name

@@ -2,48 +2,33 @@
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
+from bot.deps import deps_of
 from bot.errors import InvalidInputError
-from bot.interactions.caller import caller_user_id
+from bot.interactions.caller import caller, caller_user_id
 from bot.interactions.replies import NO_MENTIONS, respond
+from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
-from bot.services import characters as characters_service
-from bot.services import themes as themes_service
+from bot.services.themes import use_cases
 from bot.ui.text import clip, fit_embed
 from cogs.characters import flows
 from cogs.common import as_choices, character_autocomplete, own_choices
-from cogs.themes.paging import VariantPageButton, variant_page_message
-from db.models import CharacterTheme
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
-
-log = logging.getLogger(__name__)
-
-
-async def _reading(interaction: discord.Interaction[Any], read: Any) -> Any:
-    """Run ``read(session)`` in a read session (until this feature's use cases own it)."""
-    async with interaction.client.reads() as session:
-        return await read(session)
+from cogs.themes.paging import VariantPageButton, variant_list_message
 
 
 async def theme_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """The caller's themes ("Character · Theme"), values are theme ids."""
+    db = deps_of(interaction.client).db
     return await own_choices(
-        interaction,
-        lambda user_id: _reading(
-            interaction,
-            lambda session: themes_service.autocomplete_themes(session, user_id, current[:100]),
-        ),
+        interaction, lambda user_id: use_cases.theme_choices(db, user_id, current[:100])
     )
 
 
@@ -51,61 +36,46 @@ async def variant_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """The caller's variants, values are variant ids."""
+    db = deps_of(interaction.client).db
     return await own_choices(
-        interaction,
-        lambda user_id: _reading(
-            interaction,
-            lambda session: themes_service.autocomplete_variants(session, user_id, current[:100]),
-        ),
+        interaction, lambda user_id: use_cases.variant_choices(db, user_id, current[:100])
     )
-
-
-async def _character_in_context(
-    bot: CharBot, interaction: discord.Interaction[Any], character: str | None
-) -> str | None:
-    if character:
-        return character
-    if interaction.channel_id is None:
-        return None
-    async with bot.reads() as session:
-        row = await characters_service.find_character_by_thread(session, interaction.channel_id)
-    return row.id if row is not None else None
 
 
 async def variant_theme_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
-    """Theme names of the character in question (the option, or the thread's character)."""
-    bot: CharBot = interaction.client
+    """Theme names of the character in question (the option, or the thread's character); what
+    the member typed comes first when it names no theme yet (a new theme)."""
     user_id = await caller_user_id(interaction)
     if user_id is None:
         return []
     character = getattr(interaction.namespace, "character", None)
-    character_id = await _character_in_context(bot, interaction, character)
-    if character_id is None:
+    found = await use_cases.theme_name_choices(
+        deps_of(interaction.client).db,
+        user_id,
+        current[:100],
+        character_id=str(character) if character else None,
+        thread_id=interaction.channel_id,
+    )
+    if found is None:
         return []
-    async with bot.reads() as session:
-        pairs = await themes_service.autocomplete_themes(
-            session, user_id, current[:100], character_id=character_id
-        )
-        names = []
-        for theme_id, _label in pairs:
-            theme = await session.get(CharacterTheme, theme_id)
-            if theme is not None:
-                names.append((theme.name, theme.name))
-    if current.strip() and all(n.lower() != current.strip().lower() for n, _ in names):
-        names.insert(0, (current.strip()[:50], current.strip()[:50]))
+    names = [(name, name) for name in found]
+    typed = current.strip()
+    if typed and all(n.lower() != typed.lower() for n, _ in names):
+        names.insert(0, (typed[:50], typed[:50]))
     return as_choices(names)
 
 
-class Themes(commands.Cog):
+class Themes(FeatureCog):
     """Theme and variant commands."""
 
     theme = app_commands.Group(name=_("theme"), description=_("Group a character's variants"))
     variant = app_commands.Group(name=_("variant"), description=_("Edited versions of a character"))
 
-    def __init__(self, bot: CharBot) -> None:
-        self.bot = bot
+    async def _say(self, interaction: discord.Interaction[Any], key: str, **params: Any) -> None:
+        who = await caller(interaction)
+        await respond(interaction, self.deps.catalog.t(who.lang, key, **params))
 
     @theme.command(name=_("create"), description=_("Create a theme for a character"))
     @app_commands.describe(
@@ -114,40 +84,31 @@ class Themes(commands.Cog):
     @app_commands.autocomplete(character=character_autocomplete)
     async def theme_create(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         character: str,
         name: app_commands.Range[str, 1, 50],
         description: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         """Create a theme for a character."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.sessions.begin() as session:
-            theme = await themes_service.create_theme(
-                session, character, caller.user.id, name, description
-            )
-        await respond(
-            interaction,
-            self.bot.catalog.t(caller.lang, "theme.created", name=clip(theme.name, 50)),
-            allowed_mentions=NO_MENTIONS,
-        )
+        who = await caller(interaction)
+        theme = await use_cases.new_theme(self.deps.db, character, who.user.id, name, description)
+        await self._say(interaction, "theme.created", name=clip(theme.name, 50))
 
     @theme.command(name=_("list"), description=_("List a character's themes"))
     @app_commands.describe(character=_("The character"))
     @app_commands.autocomplete(character=character_autocomplete)
-    async def theme_list(self, interaction: discord.Interaction[CharBot], character: str) -> None:
+    async def theme_list(self, interaction: discord.Interaction[Any], character: str) -> None:
         """List a character's themes."""
-        caller = await self.bot.caller(interaction)
-        t = self.bot.catalog.t
-        async with self.bot.reads() as session:
-            row = await characters_service.get_visible_character(session, character, caller.user.id)
-            summaries = await themes_service.list_themes(session, character, caller.user.id)
+        who = await caller(interaction)
+        t = self.deps.catalog.t
+        listed = await use_cases.character_themes(self.deps.db, character, who.user.id)
         lines = [
-            t(caller.lang, "theme.line", name=clip(s.name, 50), count=s.variant_count)
-            for s in summaries
+            t(who.lang, "theme.line", name=clip(s.name, 50), count=s.variant_count)
+            for s in listed.themes
         ]
         embed = discord.Embed(
-            title=t(caller.lang, "theme.list_title", name=clip(row.name or "", 100)),
-            description="\n".join(lines) or t(caller.lang, "theme.none"),
+            title=t(who.lang, "theme.list_title", name=clip(listed.character.name or "", 100)),
+            description="\n".join(lines) or t(who.lang, "theme.none"),
         )
         await respond(interaction, embed=fit_embed(embed), allowed_mentions=NO_MENTIONS)
 
@@ -156,34 +117,23 @@ class Themes(commands.Cog):
     @app_commands.autocomplete(theme=theme_autocomplete)
     async def theme_rename(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         theme: str,
         new_name: app_commands.Range[str, 1, 50],
     ) -> None:
         """Rename a theme."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.sessions.begin() as session:
-            row = await themes_service.rename_theme(session, theme, caller.user.id, new_name)
-        await respond(
-            interaction,
-            self.bot.catalog.t(caller.lang, "theme.renamed", name=clip(row.name, 50)),
-            allowed_mentions=NO_MENTIONS,
-        )
+        who = await caller(interaction)
+        row = await use_cases.retitle_theme(self.deps.db, theme, who.user.id, new_name)
+        await self._say(interaction, "theme.renamed", name=clip(row.name, 50))
 
     @theme.command(name=_("delete"), description=_("Delete a theme and its variants"))
     @app_commands.describe(theme=_("The theme"))
     @app_commands.autocomplete(theme=theme_autocomplete)
-    async def theme_delete(self, interaction: discord.Interaction[CharBot], theme: str) -> None:
+    async def theme_delete(self, interaction: discord.Interaction[Any], theme: str) -> None:
         """Delete a theme and its variants."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.sessions.begin() as session:
-            keys = await themes_service.delete_theme(session, theme, caller.user.id)
-        await self.bot.delete_objects(keys)
-        await respond(
-            interaction,
-            self.bot.catalog.t(caller.lang, "theme.deleted"),
-            allowed_mentions=NO_MENTIONS,
-        )
+        who = await caller(interaction)
+        await use_cases.remove_theme(self.deps.db, self.deps.storage, theme, who.user.id)
+        await self._say(interaction, "theme.deleted")
 
     @variant.command(
         name=_("create"),
@@ -198,24 +148,22 @@ class Themes(commands.Cog):
     @app_commands.autocomplete(character=character_autocomplete, theme=variant_theme_autocomplete)
     async def variant_create(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         instruction: app_commands.Range[str, 1, 500],
         theme: app_commands.Range[str, 1, 50] | None = None,
         character: str | None = None,
     ) -> None:
         """Make an edited version of a character."""
-        character_id = await _character_in_context(self.bot, interaction, character)
-        if character_id is None:
+        row = await use_cases.variant_character(self.deps.db, character, interaction.channel_id)
+        if row is None:
             raise InvalidInputError(
                 "Choose a character, or use this command inside a character's thread.",
                 "invalid.character_needed",
             )
-        async with self.bot.reads() as session:
-            row = await characters_service.get_character(session, character_id)
         await flows.variant_flow(
-            self.bot,
+            interaction.client,
             interaction,
-            character_id=character_id,
+            character_id=row.id,
             instruction=instruction,
             theme=theme,
             thread_id=flows.thread_id_of(row),
@@ -224,29 +172,22 @@ class Themes(commands.Cog):
     @variant.command(name=_("list"), description=_("Browse the variants of a theme"))
     @app_commands.describe(theme=_("The theme"))
     @app_commands.autocomplete(theme=theme_autocomplete)
-    async def variant_list(self, interaction: discord.Interaction[CharBot], theme: str) -> None:
+    async def variant_list(self, interaction: discord.Interaction[Any], theme: str) -> None:
         """Browse the variants of a theme."""
-        caller = await self.bot.caller(interaction)
-        embed, view = await variant_page_message(self.bot, caller, theme, None)
+        embed, view = await variant_list_message(interaction, theme, None)
         await respond(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
     @variant.command(name=_("delete"), description=_("Delete a variant"))
     @app_commands.describe(variant=_("The variant"))
     @app_commands.autocomplete(variant=variant_autocomplete)
-    async def variant_delete(self, interaction: discord.Interaction[CharBot], variant: str) -> None:
+    async def variant_delete(self, interaction: discord.Interaction[Any], variant: str) -> None:
         """Delete a variant."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.sessions.begin() as session:
-            keys = await themes_service.delete_variant(session, variant, caller.user.id)
-        await self.bot.delete_objects(keys)
-        await respond(
-            interaction,
-            self.bot.catalog.t(caller.lang, "variant.deleted"),
-            allowed_mentions=NO_MENTIONS,
-        )
+        who = await caller(interaction)
+        await use_cases.remove_variant(self.deps.db, self.deps.storage, variant, who.user.id)
+        await self._say(interaction, "variant.deleted")
 
 
-async def setup(bot: CharBot) -> None:
+async def setup(client: commands.Bot) -> None:
     """Load the cog and its persistent buttons."""
-    bot.add_dynamic_items(VariantPageButton)
-    await bot.add_cog(Themes(bot))
+    client.add_dynamic_items(VariantPageButton)
+    await client.add_cog(Themes(client))

@@ -3,65 +3,72 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
-from bot.interactions.acknowledge import acknowledge
-from bot.interactions.replies import NO_MENTIONS, reporting, update
-from bot.services import themes as themes_service
-from bot.ui.text import button_label, clip, fit_embed
-from db.models import CharacterTheme
+from bot.deps import deps_of
+from bot.i18n import Catalog
+from bot.interactions.caller import caller
+from bot.interactions.routing import PagerButton, pager_label, pager_view
+from bot.services.themes.use_cases import VariantPage, variant_page
+from bot.ui.text import clip, fit_embed
 
-if TYPE_CHECKING:
-    from bot.app import CharBot
-    from bot.interactions.caller import Caller
+CURSOR_MAX = 60  # what the custom_id template carries
 
 
-async def variant_page_message(
-    bot: CharBot, caller: Caller, theme_id: str, cursor: str | None
+def variant_page_message(
+    catalog: Catalog, lang: str, theme_id: str, shown: VariantPage
 ) -> tuple[discord.Embed, discord.ui.View]:
-    """One variant of the theme (newest first) with navigation."""
-    t = bot.catalog.t
-    lang = caller.lang
-    async with bot.reads() as session:
-        page = await themes_service.list_variants(
-            session, theme_id, caller.user.id, cursor=cursor, limit=1
-        )
-        theme = await session.get(CharacterTheme, theme_id)
-    theme_name = theme.name if theme is not None else ""
+    """The page's embed (the variant's instruction and image) with Previous/Next."""
+    t = catalog.t
+    page = shown.page
     if not page.items:
         embed = discord.Embed(
-            title=clip(theme_name, 100), description=t(lang, "variant.none"), colour=0x5865F2
+            title=clip(shown.theme_name, 100), description=t(lang, "variant.none"), colour=0x5865F2
         )
     else:
         variant = page.items[0]
         embed = discord.Embed(
-            title=clip(theme_name, 100), description=clip(variant.prompt, 1000), colour=0x5865F2
+            title=clip(shown.theme_name, 100),
+            description=clip(variant.prompt, 1000),
+            colour=0x5865F2,
         )
         if variant.image_url and variant.image_url.startswith("http"):
             embed.set_image(url=variant.image_url)
         embed.set_footer(text=t(lang, "variant.footer", id=variant.id))
-    view = discord.ui.View(timeout=None)
-    view.add_item(VariantPageButton(theme_id, page.prev_cursor, False, t(lang, "button.previous")))
-    view.add_item(VariantPageButton(theme_id, page.next_cursor, True, t(lang, "button.next")))
+    view = pager_view(
+        lambda cursor, *, forward, label: VariantPageButton(theme_id, cursor, forward, label),
+        page.prev_cursor,
+        page.next_cursor,
+        t(lang, "button.previous"),
+        t(lang, "button.next"),
+    )
     return fit_embed(embed), view
 
 
+async def variant_list_message(
+    interaction: discord.Interaction[Any], theme_id: str, cursor: str | None
+) -> tuple[discord.Embed, discord.ui.View]:
+    """The page of the theme at ``cursor`` (None: the newest), for the member."""
+    deps = deps_of(interaction.client)
+    who = await caller(interaction)
+    shown = await variant_page(deps.db, theme_id, who.user.id, cursor)
+    return variant_page_message(deps.catalog, who.lang, theme_id, shown)
+
+
 class VariantPageButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    PagerButton,
     template=r"vlist:(?P<theme>[0-9a-f-]{36}):(?P<dir>[pn]):(?P<cursor>[A-Za-z0-9_.~=-]{0,60})",
 ):
     """Previous/Next of /variant list."""
 
     def __init__(self, theme_id: str, cursor: str | None, forward: bool, label: str = "") -> None:
         super().__init__(
-            discord.ui.Button(
-                label=label or ("→" if forward else "←"),
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"vlist:{theme_id}:{'n' if forward else 'p'}:{cursor or ''}"[:100],
-                disabled=cursor is None or len(cursor) > 60,
-            )
+            f"vlist:{theme_id}:{'n' if forward else 'p'}:{cursor or ''}"[:100],
+            forward=forward,
+            label=label,
+            enabled=cursor is not None and len(cursor) <= CURSOR_MAX,
         )
         self.theme_id = theme_id
         self.cursor = cursor
@@ -74,14 +81,9 @@ class VariantPageButton(
         match: re.Match[str],
         /,
     ) -> VariantPageButton:
-        return cls(match["theme"], match["cursor"] or None, match["dir"] == "n", button_label(item))
+        forward = match["dir"] == "n"
+        return cls(match["theme"], match["cursor"] or None, forward, pager_label(item, forward))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await reporting(interaction, lambda: self._run(interaction))
-
-    async def _run(self, interaction: discord.Interaction[Any]) -> None:
-        bot: CharBot = interaction.client
-        await acknowledge(interaction, directly=True)  # before any database work
-        caller = await bot.caller(interaction)
-        embed, view = await variant_page_message(bot, caller, self.theme_id, self.cursor)
-        await update(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+    async def page(self, interaction: discord.Interaction[Any]) -> dict[str, Any]:
+        embed, view = await variant_list_message(interaction, self.theme_id, self.cursor)
+        return {"embed": embed, "view": view}

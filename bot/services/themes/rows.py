@@ -1,4 +1,5 @@
-"""Themes (named groups of a character's variants) and the variants filed under them.
+"""Themes' rows: a character's named groups of variants — made, found, listed, renamed,
+deleted, and offered in autocomplete.
 
 A theme belongs to a character, so ownership of a theme or variant is ownership of its
 character. Duplicate theme names are refused case-insensitively here ("Winter" and "winter"
@@ -8,11 +9,12 @@ would be indistinguishable in autocomplete), on top of the schema's exact
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,10 +27,10 @@ from bot.services.characters import (
     get_visible_character,
     is_valid_id,
     name_rank,
-    storage_keys,
 )
-from bot.services.pagination import Page, apply_keyset, clamp_limit, keyset_page, parse_cursor
+from bot.services.pagination import clamp_limit
 from bot.services.visibility import is_completed
+from db.meta import Meta
 from db.models import Character, CharacterTheme, ThemeVariant
 
 DEFAULT_THEME = "Variations"
@@ -79,7 +81,7 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
-def _label(*parts: str) -> str:
+def choice_label(*parts: str) -> str:
     """``"A · B · C"`` within Discord's 100 characters, long parts shortened evenly."""
     separator = " · "
     label = separator.join(parts)
@@ -90,9 +92,6 @@ def _label(*parts: str) -> str:
     while cap > 1 and sum(min(len(p), cap) for p in parts) > budget:
         cap -= 1
     return separator.join(shorten(p, cap) for p in parts)
-
-
-# --- themes ---------------------------------------------------------------------------------
 
 
 async def find_theme_by_name(
@@ -282,7 +281,7 @@ async def rename_theme(
 async def _variant_keys(session: AsyncSession, *criteria: Any) -> list[str]:
     keys: list[str] = []
     for meta in await session.scalars(select(ThemeVariant.meta).where(*criteria)):
-        keys += storage_keys(meta)
+        keys += Meta(meta).storage_keys
     return keys
 
 
@@ -299,15 +298,11 @@ async def delete_theme(session: AsyncSession, theme_id: str, user_id: str) -> li
     return keys
 
 
-async def autocomplete_themes(
-    session: AsyncSession,
-    user_id: str,
-    query: str,
-    character_id: str | None = None,
-    limit: int = AUTOCOMPLETE_MAX,
-) -> list[tuple[str, str]]:
-    """``(theme id, "Character · Theme")`` of the caller's themes on completed characters whose
-    theme or character name matches ``query``; theme-name prefix matches first, newest first."""
+async def _own_themes(
+    session: AsyncSession, user_id: str, query: str, character_id: str | None, limit: int
+) -> Sequence[Row[str, str, str | None]]:
+    """(id, name, character_name) of the caller's themes on completed characters whose theme or
+    character name matches ``query``; theme-name prefix matches first, newest first."""
     limit = clamp_limit(limit, AUTOCOMPLETE_MAX)
     stmt = (
         select(CharacterTheme.id, CharacterTheme.name, Character.name.label("character_name"))
@@ -326,109 +321,29 @@ async def autocomplete_themes(
         stmt = stmt.where(or_(theme_match, character_match))
         order.append(rank)
     order += [CharacterTheme.created_at.desc(), CharacterTheme.id.desc()]
-    rows = (await session.execute(stmt.order_by(*order).limit(limit))).all()
-    return [(r.id, _label(r.character_name or "Untitled", r.name)) for r in rows]
+    return (await session.execute(stmt.order_by(*order).limit(limit))).all()
 
 
-# --- variants -------------------------------------------------------------------------------
-
-
-async def list_variants(
+async def autocomplete_themes(
     session: AsyncSession,
-    theme_id: str,
-    viewer_user_id: str,
-    *,
-    cursor: str | None = None,
-    limit: int = 10,
-) -> Page[ThemeVariant]:
-    """The theme's variants, newest first, for the character's owner or anyone when the
-    character is publicly visible.
-
-    Raises: NotFoundError("theme"), InvalidInputError (bad cursor).
-    """
-    limit = clamp_limit(limit)
-    parsed = parse_cursor(cursor) if cursor else None
-    if not is_valid_id(theme_id):
-        raise NotFoundError("theme")
-    character_id = await session.scalar(
-        select(CharacterTheme.character_id).where(CharacterTheme.id == theme_id)
-    )
-    if character_id is None:
-        raise NotFoundError("theme")
-    try:
-        await get_visible_character(session, character_id, viewer_user_id)
-    except NotFoundError:
-        raise NotFoundError("theme") from None
-    stmt = apply_keyset(
-        select(ThemeVariant).where(ThemeVariant.theme_id == theme_id),
-        ThemeVariant.created_at,
-        ThemeVariant.id,
-        cursor=parsed,
-        limit=limit,
-    )
-    rows = (await session.scalars(stmt)).all()
-    return keyset_page(rows, limit=limit, cursor=parsed, key=lambda v: (v.created_at, v.id))
-
-
-async def get_owned_variant(session: AsyncSession, variant_id: str, user_id: str) -> ThemeVariant:
-    """The variant, provided the caller owns its character.
-
-    Raises: NotFoundError("variant"), NotOwnerError.
-    """
-    if not is_valid_id(variant_id):
-        raise NotFoundError("variant")
-    row = (
-        await session.execute(
-            select(ThemeVariant, Character.user_id)
-            .join(Character, Character.id == ThemeVariant.character_id)
-            .where(ThemeVariant.id == variant_id)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
-    if row is None:
-        raise NotFoundError("variant")
-    if row[1] != user_id:
-        raise NotOwnerError()
-    return row[0]
-
-
-async def delete_variant(session: AsyncSession, variant_id: str, user_id: str) -> list[str]:
-    """Delete the caller's variant; return its storage keys for deletion after commit.
-
-    Raises: NotFoundError, NotOwnerError.
-    """
-    variant = await get_owned_variant(session, variant_id, user_id)
-    keys = storage_keys(variant.meta)
-    await session.delete(variant)
-    await session.flush()
-    return keys
-
-
-async def autocomplete_variants(
-    session: AsyncSession, user_id: str, query: str, limit: int = AUTOCOMPLETE_MAX
+    user_id: str,
+    query: str,
+    character_id: str | None = None,
+    limit: int = AUTOCOMPLETE_MAX,
 ) -> list[tuple[str, str]]:
-    """``(variant id, "Character · Theme · instruction")`` of the caller's variants whose
-    instruction, theme or character name contains ``query``, newest first."""
-    limit = clamp_limit(limit, AUTOCOMPLETE_MAX)
-    stmt = (
-        select(
-            ThemeVariant.id,
-            ThemeVariant.prompt,
-            CharacterTheme.name.label("theme_name"),
-            Character.name.label("character_name"),
-        )
-        .join(CharacterTheme, CharacterTheme.id == ThemeVariant.theme_id)
-        .join(Character, Character.id == ThemeVariant.character_id)
-        .where(Character.user_id == user_id, is_completed)
-    )
-    query = (query or "").strip()
-    if query:
-        matches = [name_rank(c, query)[0] for c in (ThemeVariant.prompt, CharacterTheme.name)]
-        matches.append(name_rank(Character.name, query)[0])
-        stmt = stmt.where(or_(*matches))
-    stmt = stmt.order_by(ThemeVariant.created_at.desc(), ThemeVariant.id.desc()).limit(limit)
-    rows = (await session.execute(stmt)).all()
-    return [
-        (r.id, _label(r.character_name or "Untitled", r.theme_name, r.prompt or "variant"))
-        for r in rows
-    ]
+    """``(theme id, "Character · Theme")`` of the caller's themes on completed characters whose
+    theme or character name matches ``query``; theme-name prefix matches first, newest first."""
+    rows = await _own_themes(session, user_id, query, character_id, limit)
+    return [(r.id, choice_label(r.character_name or "Untitled", r.name)) for r in rows]
+
+
+async def theme_names(
+    session: AsyncSession,
+    user_id: str,
+    query: str,
+    character_id: str,
+    limit: int = AUTOCOMPLETE_MAX,
+) -> list[str]:
+    """The names of the caller's themes of one character, matched and ordered as
+    :func:`autocomplete_themes` does (one query)."""
+    return [r.name for r in await _own_themes(session, user_id, query, character_id, limit)]
