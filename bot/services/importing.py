@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards.codec import CardData
+from bot.cards import CardData
 from bot.errors import NotFoundError
 from bot.services.accounts import ensure_can_generate
 from bot.storage.base import Storage, delete_quietly
