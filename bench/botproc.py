@@ -123,8 +123,8 @@ class Instruments:
         self.flows: list[dict[str, float]] = []
 
     def install(self, bot: Any) -> None:
-        from bot import flows
-        from bot.services.generation import pipeline as pipeline_module
+        from cogs.characters import flows
+        from bot.services.generation import create as create_module
 
         original_flow = flows.create_flow
 
@@ -145,7 +145,7 @@ class Instruments:
         flows.post_character = _timed(  # type: ignore[assignment]
             "post_result", flows.post_character
         )
-        pipeline_module.charge = _timed("quota_charge_sql", pipeline_module.charge)  # type: ignore[assignment]
+        create_module.charge = _timed("quota_charge_sql", create_module.charge)  # type: ignore[assignment]
         from bot.interactions import caller as caller_module
 
         caller_module.resolve_member = _timed(  # type: ignore[assignment]
@@ -160,7 +160,7 @@ class Instruments:
 
         pipe = bot.deps.pipeline
         original_create = pipe.create_character
-        original_run = pipe._run
+        original_run = pipe.runner.run
 
         async def create_character(*args: Any, **kwargs: Any) -> Any:
             record = _flow.get()
@@ -180,7 +180,7 @@ class Instruments:
             return await _timed("pipeline_run", original_run)(*args, **kwargs)
 
         pipe.create_character = create_character
-        pipe._run = run
+        pipe.runner.run = run
 
 
 def _settings(config: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Character Card V2 export and import (bot.cards.codec), with no database."""
+"""Character Card V2 export and import (bot.cards), with no database."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from bot.cards.codec import (
+from bot.cards import (
     MAX_CARD_BYTES,
     PROJECT_EXTENSION,
     card_from_character,

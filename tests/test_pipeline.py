@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.errors import GenerationError, StorageError
 from bot.providers.factory import build_providers, make_genai_client
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
-from bot.services.generation.pipeline import CreateRequest, GenerationPipeline
+from bot.services.generation import CreateRequest, GenerationPipeline
 from bot.services.generation.slots import GenerationSlots
 from bot.storage.factory import open_storage
 from db.engine import Database

@@ -20,7 +20,7 @@ from bot.ops.metrics import BotMetrics
 from bot.providers.factory import make_genai_client
 from bot.providers.gemini import GeminiImageProvider
 from bot.providers.offline import OfflineImageProvider, OfflinePromptOptimizer
-from bot.services.generation.pipeline import CreateRequest, GenerationPipeline
+from bot.services.generation import CreateRequest, GenerationPipeline
 from bot.services.generation.slots import GenerationSlots
 from bot.services.ratelimit import SharedRateLimit
 from bot.storage.local import LocalStorage

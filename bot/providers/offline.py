@@ -318,10 +318,9 @@ def _draw_portrait(prompt: str, style_name: str, reference: bytes | None) -> byt
         _paste_reference(image, reference, style)
     draw.rectangle([0, SIZE - 150, SIZE, SIZE], fill=style.bottom)
     draw.line([(0, SIZE - 150), (SIZE, SIZE - 150)], fill=style.accent, width=4)
-    draw.text(
-        (cx, SIZE - 105), _name_from_prompt(prompt), font=_font(44), fill=style.text, anchor="mm"
-    )
-    draw.text(
+    write = draw.text
+    write((cx, SIZE - 105), _name_from_prompt(prompt), font=_font(44), fill=style.text, anchor="mm")
+    write(
         (cx, SIZE - 45),
         f"offline placeholder · {style_name}",
         font=_font(26),
@@ -343,9 +342,8 @@ def _paste_reference(image: Image.Image, reference: bytes, style: _Style) -> Non
     draw.rectangle(
         [SIZE - thumb.width - 22, 18, SIZE - 18, thumb.height + 22], outline=style.accent, width=3
     )
-    draw.text(
-        (SIZE - 20, thumb.height + 30), "reference", font=_font(18), fill=style.text, anchor="ra"
-    )
+    write = draw.text
+    write((SIZE - 20, thumb.height + 30), "reference", font=_font(18), fill=style.text, anchor="ra")
 
 
 def _draw_edit(source: bytes, instruction: str, style_name: str) -> bytes:
@@ -362,8 +360,8 @@ def _draw_edit(source: bytes, instruction: str, style_name: str) -> bytes:
     band = 70 + 38 * len(lines)
     ImageDraw.Draw(overlay).rectangle([0, 0, SIZE, band], fill=(*style.bottom, 215))
     image = Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB")
-    draw = ImageDraw.Draw(image)
-    draw.text((20, 16), "offline edit:", font=_font(26), fill=style.accent)
+    write = ImageDraw.Draw(image).text
+    write((20, 16), "offline edit:", font=_font(26), fill=style.accent)
     for i, line in enumerate(lines):
-        draw.text((20, 56 + 38 * i), line, font=_font(30), fill=style.text)
+        write((20, 56 + 38 * i), line, font=_font(30), fill=style.text)
     return _png(image)

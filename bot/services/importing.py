@@ -6,12 +6,14 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cards.codec import CardData
+from bot.cards import CardData
 from bot.errors import NotFoundError
 from bot.services.accounts import ensure_can_generate
 from bot.storage.base import Storage, delete_quietly
-from bot.storage.images import extension_for, image_key, make_thumbnail, thumbnail_key
+from bot.storage.images import extension_for, image_key
+from bot.storage.portraits import StoredPortrait, store_portrait
 from db.engine import Database
+from db.meta import ART_STYLE, FROM_DISCORD, GENDER, IMPORTED, SOURCE, with_images
 from db.models import STYLES, Character, CharacterTheme, User
 
 
@@ -38,7 +40,7 @@ def character_from_card(card: CardData, *, user_id: str, character_id: str) -> C
         background=_or_none(card.scenario),
         tags=list(card.tags),
         generation_status="completed",
-        meta={"source": "discord", "imported": True, "artStyle": style, "gender": card.gender},
+        meta={SOURCE: FROM_DISCORD, IMPORTED: True, ART_STYLE: style, GENDER: card.gender},
     )
 
 
@@ -58,28 +60,18 @@ async def import_card(db: Database, storage: Storage, user_id: str, card: CardDa
         ensure_can_generate(user)
     character_id = str(uuid.uuid4())
     stored: list[str] = []
-    urls: dict[str, str] = {}
     try:
+        portrait: StoredPortrait | None = None
         if card.image:
             mime = card.image_mime or "image/png"
             key = image_key(character_id, extension_for(mime))
-            thumb_key = thumbnail_key(key)
-            thumb = await make_thumbnail(card.image)
-            stored.append(key)
-            urls["image_url"] = await storage.put(key, card.image, mime)
-            stored.append(thumb_key)
-            urls["thumbnail_url"] = await storage.put(thumb_key, thumb, "image/webp")
-            urls["imageKey"], urls["thumbnailKey"] = key, thumb_key
+            portrait = await store_portrait(storage, key, card.image, mime, stored=stored)
         async with db.transaction() as session:
             row = character_from_card(card, user_id=user_id, character_id=character_id)
-            row.image_url = row.s3_url = urls.get("image_url")
-            row.thumbnail_url = urls.get("thumbnail_url")
-            if "imageKey" in urls:
-                row.meta = {
-                    **(row.meta or {}),
-                    "imageKey": urls["imageKey"],
-                    "thumbnailKey": urls["thumbnailKey"],
-                }
+            row.image_url = row.s3_url = portrait.image_url if portrait else None
+            row.thumbnail_url = portrait.thumbnail_url if portrait else None
+            if portrait is not None:
+                row.meta = with_images(row.meta, portrait.image_key, portrait.thumbnail_key)
             session.add(row)
             await session.flush()
             for name in dict.fromkeys(card.themes):

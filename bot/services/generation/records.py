@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import Database
+from db.meta import FROM_DISCORD, SOURCE
 from db.models import Generation
 
 MAX_ERROR_LENGTH = 1000
@@ -161,10 +162,10 @@ async def delete_unfinished_characters(session: AsyncSession, character_ids: lis
             """
             DELETE FROM characters
             WHERE id = ANY(:ids) AND image_url IS NULL AND generation_status = 'failed'
-              AND metadata->>'source' = 'discord'
+              AND metadata->>CAST(:source_key AS text) = :from_discord
             """
         ),
-        {"ids": ids},
+        {"ids": ids, "source_key": SOURCE, "from_discord": FROM_DISCORD},
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

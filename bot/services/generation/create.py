@@ -1,0 +1,171 @@
+"""/character create: prepare (check the input, charge, insert the pending character and
+generation) → provider (attributes + prompt, then the portrait) → persist (store the images,
+fill the character in, complete the generation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.providers.base import ImageProvider, ImageResult, PromptOptimizer, PromptResult
+from bot.services.generation.inputs import (
+    CreateInputs,
+    apply_attributes,
+    create_inputs,
+    placeholder_character,
+)
+from bot.services.generation.model import CreateRequest, Outcome, Progress
+from bot.services.generation.records import start_generation
+from bot.services.generation.runner import GenerationRunner, Job
+from bot.services.generation.steps import (
+    DEFAULT_FILTER,
+    finish,
+    generating_user,
+    locked_character,
+    store_drawn,
+    store_reference,
+)
+from bot.services.quota import QuotaStatus, charge
+from db.meta import (
+    ART_STYLE,
+    GENDER,
+    GENERATION_ID,
+    IMAGE_KEY,
+    IMAGE_MODEL,
+    REFERENCE_KEY,
+    TEXT_MODEL,
+    THUMBNAIL_KEY,
+)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    job: Job
+    character_id: str
+    inputs: CreateInputs
+    content_filter: str
+    quota: QuotaStatus
+
+
+async def _prepare(runner: GenerationRunner, request: CreateRequest) -> _Prepared:
+    inputs = create_inputs(request)
+    runner.check_open()
+    async with runner.db.transaction() as session:
+        user = await generating_user(session, request.user_id)
+        quota = await charge(session, user.id)
+        character = placeholder_character(user.id, inputs)
+        session.add(character)
+        await session.flush()
+        generation = await start_generation(
+            session,
+            user_id=user.id,
+            prompt=inputs.description,
+            style=inputs.style,
+            character_id=character.id,
+        )
+        content_filter = user.content_filter_level or DEFAULT_FILTER
+    job = Job(generation.id, "create", user.id, placeholder_character_id=character.id)
+    return _Prepared(job, character.id, inputs, content_filter, quota)
+
+
+async def _draw(
+    runner: GenerationRunner,
+    optimizer: PromptOptimizer,
+    images: ImageProvider,
+    prepared: _Prepared,
+    request: CreateRequest,
+    progress: Progress,
+) -> tuple[PromptResult, ImageResult]:
+    job, inputs = prepared.job, prepared.inputs
+    await progress("prompt", None)
+    optimized = await runner.call_provider(
+        job,
+        "text",
+        "prompt",
+        progress,
+        lambda: optimizer.optimize(
+            inputs.description,
+            style=inputs.style,
+            name=inputs.name,
+            gender=inputs.gender,
+            age=inputs.age,
+            content_filter=prepared.content_filter,
+        ),
+    )
+    await progress("drawing", None)
+    image = await runner.call_provider(
+        job,
+        "image",
+        "drawing",
+        progress,
+        lambda: images.generate(
+            optimized.prompt,
+            style=inputs.style,
+            content_filter=prepared.content_filter,
+            reference=request.reference,
+            reference_mime=request.reference_mime,
+        ),
+    )
+    return optimized, image
+
+
+async def _persist(
+    runner: GenerationRunner,
+    prepared: _Prepared,
+    request: CreateRequest,
+    optimized: PromptResult,
+    image: ImageResult,
+    progress: Progress,
+) -> Outcome:
+    job, character_id, style = prepared.job, prepared.character_id, prepared.inputs.style
+    await progress("saving", None)
+    stored = await store_drawn(runner, job, character_id, image, variant=None)
+    ref_key: str | None = None
+    reference_url: str | None = None
+    if request.reference is not None:
+        ref_key, reference_url = await store_reference(
+            runner, job, character_id, request.reference, request.reference_mime
+        )
+    with job.timed("db_persist"):
+        async with runner.db.transaction() as session:
+            row = await locked_character(session, character_id)
+            apply_attributes(row, optimized, prepared.inputs)
+            row.image_url = row.s3_url = stored.image_url
+            row.thumbnail_url = stored.thumbnail_url
+            row.reference_image_url = reference_url
+            row.generation_status = "completed"
+            row.meta = {
+                **(row.meta or {}),
+                GENDER: row.gender,
+                ART_STYLE: style,
+                TEXT_MODEL: optimized.model,
+                IMAGE_MODEL: image.model,
+                IMAGE_KEY: stored.image_key,
+                THUMBNAIL_KEY: stored.thumbnail_key,
+                GENERATION_ID: job.generation_id,
+            }
+            if ref_key:
+                row.meta[REFERENCE_KEY] = ref_key
+            await finish(session, job, user_id=row.user_id, new_character=True)
+    return Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
+
+
+async def create_character(
+    runner: GenerationRunner,
+    optimizer: PromptOptimizer,
+    images: ImageProvider,
+    request: CreateRequest,
+    progress: Progress,
+) -> Outcome:
+    """Create a character: attributes + prompt, portrait, thumbnail, rows.
+
+    Raises:
+        InvalidInputError, QuotaExceededError, AccountRestrictedError, GenerationError,
+        StorageError; anything else after the generation failed and was refunded.
+    """
+    prepared = await _prepare(runner, request)
+
+    async def work() -> Outcome:
+        optimized, image = await _draw(runner, optimizer, images, prepared, request, progress)
+        return await _persist(runner, prepared, request, optimized, image, progress)
+
+    return await runner.run(prepared.job, progress, work)

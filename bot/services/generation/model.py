@@ -1,0 +1,45 @@
+"""What goes into a generation and what comes out: the create request, the outcome, and the
+progress callback the Discord side passes in."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.services.quota import QuotaStatus
+from db.models import Character, CharacterTheme, ThemeVariant
+
+Progress = Callable[[str, int | None], Awaitable[None]]
+"""Called with a stage (queued, prompt, drawing, saving) and, when queued, the position."""
+
+
+async def no_progress(stage: str, position: int | None) -> None:
+    """The progress callback of a caller that shows none."""
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """What a member asked for with /character create."""
+
+    user_id: str
+    description: str
+    style: str = "realistic"
+    name: str | None = None
+    gender: str | None = None
+    age: str | None = None
+    reference: bytes | None = None
+    reference_mime: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What the Discord side needs to post the result."""
+
+    generation_id: str
+    character: Character
+    image: bytes
+    mime_type: str
+    quota: QuotaStatus | None
+    variant: ThemeVariant | None = None
+    theme: CharacterTheme | None = None
+    timings: dict[str, float] = field(default_factory=dict)

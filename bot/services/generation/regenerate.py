@@ -1,0 +1,130 @@
+"""Regenerate: prepare (the owner's finished character, charged, pending generation) → provider
+(a new portrait from its prompt, plus an instruction) → persist (store it, swap it in, delete
+the old objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.errors import InvalidInputError
+from bot.providers.base import ImageProvider, ImageResult
+from bot.services.characters import get_owned_character
+from bot.services.generation.inputs import regenerate_instruction
+from bot.services.generation.model import Outcome, Progress
+from bot.services.generation.records import start_generation
+from bot.services.generation.runner import GenerationRunner, Job
+from bot.services.generation.steps import (
+    DEFAULT_FILTER,
+    finish,
+    generating_user,
+    locked_character,
+    store_drawn,
+)
+from bot.services.quota import QuotaStatus, charge
+from bot.storage.base import delete_quietly
+from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, THUMBNAIL_KEY, Meta
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    job: Job
+    character_id: str
+    prompt: str
+    style: str
+    content_filter: str
+    old_keys: list[str]
+    quota: QuotaStatus
+
+
+async def _prepare(
+    runner: GenerationRunner, user_id: str, character_id: str, instruction: str | None
+) -> _Prepared:
+    extra = regenerate_instruction(instruction)
+    runner.check_open()
+    async with runner.db.transaction() as session:
+        user = await generating_user(session, user_id)
+        character = await get_owned_character(session, character_id, user.id)
+        if character.generation_status in ("pending", "processing"):
+            raise InvalidInputError(
+                "This character is already being drawn. Wait for it to finish.",
+                "invalid.busy",
+            )
+        quota = await charge(session, user.id)
+        prompt = character.prompt if not extra else f"{character.prompt}. {extra}"
+        generation = await start_generation(
+            session,
+            user_id=user.id,
+            prompt=prompt,
+            style=character.style_type,
+            character_id=character.id,
+        )
+        character.generation_status = "pending"
+        content_filter = user.content_filter_level or DEFAULT_FILTER
+        style = character.style_type or "realistic"
+        meta = Meta(character.meta)
+        old_keys = [k for k in (meta.image_key, meta.thumbnail_key) if k]
+    job = Job(generation.id, "regenerate", user.id)
+    return _Prepared(job, character_id, prompt, style, content_filter, old_keys, quota)
+
+
+async def _draw(
+    runner: GenerationRunner, images: ImageProvider, prepared: _Prepared, progress: Progress
+) -> ImageResult:
+    await progress("drawing", None)
+    return await runner.call_provider(
+        prepared.job,
+        "image",
+        "drawing",
+        progress,
+        lambda: images.generate(
+            prepared.prompt, style=prepared.style, content_filter=prepared.content_filter
+        ),
+    )
+
+
+async def _persist(
+    runner: GenerationRunner, prepared: _Prepared, image: ImageResult, progress: Progress
+) -> Outcome:
+    job = prepared.job
+    await progress("saving", None)
+    stored = await store_drawn(runner, job, prepared.character_id, image, variant=None)
+    with job.timed("db_persist"):
+        async with runner.db.transaction() as session:
+            row = await locked_character(session, prepared.character_id)
+            row.image_url = row.s3_url = stored.image_url
+            row.thumbnail_url = stored.thumbnail_url
+            row.generation_status = "completed"
+            row.meta = {
+                **(row.meta or {}),
+                IMAGE_MODEL: image.model,
+                IMAGE_KEY: stored.image_key,
+                THUMBNAIL_KEY: stored.thumbnail_key,
+                GENERATION_ID: job.generation_id,
+            }
+            await finish(session, job, user_id=row.user_id, new_character=False)
+    await delete_quietly(runner.storage, prepared.old_keys)
+    return Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
+
+
+async def regenerate(
+    runner: GenerationRunner,
+    images: ImageProvider,
+    *,
+    user_id: str,
+    character_id: str,
+    instruction: str | None,
+    progress: Progress,
+) -> Outcome:
+    """Draw a new portrait of an existing character (its prompt, plus an instruction).
+
+    Raises:
+        NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
+        GenerationError, StorageError, InvalidInputError.
+    """
+    prepared = await _prepare(runner, user_id, character_id, instruction)
+
+    async def work() -> Outcome:
+        image = await _draw(runner, images, prepared, progress)
+        return await _persist(runner, prepared, image, progress)
+
+    return await runner.run(prepared.job, progress, work)

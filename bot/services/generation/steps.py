@@ -1,0 +1,103 @@
+"""The steps create, regenerate and variant share: who may generate, the row to persist into,
+storing what the provider drew, and finishing the generation with the member's counters."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import GenerationError, InvalidInputError, NotFoundError
+from bot.providers.base import ImageResult
+from bot.services.accounts import ensure_can_generate
+from bot.services.generation.records import complete_generation
+from bot.services.generation.runner import GenerationRunner, Job
+from bot.storage.images import extension_for, image_key, variant_key
+from bot.storage.portraits import StoredPortrait, put_tracked, store_portrait
+from db.models import Character, User
+
+DEFAULT_FILTER = "moderate"
+
+
+async def generating_user(session: AsyncSession, user_id: str) -> User:
+    """The member, who must be allowed to generate.
+
+    Raises: NotFoundError, AccountRestrictedError.
+    """
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("user")
+    ensure_can_generate(user)
+    return user
+
+
+async def locked_character(session: AsyncSession, character_id: str) -> Character:
+    """The character row, locked for the persist transaction. Raises: NotFoundError."""
+    row = (
+        await session.execute(
+            select(Character).where(Character.id == character_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFoundError("character")
+    return row
+
+
+async def finish(session: AsyncSession, job: Job, *, user_id: str, new_character: bool) -> None:
+    """Mark the generation completed and count it (and the new character) for the member.
+
+    Raises: RuntimeError when the generation was failed while it ran.
+    """
+    if not await complete_generation(session, job.generation_id):
+        msg = "the generation was failed while it ran (stale sweep or shutdown)"
+        raise RuntimeError(msg)
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is not None:
+        user.total_images_generated += 1
+        if new_character:
+            user.total_characters_created += 1
+
+
+async def store_drawn(
+    runner: GenerationRunner,
+    job: Job,
+    character_id: str,
+    image: ImageResult,
+    *,
+    variant: str | None,
+) -> StoredPortrait:
+    """Store the provider's image (a portrait, or a variant named after ``variant``) and its
+    thumbnail, tracked for the failure path.
+
+    Raises: GenerationError (``invalid_response``) when the image cannot be decoded;
+        StorageError.
+    """
+    ext = extension_for(image.mime_type)
+    key = (
+        variant_key(character_id, variant, ext)
+        if variant is not None
+        else image_key(character_id, ext)
+    )
+    try:
+        return await store_portrait(
+            runner.storage,
+            key,
+            image.data,
+            image.mime_type,
+            stored=job.stored_keys,
+            timer=job.timed,
+        )
+    except InvalidInputError as exc:  # the provider's image, not the member's file
+        raise GenerationError(
+            "invalid_response", detail=f"the image cannot be decoded ({exc.reason_key})"
+        ) from exc
+
+
+async def store_reference(
+    runner: GenerationRunner, job: Job, character_id: str, data: bytes, mime: str | None
+) -> tuple[str, str]:
+    """Store the member's reference image as given; its key and URL. Raises: StorageError."""
+    key = image_key(character_id, extension_for(mime or ""))
+    url = await put_tracked(
+        runner.storage, key, data, mime or "image/png", stored=job.stored_keys, timer=job.timed
+    )
+    return key, url
