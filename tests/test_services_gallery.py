@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql
 
 from bot.errors import InvalidInputError, NotFoundError
 from bot.services import gallery as svc
+from db.engine import Database
 from db.models import Character
 from tests.factories import make_character, make_user
 
@@ -187,3 +188,27 @@ async def test_user_gallery_unknown_member(session):
     for bad in ("00000000-0000-0000-0000-000000000000", "no such user!"):
         with pytest.raises(NotFoundError):
             await svc.user_gallery(session, bad, viewer.id)
+
+
+async def test_page_use_cases_read_what_the_session_steps_read(session_factory):
+    """browse_page and user_gallery_page give the pages browse and user_gallery give, on their
+    own read; a bad sort is refused as before."""
+    db = Database(session_factory)
+    async with session_factory.begin() as s:
+        owner = await showcaser(s)
+        viewer = await make_user(s)
+        old = await published(s, owner, 1, style_type="anime", tags=["knight"])
+        new = await published(s, owner, 2, tags=["knight"])
+    newest = await svc.browse_page(db, svc.BrowseFilters(tag="Knight"), None, 5)
+    assert [e.character.id for e in newest.items] == [new.id, old.id]
+    oldest = await svc.browse_page(db, svc.BrowseFilters(sort="oldest"), None, 1)
+    assert [e.character.id for e in oldest.items] == [old.id]
+    assert oldest.next_cursor is not None
+    anime = await svc.browse_page(db, svc.BrowseFilters(style="anime"), None, 5)
+    assert [e.character.id for e in anime.items] == [old.id]
+    with pytest.raises(InvalidInputError):
+        await svc.browse_page(db, svc.BrowseFilters(sort="sideways"), None, 5)
+    first = await svc.user_gallery_page(db, owner.id, viewer.id, None, 1)
+    assert [e.character.id for e in first.items] == [new.id]
+    second = await svc.user_gallery_page(db, owner.id, viewer.id, first.next_cursor, 1)
+    assert [e.character.id for e in second.items] == [old.id]

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.errors import InvalidInputError, NotFoundError
-from bot.services import gallery, notices
+from bot.services import gallery, guild_settings, modlog, notices
 from bot.services import moderation as svc
 from db.bot_models import GuildSettings, ModerationAction, ShowcasePost, UserNotice
+from db.engine import Database
 from db.models import Character, User
 from tests.factories import make_character, make_user
 
@@ -42,11 +43,11 @@ def test_discord_id_of_reads_the_auth0_id():
 async def test_configure_guild_upserts_only_given_values_and_logs(session):
     """Setup creates the row, a later setup changes only what it names, each is logged."""
     mod = await make_user(session)
-    first = await svc.configure_guild(
+    first = await guild_settings.configure_guild(
         session, GUILD, moderator_discord_id=1, moderator_user_id=mod.id, showcase_channel_id=55
     )
     assert (first.showcase_channel_id, first.moderator_role_id) == (55, None)
-    second = await svc.configure_guild(
+    second = await guild_settings.configure_guild(
         session, GUILD, moderator_discord_id=1, moderator_user_id=mod.id, moderator_role_id=66
     )
     assert (second.showcase_channel_id, second.moderator_role_id) == (55, 66)
@@ -76,7 +77,7 @@ async def test_unpublish_hides_character_from_gallery_and_records_action(session
     assert result.owner.id == owner.id
     assert result.character.is_public is False
     assert character.id not in [e.character.id for e in (await gallery.browse(session)).items]
-    entries = await svc.recent_actions(session, GUILD)
+    entries = await modlog.recent_actions(session, GUILD)
     assert len(entries) == 1
     assert entries[0].action == "unpublish"
     assert entries[0].reason == "off-topic"
@@ -100,7 +101,7 @@ async def test_unpublish_refuses_private_unknown_and_empty_reason(session):
     with pytest.raises(InvalidInputError):
         await svc.unpublish_character(session, public.id, reason="   ", **kwargs)
     assert (await session.get(Character, public.id)).is_public is True
-    assert await svc.recent_actions(session, GUILD) == []
+    assert await modlog.recent_actions(session, GUILD) == []
 
 
 async def test_set_status_suspends_then_reactivates_gallery_presence(session):
@@ -116,7 +117,7 @@ async def test_set_status_suspends_then_reactivates_gallery_presence(session):
     assert character.id not in [e.character.id for e in (await gallery.browse(session)).items]
     await svc.set_user_status(session, owner.id, "active", reason="appeal accepted", **kwargs)
     assert character.id in [e.character.id for e in (await gallery.browse(session)).items]
-    entries = await svc.recent_actions(session, GUILD)
+    entries = await modlog.recent_actions(session, GUILD)
     assert [(e.details["from"], e.details["to"]) for e in entries] == [
         ("suspended", "active"),
         ("active", "suspended"),
@@ -161,7 +162,7 @@ async def test_recent_actions_are_per_guild_newest_first(session):
     for status in ("suspended", "banned", "active"):
         await svc.set_user_status(session, owner.id, status, guild_id=GUILD, **kwargs)
     await svc.set_user_status(session, owner.id, "banned", guild_id=GUILD + 1, **kwargs)
-    entries = await svc.recent_actions(session, GUILD, limit=2)
+    entries = await modlog.recent_actions(session, GUILD, limit=2)
     assert [e.details["to"] for e in entries] == ["active", "banned"]
 
 
@@ -189,3 +190,62 @@ async def test_notices_are_taken_once(session):
     assert await notices.has_notices(session, owner.id)
     row = (await session.scalars(select(UserNotice).where(UserNotice.user_id == owner.id))).one()
     assert row.delivered_at is None
+
+
+# -- the use cases: each opens its own unit of work on the Database ---------------------------
+
+
+async def test_mod_use_cases_commit_each_change_with_its_log_entry(session_factory):
+    """/mod setup, unpublish and user through their use cases: each change is committed with
+    one log row, and /mod log reads them back newest first; the autocomplete sees only public
+    characters."""
+    db = Database(session_factory)
+    async with session_factory.begin() as s:
+        mod = await make_user(s)
+        owner = await showcaser(s)
+        character = await make_character(s, owner, is_public=True, name="Percival")
+    by = svc.Moderator(GUILD, 77, mod.id)
+    assert await guild_settings.moderator_role(db, GUILD) is None
+    assert await guild_settings.setup_guild(db, by) is None  # nothing given: only a read
+    settings = await guild_settings.setup_guild(db, by, moderator_role_id=66)
+    assert settings is not None
+    assert (settings.showcase_channel_id, settings.moderator_role_id) == (None, 66)
+    assert await guild_settings.moderator_role(db, GUILD) == 66
+    current = await guild_settings.setup_guild(db, by)
+    assert current is not None
+    assert current.moderator_role_id == 66
+
+    assert [i for i, _ in await svc.public_character_choices(db, "perci")] == [character.id]
+    result = await svc.unpublish(db, character.id, by, "spoilers")
+    assert (result.character.is_public, result.owner.id) == (False, owner.id)
+    assert await svc.public_character_choices(db, "perci") == []
+    change = await svc.change_status(db, owner.id, "suspended", by, "spam")
+    assert (change.previous, change.user.account_status) == ("active", "suspended")
+    with pytest.raises(svc.SelfModerationError):
+        await svc.change_status(db, mod.id, "banned", by, "oops")
+
+    entries = await modlog.moderation_log(db, GUILD)
+    assert [e.action for e in entries] == ["set_status", "unpublish", "setup"]
+    assert [e.reason for e in entries] == ["spam", "spoilers", None]
+    assert {e.moderator_discord_id for e in entries} == {77}
+    assert entries[0].target_user_discord_id == svc.discord_id_of(owner)
+
+
+async def test_notice_use_cases_keep_take_and_put_back(session_factory):
+    """A kept notice waits; taking it marks it delivered and says the member's language;
+    putting it back makes it wait again; a member without notices gets none."""
+    db = Database(session_factory)
+    async with session_factory.begin() as s:
+        owner = await make_user(s, preferred_language="ja")
+        other = await make_user(s)
+    await notices.keep_notice(db, owner.id, "notice.unpublished", {"name": "B"})
+    assert await notices.notice_waiting(db, owner.id)
+    assert not await notices.notice_waiting(db, other.id)
+    taken = await notices.take_waiting(db, owner.id)
+    assert [(n.key, n.params) for n in taken.notices] == [("notice.unpublished", {"name": "B"})]
+    assert taken.preferred_language == "ja"
+    assert not await notices.notice_waiting(db, owner.id)
+    await notices.put_back(db, taken.notices)
+    assert await notices.notice_waiting(db, owner.id)
+    nothing = await notices.take_waiting(db, other.id)
+    assert (nothing.notices, nothing.preferred_language) == ([], None)

@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import TIERS, Settings
 from bot.services.accounts import get_user_by_discord_id
-from db.bot_models import ModerationAction
+from bot.services.moderation import MODERATOR_STATUSES, Moderator, record_action
 from db.engine import make_engine, make_session_factory
 from db.models import Character, Generation, User
 
-SETTABLE_STATUSES = ("active", "suspended", "banned")
+SETTABLE_STATUSES = MODERATOR_STATUSES
 T = TypeVar("T")
 CLI_MODERATOR_ID = 0
+FROM_THE_SHELL = Moderator(guild_id=None, discord_id=CLI_MODERATOR_ID, user_id=None)
 
 
 class AdminError(Exception):
@@ -142,16 +143,13 @@ async def set_status(
     user = await _locked_user(session, discord_id)
     previous = user.account_status
     user.account_status = value
-    session.add(
-        ModerationAction(
-            guild_id=None,
-            moderator_discord_id=CLI_MODERATOR_ID,
-            moderator_user_id=None,
-            action="set_status",
-            target_user_id=user.id,
-            reason=reason,
-            details={"via": "cli", "from": previous, "to": value},
-        )
+    record_action(
+        session,
+        FROM_THE_SHELL,
+        "set_status",
+        target_user_id=user.id,
+        reason=reason,
+        details={"via": "cli", "from": previous, "to": value},
     )
     await session.flush()
     return StatusChange(user.username or "", value, previous)

@@ -5,6 +5,10 @@ showcase and is active. ``profile_visibility`` governs a member's own gallery pa
 (:func:`user_gallery`): ``public`` lets anyone see it; ``friends`` and ``private`` let only the
 member see it, because the bot has no friends graph to check "friends" against (treating it as
 private is the safe reading).
+
+The use cases (:func:`browse_page`, :func:`user_gallery_page`) take a
+:class:`~db.engine.Database` and read on their own; :func:`browse` and :func:`user_gallery` are
+their session-taking steps.
 """
 
 from __future__ import annotations
@@ -25,11 +29,22 @@ from bot.services.pagination import (
     parse_cursor,
 )
 from bot.services.visibility import published, showcased_join
+from db.engine import Database
 from db.models import STYLES, Character, User
 
 _EntrySelect = Select[Character, str, str | None, str | None]
 GallerySort = Literal["newest", "oldest"]
 MAX_TAG = 50
+
+
+@dataclass(frozen=True, slots=True)
+class BrowseFilters:
+    """What /gallery browse was asked for: an art style, a tag, and the order (``newest`` or
+    ``oldest``; anything else is refused by :func:`browse`)."""
+
+    style: str | None = None
+    tag: str | None = None
+    sort: str = "newest"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +132,7 @@ async def browse(
     *,
     style: str | None = None,
     tag: str | None = None,
-    sort: GallerySort = "newest",
+    sort: str = "newest",
     cursor: str | None = None,
     limit: int = 5,
 ) -> Page[GalleryEntry]:
@@ -129,6 +144,7 @@ async def browse(
         raise InvalidInputError(
             "Sort by newest or oldest.", reason_key="invalid.sort", value=str(sort)
         )
+    order: GallerySort = "oldest" if sort == "oldest" else "newest"
     stmt = _base().where(*showcased_join())
     if style:
         if style not in STYLES:
@@ -142,7 +158,22 @@ async def browse(
         condition = _tag_filter(tag)
         if condition is not None:
             stmt = stmt.where(condition)
-    return await _page(session, stmt, cursor=cursor, limit=limit, sort=sort)
+    return await _page(session, stmt, cursor=cursor, limit=limit, sort=order)
+
+
+async def browse_page(
+    db: Database, filters: BrowseFilters, cursor: str | None, limit: int
+) -> Page[GalleryEntry]:
+    """/gallery browse: one page of the public gallery (see :func:`browse`)."""
+    async with db.read() as session:
+        return await browse(
+            session,
+            style=filters.style,
+            tag=filters.tag,
+            sort=filters.sort,
+            cursor=cursor,
+            limit=limit,
+        )
 
 
 async def user_gallery(
@@ -179,3 +210,13 @@ async def user_gallery(
             raise ProfilePrivateError()
         stmt = stmt.where(*showcased_join())
     return await _page(session, stmt, cursor=cursor, limit=limit, sort="newest")
+
+
+async def user_gallery_page(
+    db: Database, target_user_id: str, viewer_user_id: str, cursor: str | None, limit: int
+) -> Page[GalleryEntry]:
+    """/gallery user: one page of a member's published characters (see :func:`user_gallery`)."""
+    async with db.read() as session:
+        return await user_gallery(
+            session, target_user_id, viewer_user_id, cursor=cursor, limit=limit
+        )

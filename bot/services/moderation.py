@@ -1,12 +1,18 @@
-"""Moderation: per-guild settings, who moderates, unpublishing, account status, the action log.
-(Notices for members a DM could not reach: :mod:`bot.services.notices`.)
+"""Moderation: who moderates, unpublishing, account status, and the record of each action.
+(A guild's settings: :mod:`bot.services.guild_settings`; reading the log:
+:mod:`bot.services.modlog`; notices for members a DM could not reach:
+:mod:`bot.services.notices`.)
 
 Everything a moderator does is one ``moderation_actions`` row written in the same transaction as
-the change itself, so the log can never miss an action or show one that did not happen.
+the change itself (:func:`record_action`, the one place such a row is made, the command line's
+status changes included), so the log can never miss an action or show one that did not happen.
 
 The gallery and the generation pipeline already require ``account_status = 'active'``, so
 suspending or banning a member takes their characters out of the gallery and stops their
 generations without touching the characters themselves; reactivating brings both back.
+
+The use cases (taking a :class:`~db.engine.Database`) open their own unit of work; the
+session-taking functions below them are their steps.
 """
 
 from __future__ import annotations
@@ -17,9 +23,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.errors import DomainError, InvalidInputError, NotFoundError
 from bot.services.characters import (
@@ -30,20 +34,14 @@ from bot.services.characters import (
     name_rank,
 )
 from bot.services.pagination import clamp_limit
-from db.bot_models import GuildSettings, ModerationAction, ShowcasePost
+from db.bot_models import ModerationAction, ShowcasePost
+from db.engine import Database
 from db.models import Character, User
 
 MODERATOR_STATUSES: Final = ("active", "suspended", "banned")
 MAX_REASON = 500
-LOG_LIMIT = 15
 UNPUBLISHED_NOTICE = "notice.unpublished"
-
-
-class _Unset:
-    """Marks a setting the caller leaves as it is (None means "clear it")."""
-
-
-UNSET: Final = _Unset()
+_FROM_DISCORD = "oauth2|discord|"
 
 
 class NotModeratorError(DomainError):
@@ -69,6 +67,16 @@ class SelfModerationError(InvalidInputError):
 
     def __init__(self) -> None:
         super().__init__("You can't change your own account status.", reason_key="mod.self")
+
+
+@dataclass(frozen=True, slots=True)
+class Moderator:
+    """Who acts, and where: the guild (None on the command line), the moderator's Discord id
+    (0 for the command line) and user id (None when they have none)."""
+
+    guild_id: int | None
+    discord_id: int
+    user_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +132,13 @@ def can_configure(*, manage_guild: bool) -> bool:
 
 def discord_id_of(user: User) -> int | None:
     """The Discord snowflake behind a user row, when it came from Discord."""
-    prefix = "oauth2|discord|"
-    if user.auth0_id and user.auth0_id.startswith(prefix):
-        rest = user.auth0_id[len(prefix) :]
+    return snowflake_of(user.auth0_id)
+
+
+def snowflake_of(auth0_id: str | None) -> int | None:
+    """The Discord snowflake in an ``auth0_id`` from Discord (``oauth2|discord|<id>``)."""
+    if auth0_id and auth0_id.startswith(_FROM_DISCORD):
+        rest = auth0_id[len(_FROM_DISCORD) :]
         return int(rest) if rest.isdigit() else None
     return None
 
@@ -139,51 +151,32 @@ def _reason(reason: str) -> str:
     return cleaned
 
 
-# --- guild settings -------------------------------------------------------------------------
-
-
-async def get_guild_settings(session: AsyncSession, guild_id: int) -> GuildSettings | None:
-    """The guild's settings row, if it has one."""
-    return await session.get(GuildSettings, guild_id, populate_existing=True)
-
-
-async def configure_guild(
+def record_action(
     session: AsyncSession,
-    guild_id: int,
+    by: Moderator,
+    action: str,
     *,
-    moderator_discord_id: int,
-    moderator_user_id: str | None,
-    showcase_channel_id: int | _Unset | None = UNSET,
-    moderator_role_id: int | _Unset | None = UNSET,
-) -> GuildSettings:
-    """Create or update the guild's settings (only the values given change) and log it."""
-    values: dict[str, Any] = {}
-    if not isinstance(showcase_channel_id, _Unset):
-        values["showcase_channel_id"] = showcase_channel_id
-    if not isinstance(moderator_role_id, _Unset):
-        values["moderator_role_id"] = moderator_role_id
-    stmt = insert(GuildSettings).values(guild_id=guild_id, **values)
-    if values:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[GuildSettings.guild_id], set_={**values, "updated_at": func.now()}
-        )
-    else:
-        stmt = stmt.on_conflict_do_nothing()
-    await session.execute(stmt)
+    target_user_id: str | None = None,
+    target_character_id: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Log a moderator action in the session's transaction (the one place a
+    ``moderation_actions`` row is made), stamped with the statement's own clock so actions of
+    one transaction keep their order."""
     session.add(
         ModerationAction(
             created_at=func.clock_timestamp(),
-            guild_id=guild_id,
-            moderator_discord_id=moderator_discord_id,
-            moderator_user_id=moderator_user_id,
-            action="setup",
-            details={k: (str(v) if v is not None else None) for k, v in values.items()},
+            guild_id=by.guild_id,
+            moderator_discord_id=by.discord_id,
+            moderator_user_id=by.user_id,
+            action=action,
+            target_user_id=target_user_id,
+            target_character_id=target_character_id,
+            reason=reason,
+            details=dict(details or {}),
         )
     )
-    await session.flush()
-    settings = await get_guild_settings(session, guild_id)
-    assert settings is not None
-    return settings
 
 
 # --- unpublish ------------------------------------------------------------------------------
@@ -213,22 +206,31 @@ async def unpublish_character(
     if owner is None:  # pragma: no cover - the foreign key guarantees it
         raise NotFoundError("user")
     character.is_public = False
-    session.add(
-        ModerationAction(
-            created_at=func.clock_timestamp(),
-            guild_id=guild_id,
-            moderator_discord_id=moderator_discord_id,
-            moderator_user_id=moderator_user_id,
-            action="unpublish",
-            target_user_id=owner.id,
-            target_character_id=character.id,
-            reason=why,
-            details={"name": character.name},
-        )
+    record_action(
+        session,
+        Moderator(guild_id, moderator_discord_id, moderator_user_id),
+        "unpublish",
+        target_user_id=owner.id,
+        target_character_id=character.id,
+        reason=why,
+        details={"name": character.name},
     )
     await session.flush()
     await session.refresh(character)
     return Unpublished(character=character, owner=owner)
+
+
+async def unpublish(db: Database, character_id: str, by: Moderator, reason: str) -> Unpublished:
+    """/mod unpublish: :func:`unpublish_character` in one transaction."""
+    async with db.transaction() as session:
+        return await unpublish_character(
+            session,
+            character_id,
+            guild_id=by.guild_id,
+            moderator_discord_id=by.discord_id,
+            moderator_user_id=by.user_id,
+            reason=reason,
+        )
 
 
 async def autocomplete_public_characters(
@@ -248,6 +250,12 @@ async def autocomplete_public_characters(
     order += [Character.created_at.desc(), Character.id.desc()]
     rows = (await session.execute(stmt.order_by(*order).limit(limit))).all()
     return [(r.id, f"{r.name or 'Untitled'} · {r.id[:8]}") for r in rows]
+
+
+async def public_character_choices(db: Database, query: str) -> list[tuple[str, str]]:
+    """Autocomplete of /mod unpublish: public characters matching ``query``, newest first."""
+    async with db.read() as session:
+        return await autocomplete_public_characters(session, query)
 
 
 # --- account status -------------------------------------------------------------------------
@@ -288,23 +296,35 @@ async def set_user_status(
         raise NotFoundError("user")
     previous = user.account_status or "active"
     user.account_status = status
-    session.add(
-        ModerationAction(
-            created_at=func.clock_timestamp(),
-            guild_id=guild_id,
-            moderator_discord_id=moderator_discord_id,
-            moderator_user_id=moderator_user_id,
-            action="set_status",
-            target_user_id=user.id,
-            reason=why,
-            details={"from": previous, "to": status},
-        )
+    record_action(
+        session,
+        Moderator(guild_id, moderator_discord_id, moderator_user_id),
+        "set_status",
+        target_user_id=user.id,
+        reason=why,
+        details={"from": previous, "to": status},
     )
     await session.flush()
     unshow: tuple[str, ...] = ()
     if status != "active":
         unshow = await showcased_character_ids(session, user.id)
     return StatusChange(user=user, previous=previous, character_ids_to_unshow=unshow)
+
+
+async def change_status(
+    db: Database, target_user_id: str, status: str, by: Moderator, reason: str
+) -> StatusChange:
+    """/mod user: :func:`set_user_status` in one transaction."""
+    async with db.transaction() as session:
+        return await set_user_status(
+            session,
+            target_user_id,
+            status,
+            guild_id=by.guild_id,
+            moderator_discord_id=by.discord_id,
+            moderator_user_id=by.user_id,
+            reason=reason,
+        )
 
 
 async def showcased_character_ids(session: AsyncSession, user_id: str) -> tuple[str, ...]:
@@ -316,51 +336,3 @@ async def showcased_character_ids(session: AsyncSession, user_id: str) -> tuple[
         .distinct()
     )
     return tuple(rows)
-
-
-# --- the log --------------------------------------------------------------------------------
-
-
-async def recent_actions(
-    session: AsyncSession, guild_id: int, limit: int = LOG_LIMIT
-) -> list[LogEntry]:
-    """The guild's most recent moderator actions, newest first."""
-    moderator = aliased(User)
-    target = aliased(User)
-    rows = await session.execute(
-        select(
-            ModerationAction,
-            moderator.display_name,
-            target.display_name,
-            target.auth0_id,
-            Character.name,
-        )
-        .outerjoin(moderator, moderator.id == ModerationAction.moderator_user_id)
-        .outerjoin(target, target.id == ModerationAction.target_user_id)
-        .outerjoin(Character, Character.id == ModerationAction.target_character_id)
-        .where(ModerationAction.guild_id == guild_id)
-        .order_by(ModerationAction.created_at.desc(), ModerationAction.id.desc())
-        .limit(clamp_limit(limit))
-    )
-    out = []
-    for action, moderator_name, target_name, target_auth0, character_name in rows:
-        details = dict(action.details or {})
-        target_discord: int | None = None
-        if target_auth0 and str(target_auth0).startswith("oauth2|discord|"):
-            tail = str(target_auth0).rsplit("|", 1)[-1]
-            target_discord = int(tail) if tail.isdigit() else None
-        out.append(
-            LogEntry(
-                action=action.action,
-                moderator_discord_id=action.moderator_discord_id,
-                moderator_name=moderator_name,
-                target_user_name=target_name,
-                target_user_discord_id=target_discord,
-                target_character_name=character_name or details.get("name"),
-                target_character_id=action.target_character_id,
-                reason=action.reason,
-                details=details,
-                created_at=action.created_at,
-            )
-        )
-    return out

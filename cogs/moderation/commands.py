@@ -7,28 +7,29 @@ Manage Server, because it decides who moderates. Every other member gets an ephe
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
+from bot.deps import deps_of
 from bot.i18n import choose_language
 from bot.interactions.acknowledge import acknowledge
+from bot.interactions.caller import Caller, caller
+from bot.interactions.notices import deliver_notices
 from bot.interactions.replies import NO_MENTIONS, respond
+from bot.interactions.routing import FeatureCog
+from bot.services import guild_settings, modlog, notices
 from bot.services import moderation as moderation_service
-from bot.services import notices as notices_service
-from bot.services.accounts import get_member_with_notices, get_or_create_user
+from bot.services.accounts import NewMember, resolve_member
+from bot.services.moderation import Moderator
 from bot.ui.community import mod_log_embed
 from bot.ui.text import clip
 from cogs.common import as_choices
 from cogs.gallery.showcase import remove_showcase_posts
-from db.bot_models import GuildSettings
 from db.models import User
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
 
 log = logging.getLogger(__name__)
 
@@ -46,73 +47,39 @@ def _role_ids(member: discord.abc.User) -> list[int]:
     return []
 
 
+def _moderator(interaction: discord.Interaction[Any], member: Caller) -> Moderator:
+    """The member running a /mod command, in the guild they run it in."""
+    return Moderator(interaction.guild_id, interaction.user.id, member.user.id)
+
+
 async def public_character_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
     """Public characters by name (or id), newest first; values are character ids."""
-    bot: CharBot = interaction.client
-    async with bot.reads() as session:
-        pairs = await moderation_service.autocomplete_public_characters(session, current[:100])
-    return as_choices(pairs)
+    db = deps_of(interaction.client).db
+    return as_choices(await moderation_service.public_character_choices(db, current[:100]))
 
 
-async def deliver_notices(bot: CharBot, interaction: discord.Interaction[Any]) -> None:
-    """Show the member their undelivered notices as an ephemeral followup (after the reply).
-
-    Called for every completed slash command (see :meth:`Moderation.on_app_command_completion`);
-    a component or modal handler may call it too, after it has answered.
-    """
-    cached = interaction.extras.get("caller")
-    if cached is not None:  # the member's row and notice flag, read when the command began
-        user, waiting = cached.user, cached.has_notices
-    else:
-        async with bot.reads() as session:
-            found = await get_member_with_notices(session, interaction.user.id)
-        if found is None:
-            return
-        user, waiting = found
-    if not waiting:
-        return
-    async with bot.sessions.begin() as session:
-        notices = await notices_service.take_notices(session, user.id)
-    if not notices:
-        return
-    lang = choose_language(user.preferred_language, interaction.locale)
-    text = "\n\n".join(bot.catalog.t(lang, n.key, **(n.params or {})) for n in notices)
-    try:
-        await respond(interaction, text)
-    except discord.HTTPException:
-        log.warning("could not show notices to user=%s; keeping them", interaction.user.id)
-        async with bot.sessions.begin() as session:
-            await notices_service.restore_notices(session, [n.id for n in notices])
-
-
-class Moderation(commands.Cog):
+class Moderation(FeatureCog):
     """Moderator commands."""
 
     mod = app_commands.Group(name=_("mod"), description=_("Moderate the gallery"), guild_only=True)
 
-    def __init__(self, bot: CharBot) -> None:
-        self.bot = bot
-
     # -- checks -----------------------------------------------------------------------------
 
-    async def _require_moderator(self, interaction: discord.Interaction[CharBot]) -> None:
-        """Raises NotModeratorError unless the member moderates this guild."""
-        await self.bot.caller(interaction)
+    async def _require_moderator(self, interaction: discord.Interaction[Any]) -> Caller:
+        """The member, when they moderate this guild; else NotModeratorError."""
+        member = await caller(interaction)
         role_id: int | None = None
         if interaction.guild_id is not None:
-            async with self.bot.reads() as session:
-                settings = await moderation_service.get_guild_settings(
-                    session, interaction.guild_id
-                )
-            role_id = settings.moderator_role_id if settings else None
+            role_id = await guild_settings.moderator_role(self.deps.db, interaction.guild_id)
         if not moderation_service.is_moderator(
             manage_messages=interaction.permissions.manage_messages,
             role_ids=_role_ids(interaction.user),
             moderator_role_id=role_id,
         ):
             raise moderation_service.NotModeratorError()
+        return member
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -123,34 +90,22 @@ class Moderation(commands.Cog):
     )
     async def setup_(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         showcase_channel: discord.TextChannel | None = None,
         moderator_role: discord.Role | None = None,
     ) -> None:
         """Set the showcase channel and moderator role (needs Manage Server)."""
-        caller = await self.bot.caller(interaction)
+        member = await caller(interaction)
         if not moderation_service.can_configure(manage_guild=interaction.permissions.manage_guild):
             raise moderation_service.SetupRefusedError()
-        guild_id = interaction.guild_id or 0
-        changes: dict[str, Any] = {}
-        if showcase_channel is not None:
-            changes["showcase_channel_id"] = showcase_channel.id
-        if moderator_role is not None:
-            changes["moderator_role_id"] = moderator_role.id
-        settings: GuildSettings | None
-        async with self.bot.sessions.begin() as session:
-            if changes:
-                settings = await moderation_service.configure_guild(
-                    session,
-                    guild_id,
-                    moderator_discord_id=interaction.user.id,
-                    moderator_user_id=caller.user.id,
-                    **changes,
-                )
-            else:
-                settings = await moderation_service.get_guild_settings(session, guild_id)
-        t = self.bot.catalog.t
-        none = t(caller.lang, "mod.not_set")
+        settings = await guild_settings.setup_guild(
+            self.deps.db,
+            _moderator(interaction, member),
+            showcase_channel_id=showcase_channel.id if showcase_channel else None,
+            moderator_role_id=moderator_role.id if moderator_role else None,
+        )
+        t = self.deps.catalog.t
+        none = t(member.lang, "mod.not_set")
         channel = (
             f"<#{settings.showcase_channel_id}>"
             if settings and settings.showcase_channel_id
@@ -159,45 +114,36 @@ class Moderation(commands.Cog):
         role = (
             f"<@&{settings.moderator_role_id}>" if settings and settings.moderator_role_id else none
         )
-        key = "mod.setup_done" if changes else "mod.setup_current"
-        await respond(interaction, t(caller.lang, key, channel=channel, role=role))
+        changed = showcase_channel is not None or moderator_role is not None
+        key = "mod.setup_done" if changed else "mod.setup_current"
+        await respond(interaction, t(member.lang, key, channel=channel, role=role))
 
     @mod.command(name=_("unpublish"), description=_("Remove a character from the gallery"))
     @app_commands.describe(character=_("The character"), reason=_("Why (the owner is told)"))
     @app_commands.autocomplete(character=public_character_autocomplete)
     async def unpublish(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         character: str,
         reason: app_commands.Range[str, 1, 500],
     ) -> None:
         """Remove a character from the gallery; the owner is told why."""
-        await self._require_moderator(interaction)
-        caller = await self.bot.caller(interaction)
+        member = await self._require_moderator(interaction)
         await acknowledge(interaction, ephemeral=True, thinking=True)
-        async with self.bot.sessions.begin() as session:
-            result = await moderation_service.unpublish_character(
-                session,
-                character.strip(),
-                guild_id=interaction.guild_id,
-                moderator_discord_id=interaction.user.id,
-                moderator_user_id=caller.user.id,
-                reason=reason,
-            )
-        await remove_showcase_posts(self.bot, result.character.id)
-        name = clip(
-            result.character.name or self.bot.catalog.t(caller.lang, "character.unnamed"), 100
+        result = await moderation_service.unpublish(
+            self.deps.db, character.strip(), _moderator(interaction, member), reason
         )
+        await remove_showcase_posts(self.client, result.character.id)
+        t = self.deps.catalog.t
+        name = clip(result.character.name or t(member.lang, "character.unnamed"), 100)
         dm_sent = await self._notify_owner(interaction, result.owner, name, reason)
         key = "mod.unpublished_dm" if dm_sent else "mod.unpublished_notice"
         await interaction.followup.send(
-            self.bot.catalog.t(caller.lang, key, name=name),
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
+            t(member.lang, key, name=name), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     async def _notify_owner(
-        self, interaction: discord.Interaction[CharBot], owner: User, name: str, reason: str
+        self, interaction: discord.Interaction[Any], owner: User, name: str, reason: str
     ) -> bool:
         """DM the owner; when that fails, keep a notice for their next reply. True if DM'd."""
         guild = interaction.guild.name if interaction.guild else ""
@@ -205,18 +151,17 @@ class Moderation(commands.Cog):
         discord_id = moderation_service.discord_id_of(owner)
         if discord_id is not None:
             lang = choose_language(owner.preferred_language, None)
-            text = self.bot.catalog.t(lang, moderation_service.UNPUBLISHED_NOTICE, **params)
+            text = self.deps.catalog.t(lang, moderation_service.UNPUBLISHED_NOTICE, **params)
             try:
-                channel = await self.bot.create_dm(discord.Object(id=discord_id))
+                channel = await self.client.create_dm(discord.Object(id=discord_id))
                 await channel.send(clip(text, 2000), allowed_mentions=NO_MENTIONS)
             except discord.HTTPException:
                 log.info("could not DM user=%s; keeping a notice", discord_id)
             else:
                 return True
-        async with self.bot.sessions.begin() as session:
-            await notices_service.queue_notice(
-                session, owner.id, moderation_service.UNPUBLISHED_NOTICE, params
-            )
+        await notices.keep_notice(
+            self.deps.db, owner.id, moderation_service.UNPUBLISHED_NOTICE, params
+        )
         return False
 
     @mod.command(name=_("user"), description=_("Set a member's account status"))
@@ -226,57 +171,51 @@ class Moderation(commands.Cog):
     @app_commands.choices(status=STATUS_CHOICES)
     async def user(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         member: discord.User,
         status: app_commands.Choice[str],
         reason: app_commands.Range[str, 1, 500],
     ) -> None:
         """Set a member's account status (suspended and banned members can't generate)."""
-        await self._require_moderator(interaction)
-        caller = await self.bot.caller(interaction)
-        t = self.bot.catalog.t
+        moderator = await self._require_moderator(interaction)
+        t = self.deps.catalog.t
         if member.bot:
-            await respond(interaction, t(caller.lang, "mod.not_a_bot"))
+            await respond(interaction, t(moderator.lang, "mod.not_a_bot"))
             return
-        async with self.bot.sessions.begin() as session:
-            target = await get_or_create_user(
-                session,
-                member.id,
+        target, _ = await resolve_member(
+            self.deps.db,
+            NewMember(
+                discord_id=member.id,
                 username_hint=member.name,
                 display_name=member.display_name,
-                daily_quota=self.bot.settings.quota_for_tier("FREE"),
-            )
-            change = await moderation_service.set_user_status(
-                session,
-                target.id,
-                status.value,
-                guild_id=interaction.guild_id,
-                moderator_discord_id=interaction.user.id,
-                moderator_user_id=caller.user.id,
-                reason=reason,
-            )
+                avatar_url=None,
+                daily_quota=self.deps.settings.quota_for_tier("FREE"),
+                language=None,
+            ),
+        )
+        change = await moderation_service.change_status(
+            self.deps.db, target.id, status.value, _moderator(interaction, moderator), reason
+        )
         for character_id in change.character_ids_to_unshow:
-            await remove_showcase_posts(self.bot, character_id)
+            await remove_showcase_posts(self.client, character_id)
         await respond(
             interaction,
             t(
-                caller.lang,
+                moderator.lang,
                 "mod.status_set",
                 member=f"<@{member.id}>",
-                status=t(caller.lang, f"mod.status.{status.value}"),
+                status=t(moderator.lang, f"mod.status.{status.value}"),
             ),
         )
 
     @mod.command(name=_("log"), description=_("Recent moderator actions"))
-    async def log_(self, interaction: discord.Interaction[CharBot]) -> None:
+    async def log_(self, interaction: discord.Interaction[Any]) -> None:
         """Recent moderator actions: who, what, why, when."""
-        await self._require_moderator(interaction)
-        caller = await self.bot.caller(interaction)
-        async with self.bot.reads() as session:
-            entries = await moderation_service.recent_actions(session, interaction.guild_id or 0)
+        member = await self._require_moderator(interaction)
+        entries = await modlog.moderation_log(self.deps.db, interaction.guild_id or 0)
         await respond(
             interaction,
-            embed=mod_log_embed(self.bot.catalog, caller.lang, entries),
+            embed=mod_log_embed(self.deps.catalog, member.lang, entries),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -288,11 +227,11 @@ class Moderation(commands.Cog):
     ) -> None:
         """After any slash command's reply, show the member notices a DM could not deliver."""
         try:
-            await deliver_notices(self.bot, interaction)
+            await deliver_notices(interaction)
         except Exception:
             log.exception("delivering notices failed for user=%s", interaction.user.id)
 
 
-async def setup(bot: CharBot) -> None:
+async def setup(client: commands.Bot) -> None:
     """Load the cog."""
-    await bot.add_cog(Moderation(bot))
+    await client.add_cog(Moderation(client))

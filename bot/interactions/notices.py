@@ -1,0 +1,48 @@
+"""Notices a DM could not deliver: shown to the member as a private followup after a reply."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+
+from bot.deps import deps_of
+from bot.i18n import choose_language
+from bot.interactions.caller import Caller, caller_user_id
+from bot.interactions.replies import respond
+from bot.services import notices
+
+log = logging.getLogger(__name__)
+
+_CALLER = "caller"
+"""Where :func:`bot.interactions.caller.caller` keeps the member it read for the interaction."""
+
+
+async def deliver_notices(interaction: discord.Interaction[Any]) -> None:
+    """Show the member their undelivered notices as an ephemeral followup (after the reply),
+    marking them delivered; nothing when none waits. Run after every completed slash command;
+    a component or modal handler may call it too, after it has answered."""
+    deps = deps_of(interaction.client)
+    cached = interaction.extras.get(_CALLER)
+    if isinstance(cached, Caller):  # the member's row and notice flag, read when it began
+        user_id: str | None = cached.user.id
+        waiting = cached.has_notices
+    else:  # read only: a member without a row has no notices, and gets no row here
+        user_id = await caller_user_id(interaction)
+        waiting = user_id is not None and await notices.notice_waiting(deps.db, user_id)
+    if user_id is None or not waiting:
+        return
+    taken = await notices.take_waiting(deps.db, user_id)
+    if not taken.notices:
+        return
+    chosen = (
+        cached.user.preferred_language if isinstance(cached, Caller) else taken.preferred_language
+    )
+    lang = choose_language(chosen, interaction.locale)
+    text = "\n\n".join(deps.catalog.t(lang, n.key, **(n.params or {})) for n in taken.notices)
+    try:
+        await respond(interaction, text)
+    except discord.HTTPException:
+        log.warning("could not show notices to user=%s; keeping them", interaction.user.id)
+        await notices.put_back(deps.db, taken.notices)

@@ -1,0 +1,92 @@
+"""A guild's moderation settings (/mod setup): its showcase channel and moderator role.
+Each change is logged as a moderator action."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.moderation import Moderator, record_action
+from db.bot_models import GuildSettings
+from db.engine import Database
+
+
+class _Unset:
+    """Marks a setting the caller leaves as it is (None means "clear it")."""
+
+
+UNSET: Final = _Unset()
+
+
+async def get_guild_settings(session: AsyncSession, guild_id: int) -> GuildSettings | None:
+    """The guild's settings row, if it has one."""
+    return await session.get(GuildSettings, guild_id, populate_existing=True)
+
+
+async def configure_guild(
+    session: AsyncSession,
+    guild_id: int,
+    *,
+    moderator_discord_id: int,
+    moderator_user_id: str | None,
+    showcase_channel_id: int | _Unset | None = UNSET,
+    moderator_role_id: int | _Unset | None = UNSET,
+) -> GuildSettings:
+    """Create or update the guild's settings (only the values given change) and log it."""
+    values: dict[str, Any] = {}
+    if not isinstance(showcase_channel_id, _Unset):
+        values["showcase_channel_id"] = showcase_channel_id
+    if not isinstance(moderator_role_id, _Unset):
+        values["moderator_role_id"] = moderator_role_id
+    stmt = insert(GuildSettings).values(guild_id=guild_id, **values)
+    if values:
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[GuildSettings.guild_id], set_={**values, "updated_at": func.now()}
+        )
+    else:
+        stmt = stmt.on_conflict_do_nothing()
+    await session.execute(stmt)
+    record_action(
+        session,
+        Moderator(guild_id, moderator_discord_id, moderator_user_id),
+        "setup",
+        details={k: (str(v) if v is not None else None) for k, v in values.items()},
+    )
+    await session.flush()
+    settings = await get_guild_settings(session, guild_id)
+    assert settings is not None
+    return settings
+
+
+async def moderator_role(db: Database, guild_id: int) -> int | None:
+    """The guild's moderator role, when it set one."""
+    async with db.read() as session:
+        settings = await get_guild_settings(session, guild_id)
+    return settings.moderator_role_id if settings else None
+
+
+async def setup_guild(
+    db: Database,
+    by: Moderator,
+    *,
+    showcase_channel_id: int | None = None,
+    moderator_role_id: int | None = None,
+) -> GuildSettings | None:
+    """/mod setup in ``by``'s guild: set the values given (None leaves one as it is) and log
+    it; with neither given, only read the guild's settings (None when it has none)."""
+    guild_id = by.guild_id or 0
+    if showcase_channel_id is None and moderator_role_id is None:
+        async with db.read() as session:
+            return await get_guild_settings(session, guild_id)
+    async with db.transaction() as session:
+        return await configure_guild(
+            session,
+            guild_id,
+            moderator_discord_id=by.discord_id,
+            moderator_user_id=by.user_id,
+            showcase_channel_id=UNSET if showcase_channel_id is None else showcase_channel_id,
+            moderator_role_id=UNSET if moderator_role_id is None else moderator_role_id,
+        )
