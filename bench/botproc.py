@@ -123,8 +123,8 @@ class Instruments:
         self.flows: list[dict[str, float]] = []
 
     def install(self, bot: Any) -> None:
-        from cogs.characters import flows
         from bot.services.generation import create as create_module
+        from cogs.characters import flows
 
         original_flow = flows.create_flow
 

@@ -23,6 +23,7 @@ from bot.i18n import Catalog, CatalogTranslator
 from bot.interactions.admission import Admission, InFlight
 from bot.interactions.caller import Caller
 from bot.interactions.caller import caller as resolve_caller
+from bot.interactions.notices import deliver_notices
 from bot.interactions.observe import AckTimer, finished, started
 from bot.interactions.tree import CharTree
 from bot.interactions.users import UserIds
@@ -32,7 +33,7 @@ from bot.ops.metrics import BotMetrics
 from bot.providers.base import ImageProvider, PromptOptimizer
 from bot.providers.factory import build_providers, make_genai_client
 from bot.services import botstate
-from bot.services.generation.pipeline import GenerationPipeline
+from bot.services.generation import GenerationPipeline
 from bot.services.generation.records import sweep_stale
 from bot.services.generation.slots import GenerationSlots
 from bot.services.ratelimit import SharedRateLimit
@@ -255,8 +256,13 @@ class CharBot(commands.AutoShardedBot):
     async def on_app_command_completion(
         self, interaction: discord.Interaction[Any], command: Any
     ) -> None:
-        """A command returned without error: its interaction ends well."""
+        """A command returned without error: its interaction ends well; then the member sees
+        the notices a DM could not deliver."""
         finished(interaction, "ok")
+        try:
+            await deliver_notices(interaction)
+        except Exception:
+            log.exception("delivering notices failed for user=%s", interaction.user.id)
 
     async def caller(self, interaction: discord.Interaction[Any]) -> Caller:
         return await resolve_caller(interaction)

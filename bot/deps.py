@@ -11,7 +11,7 @@ from bot.i18n import Catalog
 from bot.interactions.admission import Admission, InFlight
 from bot.interactions.users import UserIds
 from bot.ops.metrics import BotMetrics
-from bot.services.generation.pipeline import GenerationPipeline
+from bot.services.generation import GenerationPipeline
 from bot.storage.base import Storage
 from db.engine import Database
 

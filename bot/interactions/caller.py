@@ -26,10 +26,16 @@ class Caller:
     has_notices: bool
 
 
+def cached_caller(interaction: discord.Interaction[Any]) -> Caller | None:
+    """The member already read for this interaction, if any (no query)."""
+    cached = interaction.extras.get(_CALLER)
+    return cached if isinstance(cached, Caller) else None
+
+
 async def caller(interaction: discord.Interaction[Any]) -> Caller:
     """The member's user row (created on first use) and reply language, once per interaction."""
-    cached = interaction.extras.get(_CALLER)
-    if isinstance(cached, Caller):
+    cached = cached_caller(interaction)
+    if cached is not None:
         return cached
     deps = deps_of(interaction.client)
     member = interaction.user

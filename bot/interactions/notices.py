@@ -9,14 +9,11 @@ import discord
 
 from bot.deps import deps_of
 from bot.i18n import choose_language
-from bot.interactions.caller import Caller, caller_user_id
+from bot.interactions.caller import cached_caller, caller_user_id
 from bot.interactions.replies import respond
 from bot.services import notices
 
 log = logging.getLogger(__name__)
-
-_CALLER = "caller"
-"""Where :func:`bot.interactions.caller.caller` keeps the member it read for the interaction."""
 
 
 async def deliver_notices(interaction: discord.Interaction[Any]) -> None:
@@ -24,8 +21,8 @@ async def deliver_notices(interaction: discord.Interaction[Any]) -> None:
     marking them delivered; nothing when none waits. Run after every completed slash command;
     a component or modal handler may call it too, after it has answered."""
     deps = deps_of(interaction.client)
-    cached = interaction.extras.get(_CALLER)
-    if isinstance(cached, Caller):  # the member's row and notice flag, read when it began
+    cached = cached_caller(interaction)
+    if cached is not None:  # the member's row and notice flag, read when it began
         user_id: str | None = cached.user.id
         waiting = cached.has_notices
     else:  # read only: a member without a row has no notices, and gets no row here
@@ -36,9 +33,7 @@ async def deliver_notices(interaction: discord.Interaction[Any]) -> None:
     taken = await notices.take_waiting(deps.db, user_id)
     if not taken.notices:
         return
-    chosen = (
-        cached.user.preferred_language if isinstance(cached, Caller) else taken.preferred_language
-    )
+    chosen = cached.user.preferred_language if cached is not None else taken.preferred_language
     lang = choose_language(chosen, interaction.locale)
     text = "\n\n".join(deps.catalog.t(lang, n.key, **(n.params or {})) for n in taken.notices)
     try:

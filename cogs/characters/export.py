@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 from sqlalchemy import select
 
-from bot.cards.codec import card_from_character, card_json_bytes, card_png
+from bot.cards import card_from_character, card_json_bytes, card_png
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.replies import NO_MENTIONS
 from bot.services import characters as characters_service

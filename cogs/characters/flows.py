@@ -345,7 +345,7 @@ async def import_flow(
     bot: CharBot, interaction: discord.Interaction[Any], attachment: discord.Attachment
 ) -> None:
     """/character import: read the card, create the character, post it with its thread."""
-    from bot.cards.codec import MAX_CARD_BYTES, parse_card
+    from bot.cards import MAX_CARD_BYTES, parse_card
     from bot.errors import InvalidInputError
     from bot.services.importing import import_card
 

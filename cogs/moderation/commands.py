@@ -18,7 +18,6 @@ from bot.deps import deps_of
 from bot.i18n import choose_language
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import Caller, caller
-from bot.interactions.notices import deliver_notices
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.services import guild_settings, modlog, notices
@@ -218,18 +217,6 @@ class Moderation(FeatureCog):
             embed=mod_log_embed(self.deps.catalog, member.lang, entries),
             allowed_mentions=NO_MENTIONS,
         )
-
-    # -- notices ----------------------------------------------------------------------------
-
-    @commands.Cog.listener()
-    async def on_app_command_completion(
-        self, interaction: discord.Interaction[Any], command: Any
-    ) -> None:
-        """After any slash command's reply, show the member notices a DM could not deliver."""
-        try:
-            await deliver_notices(interaction)
-        except Exception:
-            log.exception("delivering notices failed for user=%s", interaction.user.id)
 
 
 async def setup(client: commands.Bot) -> None:
