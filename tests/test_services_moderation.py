@@ -8,10 +8,11 @@ from sqlalchemy import select
 from bot.errors import InvalidInputError, NotFoundError
 from bot.services import gallery, guild_settings, modlog, notices
 from bot.services import moderation as svc
+from bot.services.accounts import NewMember, get_user_by_discord_id
 from db.bot_models import GuildSettings, ModerationAction, ShowcasePost, UserNotice
 from db.engine import Database
 from db.models import Character, User
-from tests.factories import make_character, make_user
+from tests.factories import make_character, make_user, next_discord_id
 
 GUILD = 4242
 
@@ -219,16 +220,36 @@ async def test_mod_use_cases_commit_each_change_with_its_log_entry(session_facto
     result = await svc.unpublish(db, character.id, by, "spoilers")
     assert (result.character.is_public, result.owner.id) == (False, owner.id)
     assert await svc.public_character_choices(db, "perci") == []
-    change = await svc.change_status(db, owner.id, "suspended", by, "spam")
+    change = await svc.change_status(db, _member(svc.discord_id_of(owner)), "suspended", by, "spam")
     assert (change.previous, change.user.account_status) == ("active", "suspended")
     with pytest.raises(svc.SelfModerationError):
-        await svc.change_status(db, mod.id, "banned", by, "oops")
+        await svc.change_status(db, _member(svc.discord_id_of(mod)), "banned", by, "oops")
 
     entries = await modlog.moderation_log(db, GUILD)
     assert [e.action for e in entries] == ["set_status", "unpublish", "setup"]
     assert [e.reason for e in entries] == ["spam", "spoilers", None]
     assert {e.moderator_discord_id for e in entries} == {77}
     assert entries[0].target_user_discord_id == svc.discord_id_of(owner)
+
+
+def _member(discord_id: int | None) -> NewMember:
+    assert discord_id is not None
+    return NewMember(discord_id, "someone", None, None, 3, None)
+
+
+async def test_a_refused_status_change_of_a_new_member_leaves_no_user_row(session_factory):
+    """/mod user on someone who never used the bot, refused (blank reason): no row is made."""
+    db = Database(session_factory)
+    async with session_factory.begin() as s:
+        mod = await make_user(s)
+    stranger = next_discord_id()
+    by = svc.Moderator(GUILD, 77, mod.id)
+    with pytest.raises(InvalidInputError):
+        await svc.change_status(db, _member(stranger), "banned", by, " ")
+    async with session_factory() as s:
+        assert await get_user_by_discord_id(s, stranger) is None
+    change = await svc.change_status(db, _member(stranger), "banned", by, "spam")
+    assert change.user.account_status == "banned"
 
 
 async def test_notice_use_cases_keep_take_and_put_back(session_factory):

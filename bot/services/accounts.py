@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
-from bot.services.moderation import showcased_character_ids
 from bot.services.notices import pending_for
+from bot.services.showcase import showcased_character_ids
 from db.engine import Database
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
 

@@ -26,6 +26,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError, InvalidInputError, NotFoundError
+from bot.services.accounts import NewMember, get_or_create_user
 from bot.services.characters import (
     AUTOCOMPLETE_MAX,
     clean_text,
@@ -34,7 +35,8 @@ from bot.services.characters import (
     name_rank,
 )
 from bot.services.pagination import clamp_limit
-from db.bot_models import ModerationAction, ShowcasePost
+from bot.services.showcase import showcased_character_ids
+from db.bot_models import ModerationAction
 from db.engine import Database
 from db.models import Character, User
 
@@ -312,27 +314,26 @@ async def set_user_status(
 
 
 async def change_status(
-    db: Database, target_user_id: str, status: str, by: Moderator, reason: str
+    db: Database, target: NewMember, status: str, by: Moderator, reason: str
 ) -> StatusChange:
-    """/mod user: :func:`set_user_status` in one transaction."""
+    """/mod user: the target's user row (made if they never used the bot) and
+    :func:`set_user_status`, in one transaction: a refused change leaves nothing behind."""
     async with db.transaction() as session:
+        user = await get_or_create_user(
+            session,
+            target.discord_id,
+            username_hint=target.username_hint,
+            display_name=target.display_name,
+            avatar_url=target.avatar_url,
+            daily_quota=target.daily_quota,
+            language=target.language,
+        )
         return await set_user_status(
             session,
-            target_user_id,
+            user.id,
             status,
             guild_id=by.guild_id,
             moderator_discord_id=by.discord_id,
             moderator_user_id=by.user_id,
             reason=reason,
         )
-
-
-async def showcased_character_ids(session: AsyncSession, user_id: str) -> tuple[str, ...]:
-    """The member's characters that have a post in some showcase channel."""
-    rows = await session.scalars(
-        select(ShowcasePost.character_id)
-        .join(Character, Character.id == ShowcasePost.character_id)
-        .where(Character.user_id == user_id)
-        .distinct()
-    )
-    return tuple(rows)

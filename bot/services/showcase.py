@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.visibility import is_publicly_visible
 from db.bot_models import GuildSettings, ShowcasePost
@@ -64,3 +65,14 @@ async def take_posts(db: Database, character_id: str) -> list[PostedMessage]:
         ).all()
         await session.execute(delete(ShowcasePost).where(ShowcasePost.character_id == character_id))
     return [PostedMessage(post.channel_id, post.message_id) for post in posts]
+
+
+async def showcased_character_ids(session: AsyncSession, user_id: str) -> tuple[str, ...]:
+    """The member's characters that have a post in some showcase channel."""
+    rows = await session.scalars(
+        select(ShowcasePost.character_id)
+        .join(Character, Character.id == ShowcasePost.character_id)
+        .where(Character.user_id == user_id)
+        .distinct()
+    )
+    return tuple(rows)

@@ -22,7 +22,7 @@ from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.services import guild_settings, modlog, notices
 from bot.services import moderation as moderation_service
-from bot.services.accounts import NewMember, resolve_member
+from bot.services.accounts import NewMember
 from bot.services.moderation import Moderator
 from bot.ui.community import mod_log_embed
 from bot.ui.text import clip
@@ -181,7 +181,7 @@ class Moderation(FeatureCog):
         if member.bot:
             await respond(interaction, t(moderator.lang, "mod.not_a_bot"))
             return
-        target, _ = await resolve_member(
+        change = await moderation_service.change_status(
             self.deps.db,
             NewMember(
                 discord_id=member.id,
@@ -191,9 +191,9 @@ class Moderation(FeatureCog):
                 daily_quota=self.deps.settings.quota_for_tier("FREE"),
                 language=None,
             ),
-        )
-        change = await moderation_service.change_status(
-            self.deps.db, target.id, status.value, _moderator(interaction, moderator), reason
+            status.value,
+            _moderator(interaction, moderator),
+            reason,
         )
         for character_id in change.character_ids_to_unshow:
             await remove_showcase_posts(self.client, character_id)
