@@ -21,8 +21,6 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.i18n import Catalog, CatalogTranslator
 from bot.interactions.admission import Admission, InFlight
-from bot.interactions.caller import Caller
-from bot.interactions.caller import caller as resolve_caller
 from bot.interactions.notices import deliver_notices
 from bot.interactions.observe import AckTimer, finished, started
 from bot.interactions.tree import CharTree
@@ -37,9 +35,8 @@ from bot.services.generation import GenerationPipeline
 from bot.services.generation.records import sweep_stale
 from bot.services.generation.slots import GenerationSlots
 from bot.services.ratelimit import SharedRateLimit
-from bot.storage.base import Storage, delete_quietly
+from bot.storage.base import Storage
 from bot.storage.factory import open_storage
-from cogs.characters.buttons import CharacterButton, CharacterButtonHandler
 from db.engine import Database, make_engine
 
 log = logging.getLogger(__name__)
@@ -139,51 +136,12 @@ class CharBot(commands.AutoShardedBot):
         self._background: set[asyncio.Task[Any]] = set()
         self.synced_commands: list[dict[str, Any]] | None = None
 
-    # -- what the features still reach through the bot (moving into their packages) --------
-
-    @property
-    def settings(self) -> Settings:
-        return self.deps.settings
-
-    @property
-    def sessions(self) -> Any:
-        return self.deps.db._writes
-
-    @property
-    def reads(self) -> Any:
-        return self.deps.db._reads
-
-    @property
-    def storage(self) -> Storage:
-        return self.deps.storage
-
-    @property
-    def catalog(self) -> Catalog:
-        return self.deps.catalog
-
-    @property
-    def pipeline(self) -> GenerationPipeline:
-        return self.deps.pipeline
-
-    @property
-    def metrics(self) -> BotMetrics:
-        return self.deps.metrics
-
-    @property
-    def admission(self) -> Admission:
-        return self.deps.admission
-
-    @property
-    def flows(self) -> InFlight:
-        return self.deps.flows
-
     # -- start-up ---------------------------------------------------------------------------
 
     async def setup_hook(self) -> None:
-        await self.tree.set_translator(CatalogTranslator(self.catalog))
+        await self.tree.set_translator(CatalogTranslator(self.deps.catalog))
         for extension in self._extensions:
             await self.load_extension(extension)
-        self.add_dynamic_items(CharacterButton)
         await self.sync_commands()
         self._spawn(self._sweep_forever())
 
@@ -205,8 +163,8 @@ class CharBot(commands.AutoShardedBot):
 
     async def sync_commands(self) -> None:
         """Sync to the dev guild when set; globally only when the command set changed."""
-        if self.settings.discord_dev_guild_id:
-            guild = discord.Object(id=self.settings.discord_dev_guild_id)
+        if self.deps.settings.discord_dev_guild_id:
+            guild = discord.Object(id=self.deps.settings.discord_dev_guild_id)
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
             log.info("commands synced to guild %s", guild.id)
@@ -222,16 +180,16 @@ class CharBot(commands.AutoShardedBot):
         log.info("commands synced globally (%d top-level)", len(payload))
 
     async def _sweep_forever(self) -> None:
-        age = timedelta(minutes=self.settings.stale_generation_minutes)
+        age = timedelta(minutes=self.deps.settings.stale_generation_minutes)
         while not self.is_closed():
             try:
                 failed = await sweep_stale(self.deps.db, age)
-                self.metrics.refunded(sum(1 for f in failed if f.refunded), source="sweep")
+                self.deps.metrics.refunded(sum(1 for f in failed if f.refunded), source="sweep")
                 if failed:
                     log.warning("failed and refunded %d stale generations", len(failed))
             except Exception:
                 log.exception("stale generation sweep failed")
-            await asyncio.sleep(self.settings.sweep_interval_seconds)
+            await asyncio.sleep(self.deps.settings.sweep_interval_seconds)
 
     def gateway_connected(self) -> bool:
         """Whether every shard of this process is connected and the bot is ready."""
@@ -242,12 +200,6 @@ class CharBot(commands.AutoShardedBot):
         )
 
     # -- per interaction ----------------------------------------------------------------------
-
-    def known_user_id(self, discord_id: int) -> str | None:
-        return self.deps.users.get(discord_id)
-
-    def remember_user_id(self, discord_id: int, user_id: str) -> None:
-        self.deps.users.remember(discord_id, user_id)
 
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Note when the interaction arrived (for its log line's duration)."""
@@ -264,41 +216,16 @@ class CharBot(commands.AutoShardedBot):
         except Exception:
             log.exception("delivering notices failed for user=%s", interaction.user.id)
 
-    async def caller(self, interaction: discord.Interaction[Any]) -> Caller:
-        return await resolve_caller(interaction)
-
-    def character_buttons(self) -> CharacterButtonHandler:
-        """The cog that handles character buttons."""
-        cog = self.get_cog("Characters")
-        if cog is None:  # pragma: no cover - loaded in setup_hook
-            msg = "the characters cog is not loaded"
-            raise RuntimeError(msg)
-        return cog  # type: ignore[return-value]
-
-    # -- hooks the cogs share --------------------------------------------------------------
-
-    async def delete_objects(self, keys: list[str] | tuple[str, ...]) -> None:
-        """Delete stored images after their rows are gone (failures are logged, not raised)."""
-        await delete_quietly(self.storage, keys)
-
-    async def export_character(
-        self, interaction: discord.Interaction[Any], character_id: str
-    ) -> None:
-        """Send a character as JSON and as a PNG Character Card V2."""
-        from cogs.characters.export import send_export
-
-        await send_export(self, interaction, character_id)
-
     # -- shutdown ------------------------------------------------------------------------------
 
     async def close(self) -> None:
         """Let running generations finish (or fail and refund them) and be posted, and
         acknowledged interactions get their answers, then disconnect."""
-        grace = self.settings.shutdown_grace_seconds
+        grace = self.deps.settings.shutdown_grace_seconds
         await asyncio.gather(
-            self.pipeline.drain(grace),
-            self.admission.drain(grace),
-            self.flows.drain(grace + FLOW_FINISH_SECONDS),
+            self.deps.pipeline.drain(grace),
+            self.deps.admission.drain(grace),
+            self.deps.flows.drain(grace + FLOW_FINISH_SECONDS),
         )
         for task in list(self._background):
             task.cancel()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from bot.i18n import Catalog
@@ -30,8 +29,7 @@ class SlowResponse:
 
 
 def reporter(response: SlowResponse) -> ProgressReporter:
-    bot: Any = SimpleNamespace(catalog=CATALOG)
-    return ProgressReporter(bot, response, "en")  # type: ignore[arg-type]
+    return ProgressReporter(CATALOG, response, "en")  # type: ignore[arg-type]
 
 
 async def test_reporting_a_stage_does_not_wait_for_discord():

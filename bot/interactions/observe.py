@@ -20,6 +20,7 @@ import aiohttp
 import discord
 from discord import app_commands
 
+from bot.deps import Deps
 from bot.errors import GenerationError, StorageError
 
 if TYPE_CHECKING:
@@ -77,9 +78,9 @@ def finished(interaction: discord.Interaction[Any], outcome: str) -> None:
         duration = (datetime.now(UTC) - interaction.created_at).total_seconds()
     duration_ms = max(0, round(duration * 1000))
     label, custom_id = describe(interaction)
-    metrics: BotMetrics | None = getattr(interaction.client, "metrics", None)
-    if metrics is not None:
-        metrics.interactions.labels(label, outcome).inc()
+    deps = getattr(interaction.client, "deps", None)
+    if isinstance(deps, Deps):  # a bot built without its dependencies counts nothing
+        deps.metrics.interactions.labels(label, outcome).inc()
     log.info(
         "interaction %s user=%s guild=%s outcome=%s duration_ms=%d",
         custom_id or label,

@@ -1,23 +1,40 @@
-"""Persistent buttons: DynamicItems whose custom_id carries the ids, so they work after a
-restart and on any process (the state they act on lives in PostgreSQL)."""
+"""The buttons under a character's message and what a press does: favorite, library, publish
+(flags), new variant (a modal), regenerate in place, and export. Persistent: the custom_id
+carries the character's id, so they work after a restart and on any process."""
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import discord
 
+from bot.deps import deps_of
+from bot.errors import NotOwnerError
 from bot.i18n import Catalog
-from bot.interactions.replies import reporting
+from bot.interactions.acknowledge import acknowledge
+from bot.interactions.caller import caller
+from bot.interactions.replies import deliver, update
+from bot.interactions.routing import FeatureButton
+from bot.services import characters
+from bot.services.characters import CharacterFlag
+from bot.ui.embeds import character_embed
 from bot.ui.text import button_label
+from cogs.characters.export import send_export
+from cogs.characters.generating import image_file, image_filename, new_portrait
+from cogs.characters.modals import NewVariantModal
+from cogs.gallery.showcase import sync_showcase
 from db.models import Character
 
-if TYPE_CHECKING:
-    from bot.app import CharBot
+log = logging.getLogger(__name__)
 
-CHARACTER_ACTIONS = ("fav", "lib", "pub", "var", "regen", "exp")
 OWNER_ACTIONS = frozenset({"fav", "lib", "pub", "var", "regen"})
+FLAGS: dict[str, CharacterFlag] = {
+    "fav": "is_favorite",
+    "lib": "is_in_library",
+    "pub": "is_public",
+}
 
 
 def _style(item: discord.ui.Item[Any]) -> discord.ButtonStyle:
@@ -26,16 +43,8 @@ def _style(item: discord.ui.Item[Any]) -> discord.ButtonStyle:
     return discord.ButtonStyle.secondary
 
 
-class CharacterButtonHandler(Protocol):
-    """What handles a press of a character's button (the characters cog)."""
-
-    async def on_character_button(
-        self, interaction: discord.Interaction[CharBot], character_id: str, action: str
-    ) -> None: ...
-
-
 class CharacterButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    FeatureButton,
     template=r"char:(?P<id>[0-9a-f-]{36}):(?P<action>fav|lib|pub|var|regen|exp)",
 ):
     """One of a character's buttons: ``char:<character id>:<action>``."""
@@ -74,14 +83,25 @@ class CharacterButton(
     ) -> CharacterButton:
         return cls(match["id"], match["action"], label=button_label(item), style=_style(item))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot: CharBot = interaction.client
-        await reporting(
-            interaction,
-            lambda: bot.character_buttons().on_character_button(
-                interaction, self.character_id, self.action
-            ),
-        )
+    async def handle(self, interaction: discord.Interaction[Any]) -> None:
+        """A press: a flag is flipped on the message; the other actions need the character."""
+        flag = FLAGS.get(self.action)
+        if flag is not None:
+            await toggle_flag(interaction, self.character_id, flag)
+            return
+        deps = deps_of(interaction.client)
+        member = await caller(interaction)
+        row = await characters.find_character(deps.db, self.character_id)
+        if self.action in OWNER_ACTIONS and row.user_id != member.user.id:
+            raise NotOwnerError
+        if self.action == "var":
+            await interaction.response.send_modal(
+                NewVariantModal(deps.catalog, member.lang, self.character_id)
+            )
+        elif self.action == "regen":
+            await regenerate_in_place(interaction, row)
+        elif self.action == "exp":
+            await send_export(interaction, self.character_id)
 
 
 def character_view(
@@ -132,3 +152,49 @@ def character_view(
         button.item.disabled = disabled
         view.add_item(button)
     return view
+
+
+async def toggle_flag(
+    interaction: discord.Interaction[Any],
+    character_id: str,
+    flag: CharacterFlag,
+) -> None:
+    """Flip the flag (only the owner may: the use case refuses anyone else) and show it on the
+    buttons; a publish change also updates the showcase channel."""
+    await acknowledge(interaction, directly=True)  # before any database work
+    deps = deps_of(interaction.client)
+    member = await caller(interaction)
+    row = await characters.change_flag(deps.db, character_id, member.user.id, flag)
+    await update(interaction, view=character_view(deps.catalog, member.lang, row))
+    if flag == "is_public":
+        await sync_showcase(interaction, row)
+
+
+async def regenerate_in_place(interaction: discord.Interaction[Any], row: Character) -> None:
+    """The Regenerate button: the buttons are disabled while the new portrait is drawn (its
+    stages shown on the message), then the message shows it; on failure they come back."""
+    deps = deps_of(interaction.client)
+    deps.flows.track()  # shutdown waits for the result to be shown, as for the command
+    member = await caller(interaction)
+    lang = member.lang
+    await update(interaction, view=character_view(deps.catalog, lang, row, disabled=True))
+    try:
+        outcome = await new_portrait(interaction, member, row.id)
+    except BaseException:
+        try:
+            await interaction.edit_original_response(
+                content=None, view=character_view(deps.catalog, lang, row)
+            )
+        except discord.HTTPException:
+            log.debug("could not re-enable the buttons", exc_info=True)
+        raise
+    character = outcome.character
+    await deliver(
+        interaction,
+        content=None,
+        embed=character_embed(
+            deps.catalog, lang, character, image_filename=image_filename(outcome.mime_type)
+        ),
+        view=character_view(deps.catalog, lang, character),
+        files=image_file(outcome.image, outcome.mime_type),
+    )

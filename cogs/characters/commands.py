@@ -1,34 +1,28 @@
-"""/character …: create, show, list, edit, regenerate, delete, publish, unpublish, export,
-import; and the character buttons."""
+"""/character …: create, show, list, edit, regenerate, delete, publish, unpublish, export and
+import; and the extension's setup, which registers the characters' persistent buttons."""
 
 from __future__ import annotations
 
-import logging
-import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.errors import NotOwnerError
-from bot.interactions.acknowledge import acknowledge
-from bot.interactions.replies import NO_MENTIONS, deliver, respond, update
+from bot.interactions.caller import caller
+from bot.interactions.replies import NO_MENTIONS, respond
+from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
-from bot.services import characters as characters_service
+from bot.services import characters
 from bot.ui.embeds import character_embed
 from cogs.characters import flows
-from cogs.characters.buttons import OWNER_ACTIONS, character_view
+from cogs.characters.buttons import CharacterButton, character_view
+from cogs.characters.export import send_export
 from cogs.characters.listing import CharacterListButton, ConfirmDeleteButton, character_list_message
-from cogs.characters.modals import EditCharacterModal, NewVariantModal
+from cogs.characters.modals import EditCharacterModal
 from cogs.common import STYLE_CHOICES, character_autocomplete
 from cogs.gallery.showcase import sync_showcase
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
-
-log = logging.getLogger(__name__)
 
 FILTER_CHOICES = [
     app_commands.Choice(name=_("All"), value="all"),
@@ -37,15 +31,12 @@ FILTER_CHOICES = [
 ]
 
 
-class Characters(commands.Cog):
-    """Character commands and buttons."""
+class Characters(FeatureCog):
+    """The /character commands."""
 
     character = app_commands.Group(
         name=_("character"), description=_("Create and manage your characters")
     )
-
-    def __init__(self, bot: CharBot) -> None:
-        self.bot = bot
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -65,7 +56,7 @@ class Characters(commands.Cog):
     @app_commands.choices(style=STYLE_CHOICES)
     async def create(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         description: app_commands.Range[str, 1, 2000],
         name: app_commands.Range[str, 1, 100] | None = None,
         style: app_commands.Choice[str] | None = None,
@@ -75,7 +66,6 @@ class Characters(commands.Cog):
     ) -> None:
         """Create a character from a description."""
         await flows.create_flow(
-            self.bot,
             interaction,
             description=description,
             name=name,
@@ -88,17 +78,16 @@ class Characters(commands.Cog):
     @character.command(name=_("show"), description=_("Show one of your characters"))
     @app_commands.describe(character=_("The character"))
     @app_commands.autocomplete(character=character_autocomplete)
-    async def show(self, interaction: discord.Interaction[CharBot], character: str) -> None:
+    async def show(self, interaction: discord.Interaction[Any], character: str) -> None:
         """Show one of your characters."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.reads() as session:
-            row = await characters_service.get_visible_character(session, character, caller.user.id)
-        embed = character_embed(self.bot.catalog, caller.lang, row)
-        view = character_view(self.bot.catalog, caller.lang, row)
+        member = await caller(interaction)
+        row = await characters.visible_character(self.deps.db, character, member.user.id)
+        embed = character_embed(self.deps.catalog, member.lang, row)
+        view = character_view(self.deps.catalog, member.lang, row)
         await respond(
             interaction,
             embed=embed,
-            view=view if row.user_id == caller.user.id else discord.utils.MISSING,
+            view=view if row.user_id == member.user.id else discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -107,13 +96,13 @@ class Characters(commands.Cog):
     @app_commands.choices(filter=FILTER_CHOICES)
     async def list_(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         filter: app_commands.Choice[str] | None = None,
     ) -> None:
         """List your characters."""
-        caller = await self.bot.caller(interaction)
+        member = await caller(interaction)
         embed, view = await character_list_message(
-            self.bot, caller, filter.value if filter else "all", None
+            interaction, member, filter.value if filter else "all", None
         )
         await respond(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
@@ -122,13 +111,12 @@ class Characters(commands.Cog):
     )
     @app_commands.describe(character=_("The character"))
     @app_commands.autocomplete(character=character_autocomplete)
-    async def edit(self, interaction: discord.Interaction[CharBot], character: str) -> None:
+    async def edit(self, interaction: discord.Interaction[Any], character: str) -> None:
         """Edit a character's details."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.reads() as session:
-            row = await characters_service.get_owned_character(session, character, caller.user.id)
+        member = await caller(interaction)
+        row = await characters.owned_character(self.deps.db, character, member.user.id)
         await interaction.response.send_modal(
-            EditCharacterModal(self.bot.catalog, caller.lang, row, self.on_edit_submit)
+            EditCharacterModal(self.deps.catalog, member.lang, row)
         )
 
     @character.command(
@@ -140,29 +128,27 @@ class Characters(commands.Cog):
     @app_commands.autocomplete(character=character_autocomplete)
     async def regenerate(
         self,
-        interaction: discord.Interaction[CharBot],
+        interaction: discord.Interaction[Any],
         character: str,
         instruction: app_commands.Range[str, 1, 500] | None = None,
     ) -> None:
         """Draw a character's portrait again."""
-        await flows.regenerate_flow(self.bot, interaction, character, instruction)
+        await flows.regenerate_flow(interaction, character, instruction)
 
     @character.command(name=_("delete"), description=_("Delete a character"))
     @app_commands.describe(character=_("The character"))
     @app_commands.autocomplete(character=character_autocomplete)
-    async def delete(self, interaction: discord.Interaction[CharBot], character: str) -> None:
+    async def delete(self, interaction: discord.Interaction[Any], character: str) -> None:
         """Delete a character (asks to confirm)."""
-        caller = await self.bot.caller(interaction)
-        async with self.bot.reads() as session:
-            row = await characters_service.get_owned_character(session, character, caller.user.id)
+        member = await caller(interaction)
+        catalog = self.deps.catalog
+        row = await characters.owned_character(self.deps.db, character, member.user.id)
         view = discord.ui.View(timeout=None)
-        view.add_item(ConfirmDeleteButton.make(self.bot.catalog, caller.lang, row.id, confirm=True))
-        view.add_item(
-            ConfirmDeleteButton.make(self.bot.catalog, caller.lang, row.id, confirm=False)
-        )
+        view.add_item(ConfirmDeleteButton.make(catalog, member.lang, row.id, confirm=True))
+        view.add_item(ConfirmDeleteButton.make(catalog, member.lang, row.id, confirm=False))
         await respond(
             interaction,
-            self.bot.catalog.t(caller.lang, "delete.confirm", name=row.name or row.id[:8]),
+            catalog.t(member.lang, "delete.confirm", name=row.name or row.id[:8]),
             view=view,
             allowed_mentions=NO_MENTIONS,
         )
@@ -170,23 +156,23 @@ class Characters(commands.Cog):
     @character.command(name=_("publish"), description=_("Show a character in the public gallery"))
     @app_commands.describe(character=_("The character"))
     @app_commands.autocomplete(character=character_autocomplete)
-    async def publish(self, interaction: discord.Interaction[CharBot], character: str) -> None:
+    async def publish(self, interaction: discord.Interaction[Any], character: str) -> None:
         """Show a character in the public gallery."""
         await self._set_public(interaction, character, True)
 
     @character.command(name=_("unpublish"), description=_("Remove a character from the gallery"))
     @app_commands.describe(character=_("The character"))
     @app_commands.autocomplete(character=character_autocomplete)
-    async def unpublish(self, interaction: discord.Interaction[CharBot], character: str) -> None:
+    async def unpublish(self, interaction: discord.Interaction[Any], character: str) -> None:
         """Remove a character from the gallery."""
         await self._set_public(interaction, character, False)
 
     @character.command(name=_("export"), description=_("Download a character as a Character Card"))
     @app_commands.describe(character=_("The character"))
     @app_commands.autocomplete(character=character_autocomplete)
-    async def export(self, interaction: discord.Interaction[CharBot], character: str) -> None:
+    async def export(self, interaction: discord.Interaction[Any], character: str) -> None:
         """Download a character as JSON and as a PNG Character Card V2."""
-        await self.bot.export_character(interaction, character)
+        await send_export(interaction, character)
 
     @character.command(
         name=_("import"),
@@ -195,157 +181,30 @@ class Characters(commands.Cog):
     )
     @app_commands.describe(card=_("A Character Card: PNG (V1/V2) or JSON"))
     async def import_(
-        self, interaction: discord.Interaction[CharBot], card: discord.Attachment
+        self, interaction: discord.Interaction[Any], card: discord.Attachment
     ) -> None:
         """Create a character from a Character Card (no quota used)."""
-        await flows.import_flow(self.bot, interaction, card)
+        await flows.import_flow(interaction, card)
 
     # -- shared actions ---------------------------------------------------------------------
 
     async def _set_public(
-        self, interaction: discord.Interaction[CharBot], character_id: str, public: bool
+        self, interaction: discord.Interaction[Any], character_id: str, public: bool
     ) -> None:
-        caller = await self.bot.caller(interaction)
-        async with self.bot.sessions.begin() as session:
-            row = await characters_service.set_flag(
-                session, character_id, caller.user.id, "is_public", public
-            )
+        member = await caller(interaction)
+        t = self.deps.catalog.t
+        row = await characters.change_flag(
+            self.deps.db, character_id, member.user.id, "is_public", public
+        )
         await sync_showcase(interaction, row)
         key = "publish.done" if public else "unpublish.done"
         extra = ""
-        if public and not caller.user.allow_gallery_showcase:
-            extra = "\n" + self.bot.catalog.t(caller.lang, "publish.showcase_off")
-        await respond(
-            interaction, self.bot.catalog.t(caller.lang, key, name=row.name or "") + extra
-        )
-
-    async def on_edit_submit(
-        self, interaction: discord.Interaction[CharBot], character_id: str, fields: dict[str, str]
-    ) -> None:
-        """Apply the edit modal."""
-        caller = await self.bot.caller(interaction)
-        # commas of any script separate traits (",", "，", "、") as do line breaks
-        personality = [p.strip() for p in re.split(r"[,，、\n]", fields["personality"])]
-        async with self.bot.sessions.begin() as session:
-            row = await characters_service.edit_character(
-                session,
-                character_id,
-                caller.user.id,
-                name=fields["name"],
-                description=fields["description"],
-                personality=[p for p in personality if p],
-                clothing=fields["clothing"],
-                background=fields["background"],
-            )
-        await respond(
-            interaction,
-            self.bot.catalog.t(caller.lang, "edit.done", name=row.name or ""),
-            embed=character_embed(self.bot.catalog, caller.lang, row),
-            allowed_mentions=NO_MENTIONS,
-        )
-
-    async def on_variant_submit(
-        self,
-        interaction: discord.Interaction[CharBot],
-        character_id: str,
-        theme: str | None,
-        instruction: str,
-    ) -> None:
-        """Make the variant asked for in the New variant modal."""
-        async with self.bot.reads() as session:
-            row = await characters_service.get_character(session, character_id)
-        await flows.variant_flow(
-            self.bot,
-            interaction,
-            character_id=character_id,
-            instruction=instruction,
-            theme=theme,
-            thread_id=flows.thread_id_of(row),
-        )
-
-    async def on_character_button(
-        self, interaction: discord.Interaction[CharBot], character_id: str, action: str
-    ) -> None:
-        """A press of one of a character's buttons."""
-        if action in ("fav", "lib", "pub"):
-            await acknowledge(interaction, directly=True)  # before any database work
-            caller = await self.bot.caller(interaction)
-            flag = {"fav": "is_favorite", "lib": "is_in_library", "pub": "is_public"}[action]
-            # set_flag refuses a character the caller does not own
-            async with self.bot.sessions.begin() as session:
-                row = await characters_service.set_flag(
-                    session,
-                    character_id,
-                    caller.user.id,
-                    flag,  # type: ignore[arg-type]
-                )
-            await update(
-                interaction,
-                view=character_view(self.bot.catalog, caller.lang, row),
-                allowed_mentions=NO_MENTIONS,
-            )
-            if action == "pub":
-                await sync_showcase(interaction, row)
-            return
-        caller = await self.bot.caller(interaction)
-        async with self.bot.reads() as session:
-            row = await characters_service.get_character(session, character_id)
-        if action in OWNER_ACTIONS and row.user_id != caller.user.id:
-            raise NotOwnerError
-        if action == "var":
-            await interaction.response.send_modal(
-                NewVariantModal(self.bot.catalog, caller.lang, character_id, self.on_variant_submit)
-            )
-            return
-        if action == "regen":
-            await self._regenerate_from_button(interaction, row)
-            return
-        if action == "exp":
-            await self.bot.export_character(interaction, character_id)
-            return
-
-    async def _regenerate_from_button(
-        self, interaction: discord.Interaction[CharBot], row: Any
-    ) -> None:
-        """Disable the buttons while the new portrait is drawn, then show it in place."""
-        caller = await self.bot.caller(interaction)
-        lang = caller.lang
-        await update(interaction, view=character_view(self.bot.catalog, lang, row, disabled=True))
-        progress = flows.ProgressReporter(self.bot, interaction, lang)
-        try:
-            outcome = await flows.guarded(
-                self.bot,
-                interaction,
-                lang,
-                lambda: self.bot.pipeline.regenerate(
-                    user_id=caller.user.id, character_id=row.id, progress=progress
-                ),
-                progress,
-            )
-        except BaseException:
-            try:
-                await interaction.edit_original_response(
-                    content=None, view=character_view(self.bot.catalog, lang, row)
-                )
-            except discord.HTTPException:
-                log.debug("could not re-enable the buttons", exc_info=True)
-            raise
-        character = outcome.character
-        await deliver(
-            interaction,
-            content=None,
-            embed=character_embed(
-                self.bot.catalog,
-                lang,
-                character,
-                image_filename=flows.image_filename(outcome.mime_type),
-            ),
-            view=character_view(self.bot.catalog, lang, character),
-            files=flows.image_file(outcome.image, outcome.mime_type),
-        )
+        if public and not member.user.allow_gallery_showcase:
+            extra = "\n" + t(member.lang, "publish.showcase_off")
+        await respond(interaction, t(member.lang, key, name=row.name or "") + extra)
 
 
-async def setup(bot: CharBot) -> None:
-    """Load the cog and its persistent buttons."""
-    bot.add_dynamic_items(CharacterListButton, ConfirmDeleteButton)
+async def setup(bot: commands.Bot) -> None:
+    """Load the cog and the characters' persistent buttons."""
+    bot.add_dynamic_items(CharacterButton, CharacterListButton, ConfirmDeleteButton)
     await bot.add_cog(Characters(bot))

@@ -1,39 +1,40 @@
-"""Paginated lists and confirmations whose buttons survive restarts (DynamicItems)."""
+"""/character list and /character delete's confirmation: the list's page with its
+Previous/Next buttons, and the Delete/Cancel buttons (persistent: state rides in the
+custom_id)."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
+from bot.deps import deps_of
+from bot.i18n import Catalog
 from bot.interactions.acknowledge import acknowledge
-from bot.interactions.replies import NO_MENTIONS, reporting, update
-from bot.services import characters as characters_service
+from bot.interactions.caller import Caller, caller
+from bot.interactions.replies import NO_MENTIONS, update
+from bot.interactions.routing import FeatureButton, PagerButton, pager_label, pager_view
+from bot.services import characters
 from bot.ui.text import button_label, clip, fit_embed
-
-if TYPE_CHECKING:
-    from bot.app import CharBot
-    from bot.i18n import Catalog
-    from bot.interactions.caller import Caller
 
 LIST_PAGE_SIZE = 10
 
 
 async def character_list_message(
-    bot: CharBot, caller: Caller, filter_: str, cursor: str | None
+    interaction: discord.Interaction[Any], member: Caller, filter_: str, cursor: str | None
 ) -> tuple[discord.Embed, discord.ui.View]:
-    """One page of the caller's characters and the Previous/Next buttons."""
-    lang = caller.lang
-    t = bot.catalog.t
-    async with bot.reads() as session:
-        page = await characters_service.list_characters(
-            session,
-            caller.user.id,
-            filter=filter_,  # type: ignore[arg-type]
-            cursor=cursor,
-            limit=LIST_PAGE_SIZE,
-        )
+    """One page of the member's characters and the Previous/Next buttons."""
+    deps = deps_of(interaction.client)
+    lang = member.lang
+    t = deps.catalog.t
+    page = await characters.character_page(
+        deps.db,
+        member.user.id,
+        filter=filter_,  # type: ignore[arg-type]
+        cursor=cursor,
+        limit=LIST_PAGE_SIZE,
+    )
     lines = []
     for character in page.items:
         marks = ("⭐" if character.is_favorite else "") + ("🌐" if character.is_public else "")
@@ -52,42 +53,32 @@ async def character_list_message(
         description="\n".join(lines) if lines else t(lang, "list.empty"),
         colour=0x5865F2,
     )
-    view = discord.ui.View(timeout=None)
-    view.add_item(
-        CharacterListButton.make(bot.catalog, lang, filter_, page.prev_cursor, forward=False)
-    )
-    view.add_item(
-        CharacterListButton.make(bot.catalog, lang, filter_, page.next_cursor, forward=True)
+
+    def make(cursor: str | None, *, forward: bool, label: str) -> CharacterListButton:
+        return CharacterListButton(filter_, cursor, forward=forward, label=label)
+
+    view = pager_view(
+        make,
+        page.prev_cursor,
+        page.next_cursor,
+        t(lang, "button.previous"),
+        t(lang, "button.next"),
     )
     return fit_embed(embed), view
 
 
 class CharacterListButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    PagerButton,
     template=r"clist:(?P<filter>all|favorites|library):(?P<dir>[pn]):(?P<cursor>[A-Za-z0-9_.~=-]{0,100})",
 ):
-    """Previous/Next of /character list; the cursor rides in the custom_id."""
+    """Previous/Next of /character list; the filter and the cursor ride in the custom_id
+    (disabled when there is no page that way)."""
 
-    def __init__(self, filter_: str, cursor: str | None, forward: bool, label: str = "") -> None:
-        token = cursor or ""
-        custom_id = f"clist:{filter_}:{'n' if forward else 'p'}:{token}"[:100]
-        super().__init__(
-            discord.ui.Button(
-                label=label or ("→" if forward else "←"),
-                style=discord.ButtonStyle.secondary,
-                custom_id=custom_id,
-                disabled=cursor is None,
-            )
-        )
+    def __init__(self, filter_: str, cursor: str | None, *, forward: bool, label: str) -> None:
+        custom_id = f"clist:{filter_}:{'n' if forward else 'p'}:{cursor or ''}"[:100]
+        super().__init__(custom_id, forward=forward, label=label, enabled=cursor is not None)
         self.filter = filter_
         self.cursor = cursor
-
-    @classmethod
-    def make(
-        cls, catalog: Catalog, lang: str, filter_: str, cursor: str | None, *, forward: bool
-    ) -> CharacterListButton:
-        label = catalog.t(lang, "button.next" if forward else "button.previous")
-        return cls(filter_, cursor, forward, label)
 
     @classmethod
     async def from_custom_id(
@@ -97,23 +88,22 @@ class CharacterListButton(
         match: re.Match[str],
         /,
     ) -> CharacterListButton:
+        forward = match["dir"] == "n"
         return cls(
-            match["filter"], match["cursor"] or None, match["dir"] == "n", button_label(item)
+            match["filter"],
+            match["cursor"] or None,
+            forward=forward,
+            label=pager_label(item, forward),
         )
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await reporting(interaction, lambda: self._run(interaction))
-
-    async def _run(self, interaction: discord.Interaction[Any]) -> None:
-        bot: CharBot = interaction.client
-        await acknowledge(interaction, directly=True)  # before any database work
-        caller = await bot.caller(interaction)
-        embed, view = await character_list_message(bot, caller, self.filter, self.cursor)
-        await update(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+    async def page(self, interaction: discord.Interaction[Any]) -> dict[str, Any]:
+        member = await caller(interaction)
+        embed, view = await character_list_message(interaction, member, self.filter, self.cursor)
+        return {"embed": embed, "view": view}
 
 
 class ConfirmDeleteButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    FeatureButton,
     template=r"chardel:(?P<id>[0-9a-f-]{36}):(?P<answer>yes|no)",
 ):
     """Confirm or cancel /character delete."""
@@ -146,25 +136,21 @@ class ConfirmDeleteButton(
     ) -> ConfirmDeleteButton:
         return cls(match["id"], match["answer"] == "yes", button_label(item))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await reporting(interaction, lambda: self._run(interaction))
-
-    async def _run(self, interaction: discord.Interaction[Any]) -> None:
-        bot: CharBot = interaction.client
+    async def handle(self, interaction: discord.Interaction[Any]) -> None:
+        """Delete the character and its stored images, or leave it; the prompt says which."""
         await acknowledge(interaction, directly=True)  # before any database work
-        caller = await bot.caller(interaction)
-        t = bot.catalog.t
+        deps = deps_of(interaction.client)
+        member = await caller(interaction)
+        t = deps.catalog.t
         if not self.confirm:
-            await update(interaction, content=t(caller.lang, "delete.cancelled"), view=None)
+            await update(interaction, content=t(member.lang, "delete.cancelled"), view=None)
             return
-        async with bot.sessions.begin() as session:
-            deleted = await characters_service.delete_character(
-                session, self.character_id, caller.user.id
-            )
-        await bot.delete_objects(deleted.storage_keys)
+        deleted = await characters.remove_character(
+            deps.db, deps.storage, self.character_id, member.user.id
+        )
         await update(
             interaction,
-            content=t(caller.lang, "delete.done", name=clip(deleted.name or "", 100)),
+            content=t(member.lang, "delete.done", name=clip(deleted.name or "", 100)),
             view=None,
             allowed_mentions=NO_MENTIONS,
         )

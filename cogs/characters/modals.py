@@ -1,50 +1,48 @@
-"""Modals: edit a character, ask for a new variant."""
+"""The characters' modals and what their submission does: edit a character's details, ask for
+a new variant."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
 from typing import Any
 
 import discord
 
+from bot.deps import deps_of
 from bot.i18n import Catalog
-from bot.interactions.replies import reporting
+from bot.interactions.caller import caller
+from bot.interactions.replies import respond
+from bot.interactions.routing import FeatureModal
+from bot.services import characters
+from bot.ui.embeds import character_embed
 from bot.ui.text import clip
+from cogs.characters.variant import variant_flow
+from db.meta import Meta
 from db.models import Character
 
-EditHandler = Callable[[discord.Interaction[Any], str, dict[str, str]], Awaitable[None]]
-VariantHandler = Callable[[discord.Interaction[Any], str, str | None, str], Awaitable[None]]
+# commas of any script separate traits (",", "，", "、") as do line breaks
+_TRAIT_SEPARATORS = re.compile(r"[,，、\n]")
 
 
 def _title(text: str) -> str:
     return clip(text, 45)
 
 
-class ReportingModal(discord.ui.Modal):
-    """A modal whose submission is handled like a command: its outcome is recorded and any
-    error becomes the member's localised reply."""
-
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await reporting(interaction, lambda: self.submit(interaction))
-
-    async def submit(self, interaction: discord.Interaction[Any]) -> None:
-        """Handle the submitted values."""
-        raise NotImplementedError
+def traits(text: str) -> list[str]:
+    """The personality traits typed into the modal, in order, blanks dropped."""
+    return [p for p in (p.strip() for p in _TRAIT_SEPARATORS.split(text)) if p]
 
 
-class EditCharacterModal(ReportingModal):
-    """Name, description, personality, clothing, backstory."""
+class EditCharacterModal(FeatureModal):
+    """Name, description, personality, clothing, backstory; the submission saves them."""
 
-    def __init__(
-        self, catalog: Catalog, lang: str, character: Character, on_submit: EditHandler
-    ) -> None:
+    def __init__(self, catalog: Catalog, lang: str, character: Character) -> None:
         super().__init__(
             title=_title(catalog.t(lang, "modal.edit.title")),
             custom_id=f"charedit:{character.id}",
             timeout=900,
         )
         self.character_id = character.id
-        self._handler = on_submit
         t = catalog.t
         self.name_input: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label=_title(t(lang, "field.name")),
@@ -89,33 +87,37 @@ class EditCharacterModal(ReportingModal):
         ):
             self.add_item(item)
 
-    async def submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self._handler(
-            interaction,
+    async def handle(self, interaction: discord.Interaction[Any]) -> None:
+        """Save the details; answer privately with the updated card."""
+        deps = deps_of(interaction.client)
+        member = await caller(interaction)
+        row = await characters.save_edit(
+            deps.db,
             self.character_id,
-            {
-                "name": self.name_input.value,
-                "description": self.description_input.value,
-                "personality": self.personality_input.value,
-                "clothing": self.clothing_input.value,
-                "background": self.backstory_input.value,
-            },
+            member.user.id,
+            name=self.name_input.value,
+            description=self.description_input.value,
+            personality=traits(self.personality_input.value),
+            clothing=self.clothing_input.value,
+            background=self.backstory_input.value,
+        )
+        await respond(
+            interaction,
+            deps.catalog.t(member.lang, "edit.done", name=row.name or ""),
+            embed=character_embed(deps.catalog, member.lang, row),
         )
 
 
-class NewVariantModal(ReportingModal):
-    """Theme (optional) and the edit instruction."""
+class NewVariantModal(FeatureModal):
+    """Theme (optional) and the edit instruction; the submission makes the variant."""
 
-    def __init__(
-        self, catalog: Catalog, lang: str, character_id: str, on_submit: VariantHandler
-    ) -> None:
+    def __init__(self, catalog: Catalog, lang: str, character_id: str) -> None:
         super().__init__(
             title=_title(catalog.t(lang, "modal.variant.title")),
             custom_id=f"charvar:{character_id}",
             timeout=900,
         )
         self.character_id = character_id
-        self._handler = on_submit
         self.theme_input: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label=_title(catalog.t(lang, "field.theme")),
             placeholder=clip(catalog.t(lang, "modal.variant.theme_hint"), 100),
@@ -132,10 +134,13 @@ class NewVariantModal(ReportingModal):
         self.add_item(self.theme_input)
         self.add_item(self.instruction_input)
 
-    async def submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self._handler(
+    async def handle(self, interaction: discord.Interaction[Any]) -> None:
+        """Make the variant, posted in the character's thread."""
+        row = await characters.find_character(deps_of(interaction.client).db, self.character_id)
+        await variant_flow(
             interaction,
-            self.character_id,
-            self.theme_input.value.strip() or None,
-            self.instruction_input.value,
+            character_id=self.character_id,
+            instruction=self.instruction_input.value,
+            theme=self.theme_input.value.strip() or None,
+            thread_id=Meta(row.meta).conversation_id,
         )

@@ -17,9 +17,10 @@ from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services.themes import use_cases
 from bot.ui.text import clip, fit_embed
-from cogs.characters import flows
+from cogs.characters.variant import variant_flow
 from cogs.common import as_choices, character_autocomplete, own_choices
 from cogs.themes.paging import VariantPageButton, variant_list_message
+from db.meta import Meta
 
 
 async def theme_autocomplete(
@@ -160,13 +161,12 @@ class Themes(FeatureCog):
                 "Choose a character, or use this command inside a character's thread.",
                 "invalid.character_needed",
             )
-        await flows.variant_flow(
-            interaction.client,
+        await variant_flow(
             interaction,
             character_id=row.id,
             instruction=instruction,
             theme=theme,
-            thread_id=flows.thread_id_of(row),
+            thread_id=Meta(row.meta).conversation_id,
         )
 
     @variant.command(name=_("list"), description=_("Browse the variants of a theme"))

@@ -1,4 +1,5 @@
-"""Characters: lookup with ownership and visibility, listing, autocomplete, edits and flags.
+"""Characters, read: id and text checks shared by the services, lookup with ownership and
+visibility, the member's list, autocomplete, and the character behind a thread.
 
 Only ``completed`` characters appear in listings and autocomplete (a create in flight has a
 ``pending`` row). A character is *publicly visible* when it is public and completed and its
@@ -8,7 +9,6 @@ owner allows gallery showcase and is active (``bot.services.visibility``, the ru
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -18,14 +18,10 @@ from sqlalchemy import (
     Select,
     Text,
     case,
-    func,
-    literal,
     literal_column,
     or_,
     select,
-    update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInputError, NotFoundError, NotOwnerError
@@ -38,37 +34,23 @@ from bot.services.pagination import (
     parse_cursor,
 )
 from bot.services.visibility import is_completed, publicly_visible
-from db.engine import Database
-from db.meta import CHANNEL_ID, CONVERSATION_ID, GUILD_ID, MESSAGE_ID, Meta
-from db.models import Character, ThemeVariant
+from db.meta import CONVERSATION_ID, Meta
+from db.models import Character
 
 CharacterFilter = Literal["all", "favorites", "library"]
-CharacterFlag = Literal["is_favorite", "is_in_library", "is_public"]
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 2000
 MAX_ATTRIBUTE = 1000
 AUTOCOMPLETE_MAX = 25
-GENERATING = ("pending", "processing")
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_FLAGS: tuple[str, ...] = ("is_favorite", "is_in_library", "is_public")
 # ``metadata ->> 'conversationId'`` and ``metadata ? 'conversationId'`` with the key as a literal
 # (not a bound parameter), so that the partial expression index idx_characters_conversation_id
 # (migration 0002) matches even under a generic prepared plan.
 _CONVERSATION_KEY: ColumnClause[str] = literal_column(f"'{CONVERSATION_ID}'", Text)
 conversation_id = Character.meta.op("->>", return_type=Text)(_CONVERSATION_KEY)
 has_conversation = Character.meta.op("?", return_type=Boolean)(_CONVERSATION_KEY)
-
-
-@dataclass(frozen=True, slots=True)
-class DeletedCharacter:
-    """What a delete removed: the objects to delete from storage once the caller has committed."""
-
-    id: str
-    name: str | None
-    storage_keys: tuple[str, ...]
-    image_urls: tuple[str, ...]
 
 
 # --- shared helpers -------------------------------------------------------------------------
@@ -243,165 +225,6 @@ async def autocomplete_characters(
     return [(row.id, row.name or f"Untitled {row.id[:8]}") for row in rows]
 
 
-# --- changes --------------------------------------------------------------------------------
-
-
-async def edit_character(
-    session: AsyncSession,
-    character_id: str,
-    user_id: str,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    personality: list[str] | None = None,
-    clothing: str | None = None,
-    background: str | None = None,
-) -> Character:
-    """Change the given fields (None = leave alone; "" clears an optional field).
-
-    Raises: NotFoundError, NotOwnerError, InvalidInputError (lengths, empty name, generating).
-    """
-    character = await get_owned_character(session, character_id, user_id)
-    if character.generation_status in GENERATING:
-        raise InvalidInputError(
-            "This character is still being generated. Try again in a moment.",
-            reason_key="invalid.character_generating",
-        )
-    if name is not None:
-        character.name = clean_text(
-            name, field="name", label="name", max_length=MAX_NAME, required=True
-        )
-    if description is not None:
-        character.description = clean_text(
-            description, field="description", label="description", max_length=MAX_DESCRIPTION
-        )
-    if personality is not None:
-        traits = [t.strip() for t in personality if t and t.strip()]
-        clean_text(
-            ", ".join(traits), field="personality", label="personality", max_length=MAX_ATTRIBUTE
-        )
-        character.personality = traits
-    if clothing is not None:
-        character.clothing = clean_text(
-            clothing, field="clothing", label="clothing", max_length=MAX_ATTRIBUTE
-        )
-    if background is not None:
-        character.background = clean_text(
-            background, field="backstory", label="backstory", max_length=MAX_ATTRIBUTE
-        )
-    character.updated_at = func.now()
-    await session.flush()
-    await session.refresh(character)
-    return character
-
-
-async def delete_character(
-    session: AsyncSession, character_id: str, user_id: str
-) -> DeletedCharacter:
-    """Delete the character (its themes, variants and collection entries go with it by cascade).
-
-    Returns the storage keys and URLs of its image, thumbnail and variant images, for the caller
-    to delete after commit.
-
-    Raises: NotFoundError, NotOwnerError.
-    """
-    character = await get_owned_character(session, character_id, user_id)
-    keys = storage_keys(character.meta)
-    urls = [u for u in (character.image_url, character.thumbnail_url) if u]
-    variants = await session.execute(
-        select(ThemeVariant.meta, ThemeVariant.image_url, ThemeVariant.thumbnail_url).where(
-            ThemeVariant.character_id == character.id
-        )
-    )
-    for meta, image_url, thumbnail_url in variants:
-        keys += storage_keys(meta)
-        urls += [u for u in (image_url, thumbnail_url) if u]
-    await session.delete(character)
-    await session.flush()
-    return DeletedCharacter(
-        id=character.id,
-        name=character.name,
-        storage_keys=tuple(dict.fromkeys(keys)),
-        image_urls=tuple(dict.fromkeys(urls)),
-    )
-
-
-async def set_flag(
-    session: AsyncSession,
-    character_id: str,
-    user_id: str,
-    flag: CharacterFlag,
-    value: bool | None = None,
-) -> Character:
-    """Set (or, with ``value=None``, toggle) a flag of the caller's character.
-
-    Raises: NotFoundError, NotOwnerError, InvalidInputError (unknown flag; publishing a character
-    that is not completed).
-    """
-    if flag not in _FLAGS:
-        raise InvalidInputError("Unknown flag.", reason_key="invalid.flag", flag=str(flag))
-    column = getattr(Character, flag)
-    current = func.coalesce(column, literal(False))
-    new_value: ColumnElement[bool] = ~current if value is None else literal(bool(value))
-    conditions = [Character.id == character_id, Character.user_id == user_id]
-    if flag == "is_public":  # only a finished character is published (unpublishing always works)
-        conditions.append(or_(~new_value, Character.generation_status == "completed"))
-    # one statement: the change and the updated row (the usual press of a button)
-    changed = None
-    if is_valid_id(character_id):
-        changed = await session.scalar(
-            update(Character)
-            .where(*conditions)
-            .values({flag: new_value, "updated_at": func.now()})
-            .returning(Character)
-            .execution_options(populate_existing=True)
-        )
-    if changed is not None:
-        return changed
-    # nothing changed: say why
-    character = await get_owned_character(session, character_id, user_id)
-    raise InvalidInputError(
-        "Only a finished character can be published.",
-        reason_key="invalid.publish_not_completed",
-        status=character.generation_status or "pending",
-    )
-
-
-async def attach_conversation(
-    session: AsyncSession,
-    character_id: str,
-    *,
-    guild_id: int | None,
-    channel_id: int,
-    message_id: int,
-    thread_id: int | None,
-) -> None:
-    """Merge the Discord conversation (ids as strings) into the character's metadata, keeping
-    every other key; ``conversationId`` is the thread id.
-
-    Raises: NotFoundError("character").
-    """
-    if not is_valid_id(character_id):
-        raise NotFoundError("character")
-    patch = {CHANNEL_ID: str(channel_id), MESSAGE_ID: str(message_id)}
-    if guild_id is not None:
-        patch[GUILD_ID] = str(guild_id)
-    if thread_id is not None:
-        patch[CONVERSATION_ID] = str(thread_id)
-    merged = func.coalesce(Character.meta, literal({}, JSONB)).op("||", return_type=JSONB)(
-        literal(patch, JSONB)
-    )
-    updated = await session.scalar(
-        update(Character)
-        .where(Character.id == character_id)
-        .values(meta=merged)
-        .returning(Character)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    )
-    if updated is None:
-        raise NotFoundError("character")
-
-
 def thread_lookup(thread_id: int) -> Select[Character]:
     """The statement :func:`find_character_by_thread` runs (the index's predicate repeated).
 
@@ -419,9 +242,3 @@ async def find_character_by_thread(session: AsyncSession, thread_id: int) -> Cha
         await session.scalars(thread_lookup(thread_id).execution_options(populate_existing=True))
     ).all()
     return max(matches, key=lambda c: (c.created_at, c.id), default=None)
-
-
-async def character_choices(db: Database, user_id: str, query: str) -> list[tuple[str, str]]:
-    """Autocomplete: the member's own completed characters matching ``query`` (id, name)."""
-    async with db.read() as session:
-        return await autocomplete_characters(session, user_id, query)

@@ -1,0 +1,141 @@
+"""A generation as the member sees it: the acknowledgement, its stages shown in the response,
+the shutdown guard, the portrait's attachment, and the new portrait of a character that both
+``/character regenerate`` and the Regenerate button draw."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+
+from bot.deps import deps_of
+from bot.i18n import Catalog
+from bot.interactions.caller import Caller
+from bot.interactions.replies import NO_MENTIONS, respond, token_alive
+from bot.services.generation import Outcome
+from bot.storage.images import extension_for
+
+
+def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
+    """A factory of the attachment (a discord.File can be sent only once)."""
+    filename = f"{stem}.{extension_for(mime)}"
+    return lambda: [discord.File(io.BytesIO(data), filename=filename)]
+
+
+def image_filename(mime: str, stem: str = "portrait") -> str:
+    """The attachment name embeds refer to."""
+    return f"{stem}.{extension_for(mime)}"
+
+
+async def defer(interaction: discord.Interaction[Any], *, public: bool) -> None:
+    """Acknowledge at once: Discord allows three seconds."""
+    if interaction.response.is_done():
+        return
+    await interaction.response.defer(thinking=True, ephemeral=not public)
+    interaction.extras["public_defer"] = public
+
+
+class ProgressReporter:
+    """Shows the stage (queued with position, prompt, drawing, saving) in the deferred response
+    without holding the generation up: the edit runs beside it, and while one is on its way
+    only the latest stage waits to be shown (stages passed meanwhile are skipped).
+    :meth:`settle` ends it before the result takes the response's place."""
+
+    def __init__(self, catalog: Catalog, interaction: discord.Interaction[Any], lang: str) -> None:
+        self._catalog = catalog
+        self._interaction = interaction
+        self._lang = lang
+        self._wanted: str | None = None
+        self._shown: str | None = None
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def __call__(self, stage: str, position: int | None) -> None:
+        text = self._catalog.t(self._lang, f"progress.{stage}", position=position or 0)
+        if self._closed or text == self._wanted:
+            return
+        self._wanted = text
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._show())
+
+    async def _show(self) -> None:
+        while not self._closed and self._wanted is not None and self._wanted != self._shown:
+            text = self._wanted
+            if not token_alive(self._interaction):
+                return
+            with contextlib.suppress(discord.HTTPException):
+                await self._interaction.edit_original_response(
+                    content=text, allowed_mentions=NO_MENTIONS
+                )
+            self._shown = text
+
+    async def settle(self) -> None:
+        """Show no further stage; wait for an edit already on its way, so it cannot land after
+        the result."""
+        self._closed = True
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+
+
+async def guarded(
+    interaction: discord.Interaction[Any],
+    lang: str,
+    run: Callable[[], Awaitable[Outcome]],
+    progress: ProgressReporter | None = None,
+) -> Outcome:
+    """Run a generation; on shutdown tell the member their unit came back. Its progress is
+    settled before anything else is said in the response."""
+    try:
+        try:
+            return await run()
+        finally:
+            if progress is not None:
+                await progress.settle()
+    except asyncio.CancelledError:
+        catalog = deps_of(interaction.client).catalog
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                respond(interaction, catalog.t(lang, "error.shutdown_refunded")), 5
+            )
+        raise
+
+
+async def generate(
+    interaction: discord.Interaction[Any],
+    lang: str,
+    run: Callable[[ProgressReporter], Awaitable[Outcome]],
+) -> Outcome:
+    """A generation of the interaction's, its stages shown as it goes (``run(progress)`` starts
+    it) and guarded against shutdown."""
+    progress = ProgressReporter(deps_of(interaction.client).catalog, interaction, lang)
+    return await guarded(interaction, lang, lambda: run(progress), progress)
+
+
+async def new_portrait(
+    interaction: discord.Interaction[Any],
+    caller: Caller,
+    character_id: str,
+    instruction: str | None = None,
+) -> Outcome:
+    """The caller's character drawn again (its prompt, plus an instruction), its stages shown
+    in the interaction's response.
+
+    Raises: NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
+    GenerationError, StorageError, InvalidInputError.
+    """
+    pipeline = deps_of(interaction.client).pipeline
+    return await generate(
+        interaction,
+        caller.lang,
+        lambda progress: pipeline.regenerate(
+            user_id=caller.user.id,
+            character_id=character_id,
+            instruction=instruction,
+            progress=progress,
+        ),
+    )
