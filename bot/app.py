@@ -18,9 +18,9 @@ from discord.ext import commands
 from google import genai
 
 from bot.config import Settings
-from bot.deps import Deps
 from bot.i18n import Catalog, CatalogTranslator
 from bot.interactions.admission import Admission, InFlight
+from bot.interactions.deps import Deps
 from bot.interactions.notices import deliver_notices
 from bot.interactions.observe import AckTimer, finished, started
 from bot.interactions.tree import CharTree

@@ -11,8 +11,8 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
 
-from bot.deps import deps_of
 from bot.interactions.caller import caller_user_id
+from bot.interactions.deps import deps_of
 from bot.services import characters as characters_service
 from bot.ui.text import CHOICE_NAME_MAX, clip
 from db.models import STYLES

@@ -6,8 +6,8 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.interactions import admission
+from bot.interactions.deps import deps_of
 
 
 async def acknowledge(

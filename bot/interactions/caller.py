@@ -8,8 +8,8 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.i18n import choose_language
+from bot.interactions.deps import deps_of
 from bot.services.accounts import NewMember, find_user_id, resolve_member
 from db.models import User
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.i18n import choose_language
 from bot.interactions.caller import cached_caller, caller_user_id
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import respond
 from bot.services import notices
 

@@ -20,8 +20,8 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot.deps import Deps
 from bot.errors import GenerationError, StorageError
+from bot.interactions.deps import Deps
 
 if TYPE_CHECKING:
     from bot.ops.metrics import BotMetrics

@@ -15,7 +15,6 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.deps import deps_of
 from bot.errors import (
     AccountRestrictedError,
     ConflictError,
@@ -25,6 +24,7 @@ from bot.errors import (
 )
 from bot.i18n import Catalog, choose_language
 from bot.interactions.admission import first_answer
+from bot.interactions.deps import deps_of
 from bot.interactions.observe import finished, outcome_of
 from bot.ui.text import CONTENT_MAX, clip
 

@@ -15,8 +15,8 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from bot.deps import Deps, deps_of
 from bot.interactions.acknowledge import acknowledge
+from bot.interactions.deps import Deps, deps_of
 from bot.interactions.replies import NO_MENTIONS, reporting, update
 from bot.ui.text import button_label
 

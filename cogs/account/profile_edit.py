@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.interactions.caller import caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureModal
 from bot.services.profiles import (

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.i18n import choose_language
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, update
 from bot.interactions.routing import FeatureSelect
 from bot.services.accounts import SettingsChange, save_settings

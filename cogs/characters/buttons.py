@@ -10,11 +10,11 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.errors import NotOwnerError
 from bot.i18n import Catalog
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import deliver, update
 from bot.interactions.routing import FeatureButton
 from bot.services import characters

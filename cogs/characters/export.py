@@ -11,9 +11,9 @@ from typing import Any
 import discord
 
 from bot.cards import card_from_character, card_json_bytes, card_png
-from bot.deps import deps_of
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import respond
 from bot.services import characters
 from db.meta import Meta

@@ -16,9 +16,9 @@ from typing import Any
 import discord
 
 from bot.cards import MAX_CARD_BYTES, parse_card
-from bot.deps import deps_of
 from bot.errors import InvalidInputError
 from bot.interactions.caller import Caller, caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, deliver
 from bot.services import characters
 from bot.services.generation import CreateRequest, Outcome

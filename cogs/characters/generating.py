@@ -12,9 +12,9 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.i18n import Catalog
 from bot.interactions.caller import Caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond, token_alive
 from bot.services.generation import Outcome
 from bot.storage.images import extension_for

@@ -9,10 +9,10 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.i18n import Catalog
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import Caller, caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, update
 from bot.interactions.routing import FeatureButton, PagerButton, pager_label, pager_view
 from bot.services import characters

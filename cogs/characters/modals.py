@@ -8,9 +8,9 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.i18n import Catalog
 from bot.interactions.caller import caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import respond
 from bot.interactions.routing import FeatureModal
 from bot.services import characters

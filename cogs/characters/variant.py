@@ -8,8 +8,8 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.interactions.caller import caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, deliver
 from bot.ui.embeds import variant_embed
 from bot.ui.text import clip

@@ -11,9 +11,9 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.deps import deps_of
 from bot.errors import DomainError, NotOwnerError
 from bot.interactions.caller import caller, caller_user_id
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.services import collections as collections_service

@@ -15,8 +15,8 @@ from typing import Any
 
 import discord
 
-from bot.deps import Deps, deps_of
 from bot.interactions.caller import Caller, caller
+from bot.interactions.deps import Deps, deps_of
 from bot.interactions.routing import PagerButton, pager_label, pager_view
 from bot.services import gallery as gallery_service
 from bot.services.gallery import BrowseFilters, GalleryEntry

@@ -8,8 +8,8 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.i18n import choose_language
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS
 from bot.services import showcase
 from bot.ui.embeds import character_embed

@@ -14,10 +14,10 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
-from bot.deps import deps_of
 from bot.i18n import choose_language
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import Caller, caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.services import guild_settings, modlog, notices

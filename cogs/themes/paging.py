@@ -7,9 +7,9 @@ from typing import Any
 
 import discord
 
-from bot.deps import deps_of
 from bot.i18n import Catalog
 from bot.interactions.caller import caller
+from bot.interactions.deps import deps_of
 from bot.interactions.routing import PagerButton, pager_label, pager_view
 from bot.services.themes.use_cases import VariantPage, variant_page
 from bot.ui.text import clip, fit_embed

@@ -1,10 +1,11 @@
 """What goes into a generation and what comes out: the create request, the outcome, and the
-progress callback the Discord side passes in."""
+progress callback the Discord side passes in, and the metrics it reports to."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.services.quota import QuotaStatus
 from db.models import Character, CharacterTheme, ThemeVariant
@@ -43,3 +44,19 @@ class Outcome:
     variant: ThemeVariant | None = None
     theme: CharacterTheme | None = None
     timings: dict[str, float] = field(default_factory=dict)
+
+
+class GenerationMetrics(Protocol):
+    """What the generation use case reports (``bot.ops.metrics.BotMetrics`` is one)."""
+
+    def provider_call(self, provider: str, seconds: float, *, ok: bool) -> None:
+        """One provider call finished (``provider`` is text or image)."""
+
+    def rate_limited(self, seconds: float) -> None:
+        """A provider call waited ``seconds`` for the shared budget."""
+
+    def generation_finished(self, kind: str, outcome: str) -> None:
+        """A generation ended (completed, failed or cancelled)."""
+
+    def refunded(self, units: int = 1, source: str = "pipeline") -> None:
+        """Quota units were given back."""

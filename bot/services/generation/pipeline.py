@@ -14,14 +14,19 @@ from typing import TYPE_CHECKING
 
 from bot.providers.base import ImageProvider, PromptOptimizer
 from bot.services.generation import create, regenerate, variant
-from bot.services.generation.model import CreateRequest, Outcome, Progress, no_progress
+from bot.services.generation.model import (
+    CreateRequest,
+    GenerationMetrics,
+    Outcome,
+    Progress,
+    no_progress,
+)
 from bot.services.generation.runner import GenerationRunner
 from bot.services.generation.slots import GenerationSlots
 from bot.storage.base import Storage
 from db.engine import Database
 
 if TYPE_CHECKING:
-    from bot.ops.metrics import BotMetrics
     from bot.services.ratelimit import SharedRateLimit
 
 __all__ = ["CreateRequest", "GenerationPipeline", "Outcome"]
@@ -41,7 +46,7 @@ class GenerationPipeline:
         text_model: str,
         image_model: str,
         rate_limit: SharedRateLimit | None = None,
-        metrics: BotMetrics | None = None,
+        metrics: GenerationMetrics | None = None,
     ) -> None:
         self.db = db
         self.storage = storage

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.errors import DomainError
-from bot.services.generation.model import Outcome, Progress
+from bot.services.generation.model import GenerationMetrics, Outcome, Progress
 from bot.services.generation.records import (
     delete_unfinished_characters,
     fail_generation,
@@ -25,7 +25,6 @@ from bot.storage.base import Storage, delete_quietly
 from db.engine import Database
 
 if TYPE_CHECKING:
-    from bot.ops.metrics import BotMetrics
     from bot.services.ratelimit import SharedRateLimit
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ class GenerationRunner:
         *,
         slots: GenerationSlots,
         rate_limit: SharedRateLimit | None = None,
-        metrics: BotMetrics | None = None,
+        metrics: GenerationMetrics | None = None,
     ) -> None:
         self.db = db
         self.storage = storage
