@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable
 from datetime import datetime
 
 import discord
 
 from bot.i18n import Catalog
 from bot.services.quota import QuotaStatus
+from bot.storage.pictures import Picture, is_web_url
 from bot.ui.text import clip, fit_embed
 from db.models import Character, CharacterTheme, ThemeVariant
 
@@ -22,14 +25,52 @@ STYLE_COLOURS: dict[str, int] = {
 }
 
 
+def show_image(
+    embed: discord.Embed,
+    image_filename: str | None,
+    picture: Picture | None,
+    stored_url: str | None,
+) -> None:
+    """Point the embed's image at the attached file, else the picture, else the stored URL
+    when Discord can fetch it (else no image)."""
+    if image_filename:
+        embed.set_image(url=f"attachment://{image_filename}")
+    elif picture is not None:
+        embed.set_image(url=picture.url)
+    elif stored_url and is_web_url(stored_url):
+        embed.set_image(url=stored_url)
+
+
+def picture_files(pictures: Iterable[Picture | None]) -> list[discord.File]:
+    """The files to attach for the pictures that are attachments (a new list each time: a
+    discord.File can be sent only once)."""
+    return [
+        discord.File(io.BytesIO(p.data), filename=p.filename)
+        for p in pictures
+        if p is not None and p.data is not None and p.filename is not None
+    ]
+
+
+def replacing_attachments(
+    files: list[discord.File], current: discord.Message | None
+) -> dict[str, list[discord.File]]:
+    """The ``attachments`` argument of an edit that shows ``files`` in place of the message's
+    own (nothing when neither has any, so such an edit stays as it was)."""
+    if files or (current is not None and current.attachments):
+        return {"attachments": files}
+    return {}
+
+
 def character_embed(
     catalog: Catalog,
     lang: str,
     character: Character,
     *,
     image_filename: str | None = None,
+    picture: Picture | None = None,
 ) -> discord.Embed:
-    """The card of a character: name, style, key attributes, the image."""
+    """The card of a character: name, style, key attributes, the image (a file attached as
+    ``image_filename``, else ``picture``, else the stored URL when Discord can fetch it)."""
     t = catalog.t
     style = character.style_type or "realistic"
     embed = discord.Embed(
@@ -66,10 +107,7 @@ def character_embed(
     if flags:
         footer = " · ".join([*flags, footer])
     embed.set_footer(text=footer)
-    if image_filename:
-        embed.set_image(url=f"attachment://{image_filename}")
-    elif character.image_url and character.image_url.startswith("http"):
-        embed.set_image(url=character.image_url)
+    show_image(embed, image_filename, picture, character.image_url)
     return fit_embed(embed)
 
 
@@ -81,8 +119,9 @@ def variant_embed(
     variant: ThemeVariant,
     *,
     image_filename: str | None = None,
+    picture: Picture | None = None,
 ) -> discord.Embed:
-    """A variant: its instruction, theme and image."""
+    """A variant: its instruction, theme and image (as for :func:`character_embed`)."""
     embed = discord.Embed(
         title=clip(
             catalog.t(
@@ -97,10 +136,7 @@ def variant_embed(
         colour=STYLE_COLOURS.get(character.style_type or "realistic", 0x5865F2),
     )
     embed.set_footer(text=catalog.t(lang, "variant.footer", id=variant.id))
-    if image_filename:
-        embed.set_image(url=f"attachment://{image_filename}")
-    elif variant.image_url and variant.image_url.startswith("http"):
-        embed.set_image(url=variant.image_url)
+    show_image(embed, image_filename, picture, variant.image_url)
     return fit_embed(embed)
 
 

@@ -15,7 +15,8 @@ from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import characters
-from bot.ui.embeds import character_embed
+from bot.storage.pictures import picture
+from bot.ui.embeds import character_embed, picture_files
 from cogs.characters import flows
 from cogs.characters.buttons import CharacterButton, character_view
 from cogs.characters.export import send_export
@@ -82,12 +83,14 @@ class Characters(FeatureCog):
         """Show one of your characters."""
         member = await caller(interaction)
         row = await characters.visible_character(self.deps.db, character, member.user.id)
-        embed = character_embed(self.deps.catalog, member.lang, row)
+        shown = await picture(self.deps.storage, row, name="portrait")
+        embed = character_embed(self.deps.catalog, member.lang, row, picture=shown)
         view = character_view(self.deps.catalog, member.lang, row)
         await respond(
             interaction,
             embed=embed,
             view=view if row.user_id == member.user.id else discord.utils.MISSING,
+            files=picture_files([shown]) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -14,7 +14,8 @@ from bot.interactions.deps import deps_of
 from bot.interactions.replies import respond
 from bot.interactions.routing import FeatureModal
 from bot.services import characters
-from bot.ui.embeds import character_embed
+from bot.storage.pictures import picture
+from bot.ui.embeds import character_embed, picture_files
 from bot.ui.text import clip
 from cogs.characters.variant import variant_flow
 from db.meta import Meta
@@ -101,10 +102,12 @@ class EditCharacterModal(FeatureModal):
             clothing=self.clothing_input.value,
             background=self.backstory_input.value,
         )
+        shown = await picture(deps.storage, row, name="portrait")
         await respond(
             interaction,
             deps.catalog.t(member.lang, "edit.done", name=row.name or ""),
-            embed=character_embed(deps.catalog, member.lang, row),
+            embed=character_embed(deps.catalog, member.lang, row, picture=shown),
+            files=picture_files([shown]) or discord.utils.MISSING,
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,9 +17,13 @@ from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.services import collections as collections_service
+from bot.storage.base import Storage
+from bot.storage.pictures import Picture, picture
 from bot.ui.community import collection_embed, collection_list_embed
+from bot.ui.embeds import picture_files
 from bot.ui.text import clip
 from cogs.common import as_choices, character_autocomplete, own_choices
+from db.models import Character
 
 
 class CollectionNotOwnerError(NotOwnerError):
@@ -36,6 +40,15 @@ def _collection_owner() -> Iterator[None]:
         raise
     except NotOwnerError:
         raise CollectionNotOwnerError() from None
+
+
+async def _cover(storage: Storage, shown: Sequence[Character]) -> Picture | None:
+    """The picture of the first character shown that has one (its thumbnail, when a file)."""
+    for character in shown:
+        found = await picture(storage, character, name="cover", small=True)
+        if found is not None:
+            return found
+    return None
 
 
 async def collection_autocomplete(
@@ -143,9 +156,14 @@ class Collections(FeatureCog):
         """Show a collection."""
         who = await caller(interaction)
         view = await collections_service.collection_for(self.deps.db, collection, who.user.id)
+        embed = collection_embed(self.deps.catalog, who.lang, view)
+        cover = await _cover(self.deps.storage, view.characters)
+        if cover is not None:
+            embed.set_thumbnail(url=cover.url)
         await respond(
             interaction,
-            embed=collection_embed(self.deps.catalog, who.lang, view),
+            embed=embed,
+            files=picture_files([cover]) or discord.utils.MISSING,
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -14,6 +14,7 @@ from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.services.accounts import find_user_id
 from bot.services.gallery import BrowseFilters
+from bot.ui.embeds import picture_files
 from cogs.common import STYLE_CHOICES
 from cogs.gallery.paging import (
     MAX_TAG_IN_ID,
@@ -31,12 +32,13 @@ SORT_CHOICES = [
 
 
 async def _reply(interaction: discord.Interaction[Any], message: GalleryMessage) -> None:
-    content, embeds, view = message
+    content, embeds, view, shown = message
     await respond(
         interaction,
         content,
         embeds=embeds,
         view=view or discord.utils.MISSING,
+        files=picture_files(shown) or discord.utils.MISSING,
         allowed_mentions=NO_MENTIONS,
     )
 

@@ -9,8 +9,9 @@ custom_id layouts (at most 100 characters):
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import discord
@@ -21,6 +22,8 @@ from bot.interactions.routing import PagerButton, pager_label, pager_view
 from bot.services import gallery as gallery_service
 from bot.services.gallery import BrowseFilters, GalleryEntry
 from bot.services.pagination import Page
+from bot.storage.pictures import Picture, picture
+from bot.ui.embeds import picture_files, replacing_attachments
 from bot.ui.text import CUSTOM_ID_MAX
 from cogs.gallery.views import browse_header, page_embeds, user_header
 from db.models import STYLES
@@ -29,8 +32,9 @@ PAGE_SIZE = 5
 MAX_TAG_IN_ID = 40
 _CURSOR_CHARS = r"[A-Za-z0-9_.~=-]{0,64}"
 
-GalleryMessage = tuple[str, list[discord.Embed], discord.ui.View | None]
-"""A page's header line, its cards, and Previous/Next (None when the page is empty)."""
+GalleryMessage = tuple[str, list[discord.Embed], discord.ui.View | None, list[Picture | None]]
+"""A page's header line, its cards, Previous/Next (None when the page is empty), and the
+pictures of the cards (those to attach become the message's files)."""
 
 
 def _style_code(style: str | None) -> str:
@@ -51,9 +55,14 @@ def browse_custom_id(filters: BrowseFilters, cursor: str | None, *, forward: boo
     return custom_id if len(custom_id) <= CUSTOM_ID_MAX else None
 
 
-def _as_update(message: GalleryMessage) -> dict[str, Any]:
-    content, embeds, view = message
-    return {"content": content, "embeds": embeds, "view": view}
+def _as_update(message: GalleryMessage, current: discord.Message | None) -> dict[str, Any]:
+    content, embeds, view, shown = message
+    return {
+        "content": content,
+        "embeds": embeds,
+        "view": view,
+        **replacing_attachments(picture_files(shown), current),
+    }
 
 
 class GalleryBrowseButton(
@@ -98,7 +107,9 @@ class GalleryBrowseButton(
     async def page(self, interaction: discord.Interaction[Any]) -> dict[str, Any]:
         viewer = await caller(interaction)
         deps = deps_of(interaction.client)
-        return _as_update(await browse_message(deps, viewer, self.filters, self.cursor))
+        return _as_update(
+            await browse_message(deps, viewer, self.filters, self.cursor), interaction.message
+        )
 
 
 class GalleryUserButton(
@@ -141,7 +152,8 @@ class GalleryUserButton(
         viewer = await caller(interaction)
         deps = deps_of(interaction.client)
         return _as_update(
-            await user_gallery_message(deps, viewer, self.target_user_id, None, self.cursor)
+            await user_gallery_message(deps, viewer, self.target_user_id, None, self.cursor),
+            interaction.message,
         )
 
 
@@ -154,6 +166,21 @@ def _pager(
     )
 
 
+async def _cards(
+    deps: Deps, lang: str, entries: Sequence[GalleryEntry]
+) -> tuple[list[discord.Embed], list[Picture | None]]:
+    """The page's cards and the pictures of those shown (a thumbnail attached per card when
+    the images are local files: several fit in one message)."""
+    shown = await asyncio.gather(
+        *(
+            picture(deps.storage, entry.character, name=f"card{i}", small=True)
+            for i, entry in enumerate(entries, 1)
+        )
+    )
+    embeds = page_embeds(deps.catalog, lang, entries, shown)
+    return embeds, shown[: len(embeds)]
+
+
 async def browse_message(
     deps: Deps, viewer: Caller, filters: BrowseFilters, cursor: str | None
 ) -> GalleryMessage:
@@ -161,13 +188,14 @@ async def browse_message(
     lang = viewer.lang
     page = await gallery_service.browse_page(deps.db, filters, cursor, PAGE_SIZE)
     if not page.items:
-        return deps.catalog.t(lang, "gallery.empty"), [], None
+        return deps.catalog.t(lang, "gallery.empty"), [], None, []
 
     def make(token: str | None, *, forward: bool, label: str) -> GalleryBrowseButton:
         return GalleryBrowseButton(filters, token, forward=forward, label=label)
 
-    embeds = page_embeds(deps.catalog, lang, page.items)
-    return browse_header(deps.catalog, lang, filters), embeds, _pager(deps, lang, page, make)
+    embeds, shown = await _cards(deps, lang, page.items)
+    header = browse_header(deps.catalog, lang, filters)
+    return header, embeds, _pager(deps, lang, page, make), shown
 
 
 async def user_gallery_message(
@@ -183,11 +211,11 @@ async def user_gallery_message(
         deps.db, target_user_id, viewer.user.id, cursor, PAGE_SIZE
     )
     if not page.items:
-        return deps.catalog.t(lang, "gallery.user_empty"), [], None
+        return deps.catalog.t(lang, "gallery.user_empty"), [], None, []
     name = target_name or page.items[0].creator_name
 
     def make(token: str | None, *, forward: bool, label: str) -> GalleryUserButton:
         return GalleryUserButton(target_user_id, token, forward=forward, label=label)
 
-    embeds = page_embeds(deps.catalog, lang, page.items)
-    return user_header(deps.catalog, lang, name), embeds, _pager(deps, lang, page, make)
+    embeds, shown = await _cards(deps, lang, page.items)
+    return user_header(deps.catalog, lang, name), embeds, _pager(deps, lang, page, make), shown

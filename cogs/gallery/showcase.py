@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from typing import Any
 
@@ -12,8 +11,8 @@ from bot.i18n import choose_language
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS
 from bot.services import showcase
-from bot.ui.embeds import character_embed
-from db.meta import Meta
+from bot.storage.pictures import picture
+from bot.ui.embeds import character_embed, picture_files
 from db.models import Character
 
 log = logging.getLogger(__name__)
@@ -45,13 +44,9 @@ async def sync_showcase(interaction: discord.Interaction[Any], character: Charac
     if channel_id is None:
         return
     lang = choose_language(None, interaction.guild_locale)
-    embed = character_embed(deps.catalog, lang, character)
-    files: list[discord.File] = []
-    key = Meta(character.meta).image_key
-    if not (character.image_url or "").startswith("http") and key:
-        data = await deps.storage.get(key)
-        files.append(discord.File(io.BytesIO(data), filename="portrait.png"))
-        embed.set_image(url="attachment://portrait.png")
+    shown = await picture(deps.storage, character, name="portrait")
+    embed = character_embed(deps.catalog, lang, character, picture=shown)
+    files = picture_files([shown])
     channel = client.get_partial_messageable(channel_id, guild_id=guild_id)
     try:
         message = await channel.send(

@@ -9,12 +9,16 @@ import discord
 
 from bot.i18n import Catalog
 from bot.services.gallery import BrowseFilters, GalleryEntry
-from bot.ui.embeds import STYLE_COLOURS
+from bot.storage.pictures import Picture
+from bot.ui.embeds import STYLE_COLOURS, show_image
 from bot.ui.text import EMBED_TOTAL_MAX, clip, fit_embed
 
 
-def entry_embed(catalog: Catalog, lang: str, entry: GalleryEntry) -> discord.Embed:
-    """One gallery card: image, name, creator, style, tags, and the id (to add to a collection)."""
+def entry_embed(
+    catalog: Catalog, lang: str, entry: GalleryEntry, shown: Picture | None = None
+) -> discord.Embed:
+    """One gallery card: image, name, creator, style, tags, and the id (to add to a collection).
+    The image is ``shown`` (else the stored URL, when Discord can fetch it)."""
     t = catalog.t
     character = entry.character
     style = character.style_type or "realistic"
@@ -31,20 +35,22 @@ def entry_embed(catalog: Catalog, lang: str, entry: GalleryEntry) -> discord.Emb
     if tags:
         embed.add_field(name=t(lang, "gallery.tags"), value=clip(" ".join(tags), 300), inline=False)
     embed.set_footer(text=t(lang, "character.footer", id=character.id))
-    image = character.image_url or character.thumbnail_url
-    if image and image.startswith(("http://", "https://")):
-        embed.set_image(url=image)
+    show_image(embed, None, shown, character.image_url or character.thumbnail_url)
     return fit_embed(embed)
 
 
 def page_embeds(
-    catalog: Catalog, lang: str, entries: Sequence[GalleryEntry]
+    catalog: Catalog,
+    lang: str,
+    entries: Sequence[GalleryEntry],
+    pictures: Sequence[Picture | None] = (),
 ) -> list[discord.Embed]:
-    """The cards of one page, fewer if together they would pass Discord's 6,000 characters."""
+    """The cards of one page (``pictures[i]`` the image of ``entries[i]``), fewer if together
+    they would pass Discord's 6,000 characters: the first ``len(result)`` entries."""
     embeds: list[discord.Embed] = []
     total = 0
-    for entry in entries:
-        embed = entry_embed(catalog, lang, entry)
+    for i, entry in enumerate(entries):
+        embed = entry_embed(catalog, lang, entry, pictures[i] if i < len(pictures) else None)
         if total + len(embed) > EMBED_TOTAL_MAX:
             break
         embeds.append(embed)

@@ -16,6 +16,7 @@ from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services.themes import use_cases
+from bot.ui.embeds import picture_files
 from bot.ui.text import clip, fit_embed
 from cogs.characters.variant import variant_flow
 from cogs.common import as_choices, character_autocomplete, own_choices
@@ -174,8 +175,14 @@ class Themes(FeatureCog):
     @app_commands.autocomplete(theme=theme_autocomplete)
     async def variant_list(self, interaction: discord.Interaction[Any], theme: str) -> None:
         """Browse the variants of a theme."""
-        embed, view = await variant_list_message(interaction, theme, None)
-        await respond(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+        embed, view, image = await variant_list_message(interaction, theme, None)
+        await respond(
+            interaction,
+            embed=embed,
+            view=view,
+            files=picture_files([image]) or discord.utils.MISSING,
+            allowed_mentions=NO_MENTIONS,
+        )
 
     @variant.command(name=_("delete"), description=_("Delete a variant"))
     @app_commands.describe(variant=_("The variant"))

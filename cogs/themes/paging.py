@@ -12,15 +12,26 @@ from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.routing import PagerButton, pager_label, pager_view
 from bot.services.themes.use_cases import VariantPage, variant_page
+from bot.storage.pictures import Picture, picture
+from bot.ui.embeds import picture_files, replacing_attachments, show_image
 from bot.ui.text import clip, fit_embed
 
 CURSOR_MAX = 60  # what the custom_id template carries
 
 
+VariantMessage = tuple[discord.Embed, discord.ui.View, Picture | None]
+"""A page's embed, Previous/Next, and the variant's picture (attached when it is a file)."""
+
+
 def variant_page_message(
-    catalog: Catalog, lang: str, theme_id: str, shown: VariantPage
+    catalog: Catalog,
+    lang: str,
+    theme_id: str,
+    shown: VariantPage,
+    image: Picture | None = None,
 ) -> tuple[discord.Embed, discord.ui.View]:
-    """The page's embed (the variant's instruction and image) with Previous/Next."""
+    """The page's embed (the variant's instruction and ``image``, else its stored URL when
+    Discord can fetch it) with Previous/Next."""
     t = catalog.t
     page = shown.page
     if not page.items:
@@ -34,8 +45,7 @@ def variant_page_message(
             description=clip(variant.prompt, 1000),
             colour=0x5865F2,
         )
-        if variant.image_url and variant.image_url.startswith("http"):
-            embed.set_image(url=variant.image_url)
+        show_image(embed, None, image, variant.image_url)
         embed.set_footer(text=t(lang, "variant.footer", id=variant.id))
     view = pager_view(
         lambda cursor, *, forward, label: VariantPageButton(theme_id, cursor, forward, label),
@@ -49,12 +59,15 @@ def variant_page_message(
 
 async def variant_list_message(
     interaction: discord.Interaction[Any], theme_id: str, cursor: str | None
-) -> tuple[discord.Embed, discord.ui.View]:
+) -> VariantMessage:
     """The page of the theme at ``cursor`` (None: the newest), for the member."""
     deps = deps_of(interaction.client)
     who = await caller(interaction)
     shown = await variant_page(deps.db, theme_id, who.user.id, cursor)
-    return variant_page_message(deps.catalog, who.lang, theme_id, shown)
+    items = shown.page.items
+    image = await picture(deps.storage, items[0], name="variant") if items else None
+    embed, view = variant_page_message(deps.catalog, who.lang, theme_id, shown, image)
+    return embed, view, image
 
 
 class VariantPageButton(
@@ -85,5 +98,6 @@ class VariantPageButton(
         return cls(match["theme"], match["cursor"] or None, forward, pager_label(item, forward))
 
     async def page(self, interaction: discord.Interaction[Any]) -> dict[str, Any]:
-        embed, view = await variant_list_message(interaction, self.theme_id, self.cursor)
-        return {"embed": embed, "view": view}
+        embed, view, image = await variant_list_message(interaction, self.theme_id, self.cursor)
+        files = picture_files([image])
+        return {"embed": embed, "view": view, **replacing_attachments(files, interaction.message)}
