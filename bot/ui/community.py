@@ -107,9 +107,6 @@ def collection_embed(catalog: Catalog, lang: str, view: CollectionView) -> disco
     embed.set_footer(
         text=t(lang, "collection.public" if collection.is_public else "collection.private")
     )
-    first = next((c for c in view.characters if (c.image_url or "").startswith("http")), None)
-    if first is not None and first.image_url:
-        embed.set_thumbnail(url=first.image_url)
     return fit_embed(embed)
 
 
