@@ -145,7 +145,12 @@ class Collections(FeatureCog):
         view = await collections_service.collection_for(self.deps.db, collection, who.user.id)
         await respond(
             interaction,
-            embed=collection_embed(self.deps.catalog, who.lang, view),
+            embed=collection_embed(
+                self.deps.catalog,
+                who.lang,
+                view,
+                add_command=self.deps.command_ids.mention("collection add"),
+            ),
             allowed_mentions=NO_MENTIONS,
         )
 
@@ -155,7 +160,8 @@ class Collections(FeatureCog):
         who = await caller(interaction)
         summaries = await collections_service.member_collections(self.deps.db, who.user.id)
         if not summaries:
-            await self._say(interaction, "collection.none")
+            create = self.deps.command_ids.mention("collection create")
+            await self._say(interaction, "collection.none", command=create)
             return
         await respond(
             interaction,
