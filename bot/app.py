@@ -52,6 +52,7 @@ EXTENSIONS = (
     "cogs.gallery",
     "cogs.moderation",
     "cogs.collections",
+    "cogs.help",
 )
 
 
