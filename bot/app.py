@@ -52,6 +52,7 @@ EXTENSIONS = (
     "cogs.gallery",
     "cogs.moderation",
     "cogs.collections",
+    "cogs.help",
 )
 
 
@@ -134,7 +135,6 @@ class CharBot(commands.AutoShardedBot):
             )
         self._extensions = extensions
         self._background: set[asyncio.Task[Any]] = set()
-        self.synced_commands: list[dict[str, Any]] | None = None
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -162,11 +162,13 @@ class CharBot(commands.AutoShardedBot):
         return payload
 
     async def sync_commands(self) -> None:
-        """Sync to the dev guild when set; globally only when the command set changed."""
+        """Sync to the dev guild when set; globally only when the command set changed. The
+        ids Discord gives the commands are kept for mentions (fetched when not syncing)."""
+        command_ids = self.deps.command_ids
         if self.deps.settings.discord_dev_guild_id:
             guild = discord.Object(id=self.deps.settings.discord_dev_guild_id)
             self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
+            command_ids.learn(await self.tree.sync(guild=guild))
             log.info("commands synced to guild %s", guild.id)
             return
         payload = await self.command_payload()
@@ -174,8 +176,9 @@ class CharBot(commands.AutoShardedBot):
         key = f"command_hash:{self.application_id}"
         if await botstate.get_value(self.deps.db, key) == digest:
             log.info("command set unchanged; not syncing")
+            await command_ids.ensure(self.tree, None)
             return
-        await self.tree.sync()
+        command_ids.learn(await self.tree.sync())
         await botstate.set_value(self.deps.db, key, digest)
         log.info("commands synced globally (%d top-level)", len(payload))
 

@@ -89,6 +89,14 @@ class Stack:
         self.members.append(created)
         return created
 
+    def mention(self, name: str) -> str:
+        """``</name:id>``, as the bot should write command ``name`` ("mod setup"): with the id
+        the fake gave its top-level command when it was synced (globally, else to the guild)."""
+        top = name.split(maxsplit=1)[0]
+        registered = self.fake.commands() or self.fake.commands(self.guild.id)
+        command = next(c for c in registered if c["name"] == top and c["type"] == 1)
+        return f"</{name}:{command['id']}>"
+
     async def command(
         self, member: FakeMember, name: str, options: dict[str, Any] | None = None, **kw: Any
     ) -> FakeInteraction:

@@ -113,7 +113,8 @@ async def test_published_character_reaches_gallery_and_showcase_others_never_do(
     shy = await user_of(session_factory, shy_member)
     shy_char = await character_of(session_factory, shy, name=f"Shy {tag}", tags=[tag])
     shy_publish = await stack.command(shy_member, "character publish", {"character": shy_char.id})
-    assert en("publish.showcase_off") in await wait_ephemeral_text(shy_publish)
+    showcase_off = en("publish.showcase_off", settings=stack.mention("settings"))
+    assert showcase_off in await wait_ephemeral_text(shy_publish)
     suspended = await user_of(
         session_factory,
         stack.member(f"sus{tag}"),
@@ -282,7 +283,7 @@ async def test_undeliverable_dm_becomes_a_notice_with_the_next_reply(stack: Stac
     next_reply = await stack.command(owner_member, "collection list")
     await next_reply.wait_for(lambda i: len(distinct(i)) >= 2, 10)
     texts = [m["content"] for m in distinct(next_reply)]
-    assert texts[0] == en("collection.none")
+    assert texts[0] == en("collection.none", command=stack.mention("collection create"))
     assert "off-topic" in texts[1]
     assert distinct(next_reply)[1]["flags"] & 64
     again = await stack.command(owner_member, "collection list")
@@ -333,8 +334,9 @@ async def test_settings_language_ja_makes_replies_japanese(stack: Stack, session
         pytest.skip("bot/locales/ja.json has no 'collection.none' yet (translations pending)")
     assert saved == CATALOG.t("ja", "settings.saved")
     listed = await wait_ephemeral_text(await stack.command(member, "collection list"))
-    assert listed == CATALOG.t("ja", "collection.none")
-    assert listed != en("collection.none")
+    create = stack.mention("collection create")
+    assert listed == CATALOG.t("ja", "collection.none", command=create)
+    assert listed != en("collection.none", command=create)
 
 
 async def test_settings_panel_selects_change_the_clickers_settings(stack: Stack, session_factory):
@@ -469,7 +471,8 @@ async def test_collections_lifecycle_with_ownership(stack: Stack, session_factor
     ix = await stack.command(member, "collection delete", {"collection": collection_id})
     assert (await wait_ephemeral_text(ix)) == en("collection.deleted", name=f"Best {tag}")
     listed = await stack.command(member, "collection list")
-    assert (await wait_ephemeral_text(listed)) == en("collection.none")
+    none = en("collection.none", command=stack.mention("collection create"))
+    assert (await wait_ephemeral_text(listed)) == none
 
 
 async def test_no_discord_rule_was_broken(stack: Stack):

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings
 from bot.i18n import Catalog
 from bot.interactions.admission import Admission, InFlight
+from bot.interactions.command_ids import CommandIds
 from bot.interactions.users import UserIds
 from bot.ops.metrics import BotMetrics
 from bot.services.generation import GenerationPipeline
@@ -33,6 +34,8 @@ class Deps:
     """Generating flows that shutdown lets post what they made."""
     users: UserIds
     """Members' user ids seen by this process (ids never change)."""
+    command_ids: CommandIds = field(default_factory=CommandIds)
+    """The slash commands' ids, for mentions (learned at sync, or fetched once)."""
 
 
 def deps_of(client: Any) -> Deps:

@@ -82,8 +82,11 @@ def collection_list_embed(
     return fit_embed(embed)
 
 
-def collection_embed(catalog: Catalog, lang: str, view: CollectionView) -> discord.Embed:
-    """A collection: description and the characters the viewer may see, in the order added."""
+def collection_embed(
+    catalog: Catalog, lang: str, view: CollectionView, *, add_command: str = "/collection add"
+) -> discord.Embed:
+    """A collection: description and the characters the viewer may see, in the order added
+    (``add_command``: how the empty text names /collection add, a mention when known)."""
     t = catalog.t
     collection = view.collection
     lines = [
@@ -100,7 +103,7 @@ def collection_embed(catalog: Catalog, lang: str, view: CollectionView) -> disco
         lines.append(t(lang, "collection.more", count=view.total_visible - len(view.characters)))
     if view.hidden_count:
         lines.append(t(lang, "collection.hidden", count=view.hidden_count))
-    body = "\n".join(lines) or t(lang, "collection.empty")
+    body = "\n".join(lines) or t(lang, "collection.empty", command=add_command)
     if collection.description:
         body = f"{clip(collection.description, 200)}\n\n{body}"
     embed = discord.Embed(title=clip(collection.name, 100), description=body, colour=0x5865F2)

@@ -203,7 +203,8 @@ class Characters(FeatureCog):
         key = "publish.done" if public else "unpublish.done"
         extra = ""
         if public and not member.user.allow_gallery_showcase:
-            extra = "\n" + t(member.lang, "publish.showcase_off")
+            settings = self.deps.command_ids.mention("settings")
+            extra = "\n" + t(member.lang, "publish.showcase_off", settings=settings)
         await respond(interaction, t(member.lang, key, name=row.name or "") + extra)
 
 

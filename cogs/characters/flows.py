@@ -132,7 +132,12 @@ async def post_character(
     if thread is not None:
         with contextlib.suppress(discord.HTTPException):
             await thread.send(
-                t(lang, "thread.welcome", name=clip(character.name, 100)),
+                t(
+                    lang,
+                    "thread.welcome",
+                    name=clip(character.name, 100),
+                    command=deps.command_ids.mention("variant create"),
+                ),
                 allowed_mentions=NO_MENTIONS,
             )
     return message

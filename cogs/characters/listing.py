@@ -50,7 +50,9 @@ async def character_list_message(
         )
     embed = discord.Embed(
         title=t(lang, f"list.title.{filter_}"),
-        description="\n".join(lines) if lines else t(lang, "list.empty"),
+        description="\n".join(lines)
+        if lines
+        else t(lang, "list.empty", command=deps.command_ids.mention("character create")),
         colour=0x5865F2,
     )
 

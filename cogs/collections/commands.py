@@ -156,7 +156,12 @@ class Collections(FeatureCog):
         """Show a collection."""
         who = await caller(interaction)
         view = await collections_service.collection_for(self.deps.db, collection, who.user.id)
-        embed = collection_embed(self.deps.catalog, who.lang, view)
+        embed = collection_embed(
+            self.deps.catalog,
+            who.lang,
+            view,
+            add_command=self.deps.command_ids.mention("collection add"),
+        )
         cover = await _cover(self.deps.storage, view.characters)
         if cover is not None:
             embed.set_thumbnail(url=cover.url)
@@ -173,7 +178,8 @@ class Collections(FeatureCog):
         who = await caller(interaction)
         summaries = await collections_service.member_collections(self.deps.db, who.user.id)
         if not summaries:
-            await self._say(interaction, "collection.none")
+            create = self.deps.command_ids.mention("collection create")
+            await self._say(interaction, "collection.none", command=create)
             return
         await respond(
             interaction,

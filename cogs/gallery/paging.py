@@ -188,7 +188,8 @@ async def browse_message(
     lang = viewer.lang
     page = await gallery_service.browse_page(deps.db, filters, cursor, PAGE_SIZE)
     if not page.items:
-        return deps.catalog.t(lang, "gallery.empty"), [], None, []
+        publish = deps.command_ids.mention("character publish")
+        return deps.catalog.t(lang, "gallery.empty", command=publish), [], None, []
 
     def make(token: str | None, *, forward: bool, label: str) -> GalleryBrowseButton:
         return GalleryBrowseButton(filters, token, forward=forward, label=label)

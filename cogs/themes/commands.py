@@ -110,7 +110,8 @@ class Themes(FeatureCog):
         ]
         embed = discord.Embed(
             title=t(who.lang, "theme.list_title", name=clip(listed.character.name or "", 100)),
-            description="\n".join(lines) or t(who.lang, "theme.none"),
+            description="\n".join(lines)
+            or t(who.lang, "theme.none", command=self.deps.command_ids.mention("theme create")),
         )
         await respond(interaction, embed=fit_embed(embed), allowed_mentions=NO_MENTIONS)
 

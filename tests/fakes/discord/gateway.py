@@ -163,7 +163,13 @@ class Gateway:
         await fake.notify()
         return session
 
-    def guild_create(self, guild_id: str, session: GatewaySession) -> dict[str, Any]:
+    def guild_create(
+        self, guild_id: str, session: GatewaySession, *, joined: bool = False
+    ) -> dict[str, Any]:
+        """A guild's GUILD_CREATE. At connect it fills in a guild READY listed as unavailable
+        (``unavailable: false``); for a server the bot was just added to (``joined``) Discord
+        leaves ``unavailable`` out, which is how clients tell a join (discord.py:
+        ``on_guild_join``) from a guild coming back."""
         fake = self.fake
         guild = fake.guilds[guild_id]
         bot_member = guild.members[fake.bot_user["id"]]
@@ -189,6 +195,8 @@ class Gateway:
                 "embedded_activities": [],
             }
         )
+        if joined:
+            del data["unavailable"]
         return data
 
     async def _resume(self, ws: web.WebSocketResponse, d: dict[str, Any]) -> GatewaySession | None:

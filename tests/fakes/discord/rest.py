@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .messages import DiscordHTTPError, UploadedFile, invalid_form
-from .state import FLAG_EPHEMERAL, FLAG_HAS_THREAD, dm_channel_payload, thread_payload
+from .state import (
+    ADMINISTRATOR,
+    FLAG_EPHEMERAL,
+    FLAG_HAS_THREAD,
+    VIEW_AUDIT_LOG,
+    dm_channel_payload,
+    thread_payload,
+)
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -115,6 +122,7 @@ class Rest:
             ("GET", "/guilds/{guild_id}/roles", self.get_roles),
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member),
+            ("GET", "/guilds/{guild_id}/audit-logs", self.get_audit_log),
         ]
         for base in ("/applications/{app_id}", "/applications/{app_id}/guilds/{guild_id}"):
             r += [
@@ -431,6 +439,42 @@ class Rest:
         if member is None:
             raise DiscordHTTPError(404, 10007, "Unknown Member")
         return json_response(member.payload())
+
+    async def get_audit_log(self, request: web.Request) -> web.Response:
+        """The guild's audit log, newest first, filtered as Discord filters it; the bot needs
+        View Audit Log (else 403 Missing Permissions)."""
+        guild = self._guild(request)
+        bot = guild.members[self.fake.bot_user["id"]]
+        if not bot.permissions & (VIEW_AUDIT_LOG | ADMINISTRATOR):
+            raise DiscordHTTPError(403, 50013, "Missing Permissions")
+        query = request.query
+        entries = list(reversed(guild.audit_log))
+        for key in ("action_type", "user_id", "target_id"):
+            if key in query:
+                entries = [e for e in entries if str(e[key]) == query[key]]
+        if "before" in query:
+            entries = [e for e in entries if int(e["id"]) < int(query["before"])]
+        if "after" in query:
+            entries = [e for e in entries if int(e["id"]) > int(query["after"])]
+        entries = entries[: int(query.get("limit", "50"))]
+        user_ids = {e["user_id"] for e in entries} | {e["target_id"] for e in entries}
+        users = [
+            {**self.fake.users[u], "primary_guild": None}
+            for u in sorted(user_ids - {None})
+            if u in self.fake.users
+        ]
+        return json_response(
+            {
+                "audit_log_entries": entries,
+                "users": users,
+                "integrations": [],
+                "webhooks": [],
+                "guild_scheduled_events": [],
+                "threads": [],
+                "application_commands": [],
+                "auto_moderation_rules": [],
+            }
+        )
 
 
 def thread_for(

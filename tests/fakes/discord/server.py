@@ -34,12 +34,14 @@ from .rest import (
 from .sending import InteractionSender
 from .state import (
     ALL_PERMISSIONS,
+    AUDIT_BOT_ADD,
     BOT_PERMISSIONS,
     DEFAULT_MEMBER_PERMISSIONS,
     FLAG_EPHEMERAL,
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
     INTENT_GUILDS,
+    SEND_MESSAGES,
     FakeClock,
     FakeGuild,
     FakeMember,
@@ -335,8 +337,20 @@ class FakeDiscord(InteractionSender):
         *,
         shard_id: int | None = None,
         locale: str = "en-US",
+        system_channel: str | None = None,
+        read_only_system_channel: bool = False,
+        bot_permissions: int = BOT_PERMISSIONS,
+        invited_by: str | None = None,
     ) -> FakeGuild:
-        """A guild the bot is in (its id lands on ``shard_id`` when given)."""
+        """A guild the bot is in (its id lands on ``shard_id`` when given).
+
+        ``system_channel`` names a text channel made with the guild and set as the channel
+        Discord posts system messages in (``read_only_system_channel``: its overwrite denies
+        @everyone Send Messages, the bot included); ``bot_permissions`` is what the invite
+        granted the bot's role; ``invited_by`` (default: the owner) is who the audit log says
+        added the bot. Added while the bot is connected, the guild arrives as a join: a GUILD_CREATE
+        without ``unavailable``, as Discord sends when the bot is added to a server.
+        """
         shard = None if shard_id is None else (shard_id, self.shard_count)
         guild_id = self.ids.next(shard=shard)
         if owner_id is None:
@@ -344,16 +358,31 @@ class FakeDiscord(InteractionSender):
         guild = FakeGuild(guild_id, name, owner_id, locale=locale)
         guild.roles[guild_id] = role_payload(guild_id, "@everyone", DEFAULT_MEMBER_PERMISSIONS, 0)
         self.guilds[guild_id] = guild
-        bot_role = self.add_role(guild_id, "charbot", BOT_PERMISSIONS)
+        bot_role = self.add_role(guild_id, "charbot", bot_permissions)
         bot_role["managed"] = True
         bot_role["tags"] = {"bot_id": self.bot_user["id"]}
-        self._add_member(guild, self.bot_user, roles=[bot_role["id"]], perms=BOT_PERMISSIONS)
+        self._add_member(guild, self.bot_user, roles=[bot_role["id"]], perms=bot_permissions)
         self._add_member(guild, self.users[owner_id], roles=[], perms=ALL_PERMISSIONS)
+        guild.audit_log.append(
+            {
+                "id": self.ids.next(),
+                "action_type": AUDIT_BOT_ADD,
+                "user_id": invited_by or owner_id,
+                "target_id": self.bot_user["id"],
+                "changes": [],
+            }
+        )
+        if system_channel is not None:
+            channel = self._new_text_channel(guild, system_channel)
+            if read_only_system_channel:
+                channel["permission_overwrites"] = [
+                    {"id": guild_id, "type": 0, "allow": "0", "deny": str(SEND_MESSAGES)}
+                ]
+            guild.system_channel_id = channel["id"]
         session = self.gateway.session_for(guild_id)
         if session is not None and session.guilds_sent:
-            self._spawn(
-                session.dispatch("GUILD_CREATE", self.gateway.guild_create(guild_id, session))
-            )
+            joined = self.gateway.guild_create(guild_id, session, joined=True)
+            self._spawn(session.dispatch("GUILD_CREATE", joined))
         return guild
 
     def _add_member(
@@ -393,11 +422,14 @@ class FakeDiscord(InteractionSender):
             guild, self.add_user(username), roles=role_ids, perms=permissions, locale=locale
         )
 
-    def add_text_channel(self, guild_id: str, name: str) -> dict[str, Any]:
-        guild = self.guilds[guild_id]
-        channel = text_channel_payload(self.ids.next(), guild_id, name, len(guild.channel_ids))
+    def _new_text_channel(self, guild: FakeGuild, name: str) -> dict[str, Any]:
+        channel = text_channel_payload(self.ids.next(), guild.id, name, len(guild.channel_ids))
         self.channels[channel["id"]] = channel
         guild.channel_ids.append(channel["id"])
+        return channel
+
+    def add_text_channel(self, guild_id: str, name: str) -> dict[str, Any]:
+        channel = self._new_text_channel(self.guilds[guild_id], name)
         session = self.gateway.session_for(guild_id)
         if session is not None and session.guilds_sent:
             self._spawn(self.dispatch(guild_id, "CHANNEL_CREATE", dict(channel)))

@@ -27,6 +27,10 @@ CREATE_PUBLIC_THREADS = 1 << 35
 CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
 ADMINISTRATOR = 1 << 3
+VIEW_AUDIT_LOG = 1 << 7
+
+# Audit log action types (https://discord.com/developers/docs/resources/audit-log).
+AUDIT_BOT_ADD = 28
 
 DEFAULT_MEMBER_PERMISSIONS = (
     VIEW_CHANNEL
@@ -163,6 +167,9 @@ class FakeGuild:
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
     channel_ids: list[str] = field(default_factory=list)
     members: dict[str, FakeMember] = field(default_factory=dict)
+    system_channel_id: str | None = None
+    audit_log: list[dict[str, Any]] = field(default_factory=list)
+    """Audit log entries in Discord's REST shape, oldest first."""
 
     def payload(self) -> dict[str, Any]:
         """The REST shape of a guild (GET /guilds/{id})."""
@@ -184,7 +191,7 @@ class FakeGuild:
             "features": [],
             "mfa_level": 0,
             "application_id": None,
-            "system_channel_id": None,
+            "system_channel_id": self.system_channel_id,
             "system_channel_flags": 0,
             "rules_channel_id": None,
             "vanity_url_code": None,
