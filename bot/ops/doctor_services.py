@@ -127,7 +127,8 @@ def _reason(exc: genai_errors.APIError) -> str:
     """The ErrorInfo reason of a Google API error (API_KEY_INVALID ...), or ""."""
     body: Any = exc.details
     error = body.get("error") if isinstance(body, dict) else None
-    for detail in (error or {}).get("details") or [] if isinstance(error, dict) else []:
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else []:
         if isinstance(detail, dict) and detail.get("reason"):
             return str(detail["reason"])
     return ""
@@ -193,7 +194,8 @@ async def check_gemini(settings: Settings) -> Check:
                 if exc.code == 404:
                     problems.append(f"{setting}={model}: no such model (HTTP 404 NOT_FOUND)")
                 else:
-                    problems.append(f"{setting}={model}: HTTP {exc.code} {exc.status}: {said}")
+                    answer = f"HTTP {exc.code} {exc.status or ''}".rstrip()
+                    problems.append(f"{setting}={model}: {answer}: {said}")
                 continue
             except Exception as exc:  # noqa: BLE001 - the transport's failure is the answer
                 return Check(
