@@ -27,6 +27,7 @@ from bot.interactions.tree import CharTree
 from bot.interactions.users import UserIds
 from bot.ops.eventloop import freeze_startup_heap
 from bot.ops.health import OpsServer
+from bot.ops.invite import invite_url
 from bot.ops.metrics import BotMetrics
 from bot.providers.base import ImageProvider, PromptOptimizer
 from bot.providers.factory import build_providers, make_genai_client
@@ -135,6 +136,7 @@ class CharBot(commands.AutoShardedBot):
             )
         self._extensions = extensions
         self._background: set[asyncio.Task[Any]] = set()
+        self._invite_logged = False
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -193,6 +195,16 @@ class CharBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("stale generation sweep failed")
             await asyncio.sleep(self.deps.settings.sweep_interval_seconds)
+
+    async def on_ready(self) -> None:
+        """In no server yet (a fresh install): say how to invite the bot, once. (A process
+        serving only some shards cannot tell, so it says nothing.)"""
+        if self.guilds or self.application_id is None or self._invite_logged:
+            return
+        if self.deps.settings.shard_id_list is not None:
+            return
+        self._invite_logged = True
+        log.info("The bot is in no server yet. Invite it with %s", invite_url(self.application_id))
 
     def gateway_connected(self) -> bool:
         """Whether every shard of this process is connected and the bot is ready."""

@@ -72,9 +72,23 @@ def cmd_run(settings: Settings, *, migrate: bool) -> int:
 
 def cmd_doctor(settings: Settings) -> int:
     """Check the configuration and every outside service; say how to fix what fails."""
-    from bot.ops.doctor import run_doctor
+    from bot.ops.doctor import located_database, run_doctor
 
-    return asyncio.run(run_doctor(settings))
+    with located_database(settings) as located:
+        return asyncio.run(run_doctor(settings, located))
+
+
+def cmd_invite(settings: Settings) -> int:
+    """Print the link that adds the bot to a server (its application id asked from Discord)."""
+    from bot.ops.doctor_discord import check_discord
+    from bot.ops.invite import invite_url
+
+    report = asyncio.run(check_discord(settings, []))
+    if report.application_id is None:
+        print(f"error: {report.check.detail}. {report.check.fix}".rstrip(), file=sys.stderr)
+        return 1
+    print(invite_url(report.application_id))
+    return 0
 
 
 def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
@@ -147,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--migrate", action="store_true", help="upgrade the schema before starting")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check the configuration and the services it names")
+    sub.add_parser("invite", help="print the link that adds the bot to a server")
     users = sub.add_parser("users", help="change a member's tier or account status")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     tier = users_sub.add_parser("set-tier", help="set the subscription tier and its daily quota")
@@ -176,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_migrate(settings)
         if args.command == "doctor":
             return cmd_doctor(settings)
+        if args.command == "invite":
+            return cmd_invite(settings)
         if args.command in ("users", "stats"):
             return cmd_admin(settings, args)
         parser.error(f"unknown command {args.command}")

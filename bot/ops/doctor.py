@@ -1,71 +1,75 @@
-"""``charbot doctor``: check the configuration and reach every service, saying how to fix each."""
+"""``charbot doctor``: check the configuration and reach every service, saying how to fix each.
+
+Four checks (Discord, the database, image storage, Gemini), each one line with its fix when
+it fails; then the invite link. Secrets are never printed: every line passes the scrubber.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import aiohttp
+from bot.config import Settings
+from bot.ops.doctor_checks import Check, scrub
+from bot.ops.doctor_discord import check_discord
+from bot.ops.doctor_services import check_gemini, check_storage
+from bot.ops.invite import REQUESTED, SCOPES, invite_url, permission_names
+from bot.services.guild_settings import ConfiguredChannel, configured_channels
 
-from bot.config import ConfigError, Settings
+__all__ = ["Check", "check_database", "located_database", "run_doctor"]
+
+#: At most this many configured channels are checked (the most recently configured).
+MAX_CHANNELS = 50
 
 
 @dataclass(frozen=True)
-class Check:
-    """One line of the doctor's report."""
+class Located:
+    """The database the doctor checks: its URL, or why there is none."""
 
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    note: str = ""  # advice worth reading even when the check passes
+    url: str | None
+    error: str = ""
 
 
-async def check_discord(settings: Settings) -> Check:
-    """The token is set and the Discord API accepts it."""
-    try:
-        token = settings.require_token()
-    except ConfigError as exc:
-        return Check("discord", False, "DISCORD_TOKEN is not set", str(exc))
-    url = settings.discord_api_base_url.rstrip("/") + "/users/@me"
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
-            http.get(url, headers={"Authorization": f"Bot {token}"}) as resp,
-        ):
-            if resp.status == 401:
-                return Check(
-                    "discord",
-                    False,
-                    "Discord rejected the token (401)",
-                    "Reset the bot token in the developer portal and update DISCORD_TOKEN.",
-                )
-            if resp.status >= 400:
-                return Check("discord", False, f"Discord answered HTTP {resp.status}", "")
-            data = await resp.json(content_type=None)
-            return Check("discord", True, f"logged in as {data.get('username', '?')}")
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return Check(
-            "discord",
-            False,
-            f"cannot reach {settings.discord_api_base_url}: {type(exc).__name__}",
-            "Check DISCORD_API_BASE_URL and the network (or the REST proxy).",
-        )
+@contextlib.contextmanager
+def located_database(settings: Settings) -> Iterator[Located]:
+    """DATABASE_URL; or the embedded server, started for the check when its data folder
+    exists (a folder that does not exist yet is created by ``charbot run``/``migrate``)."""
+    if settings.database_url is not None:
+        yield Located(settings.database_url.get_secret_value())
+        return
+    if not (settings.data_dir / "postgres" / "PG_VERSION").exists():
+        yield Located(None)
+        return
+    from db.locate import database_url
+
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(database_url(None, settings.data_dir))
+        except Exception as exc:  # noqa: BLE001 - why it does not start is the answer
+            located = Located(None, f"{type(exc).__name__}: {exc}")
+        else:
+            located = Located(url)
+        yield located
 
 
-async def check_database(settings: Settings) -> Check:
+async def check_database(settings: Settings, located: Located) -> Check:
     """The database answers and is migrated to the newest revision."""
-    if settings.database_url is None:
+    embedded = f"embedded PostgreSQL under {settings.data_dir / 'postgres'}"
+    if located.error:
         return Check(
             "database",
-            True,
-            f"embedded PostgreSQL under {settings.data_dir / 'postgres'} (started by run/migrate)",
+            False,
+            f"the {embedded} does not start: {located.error}",
+            "Follow the message above, or set DATABASE_URL to a PostgreSQL server.",
         )
+    if located.url is None:
+        return Check("database", True, f"{embedded}: not created yet (run/migrate create it)")
     from db.migrate import current_revision, head_revision
 
-    url = settings.database_url.get_secret_value()
     try:
-        revision = await asyncio.to_thread(current_revision, url)
+        revision = await asyncio.to_thread(current_revision, located.url)
     except Exception as exc:  # noqa: BLE001 - any failure here is the answer
         return Check(
             "database",
@@ -73,7 +77,7 @@ async def check_database(settings: Settings) -> Check:
             f"cannot connect: {type(exc).__name__}",
             "Check DATABASE_URL (postgresql+asyncpg://user:password@host:5432/dbname).",
         )
-    head = head_revision(url)
+    head = head_revision(located.url)
     if revision != head:
         return Check(
             "database",
@@ -81,77 +85,67 @@ async def check_database(settings: Settings) -> Check:
             f"schema at {revision or 'nothing'}, newest is {head}",
             "Run `charbot migrate`.",
         )
-    return Check("database", True, f"reachable, schema at {revision}")
+    where = "reachable" if settings.database_url is not None else f"{embedded} reachable"
+    return Check("database", True, f"{where}, schema at {revision}")
 
 
-async def check_storage(settings: Settings) -> Check:
-    """The S3 bucket exists and is reachable, or the local image folder is writable."""
-    from bot.storage.factory import open_storage
+async def _channels(url: str) -> list[ConfiguredChannel] | None:
+    """The channels servers configured, or None when they cannot be read."""
+    from db.engine import Database, make_engine
 
-    where = f"S3 bucket {settings.s3_bucket}" if settings.s3_bucket else "local files"
+    engine = make_engine(url, pool_size=1, max_overflow=0)
     try:
-        async with open_storage(settings) as storage:
-            key = "doctor/probe.txt"
-            await storage.put(key, b"ok", "text/plain")
-            await storage.delete(key)
-    except Exception as exc:  # noqa: BLE001
-        fix = (
-            "Check S3_BUCKET, S3_ENDPOINT_URL, S3_REGION and the AWS credentials."
-            if settings.s3_bucket
-            else f"Make {settings.data_dir} writable or set S3_BUCKET."
-        )
-        return Check("storage", False, f"{where}: {exc}", fix)
-    note = ""
-    if settings.s3_bucket and not settings.s3_public_base_url:
-        note = (
-            "The image URLs saved for the web front end are presigned and stop working after "
-            "7 days: set S3_PUBLIC_BASE_URL (a CDN or public bucket URL) for lasting links."
-        )
-    return Check("storage", True, f"{where}: writable", note=note)
+        return await configured_channels(Database.on(engine), limit=MAX_CHANNELS + 1)
+    except Exception:  # noqa: BLE001 - reported as "not checked"
+        return None
+    finally:
+        await engine.dispose()
 
 
-async def check_gemini(settings: Settings) -> Check:
-    """A key is set and the Gemini API answers with it (offline generator otherwise)."""
-    if settings.offline_generation:
-        return Check(
-            "gemini",
-            True,
-            "no GEMINI_API_KEY: the offline generator draws placeholder portraits",
-            "Set GEMINI_API_KEY for real images.",
-        )
-    base = (settings.gemini_base_url or "https://generativelanguage.googleapis.com").rstrip("/")
-    key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else ""
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
-            http.get(f"{base}/v1beta/models", headers={"x-goog-api-key": key}) as resp,
-        ):
-            if resp.status in (401, 403):
-                return Check("gemini", False, "the key was refused", "Check GEMINI_API_KEY.")
-            if resp.status >= 500:
-                return Check("gemini", False, f"HTTP {resp.status}", "Try again later.")
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return Check(
-            "gemini", False, f"cannot reach {base}: {type(exc).__name__}", "Check GEMINI_BASE_URL."
-        )
-    return Check("gemini", True, f"reachable at {base}")
+def _print(checks: Sequence[Check], secrets: Sequence[str]) -> None:
+    for check in checks:
+        mark = "ok  " if check.ok else "FAIL"
+        print(scrub(f"[{mark}] {check.name:9} {check.detail}", secrets, limit=2000))
+        for line in check.more:
+            print(scrub(f"           - {line}", secrets, limit=2000))
+        if check.fix and not check.ok:
+            print(scrub(f"           fix: {check.fix}", secrets, limit=2000))
+        if check.note:
+            print(scrub(f"           note: {check.note}", secrets, limit=2000))
 
 
-async def run_doctor(settings: Settings) -> int:
-    """Print every check; exit status 0 when all pass."""
-    checks = await asyncio.gather(
-        check_discord(settings),
-        check_database(settings),
+def _print_invite(application_id: str | None) -> None:
+    if application_id is None:
+        print("invite: unknown until Discord accepts DISCORD_TOKEN")
+        return
+    print(f"invite: {invite_url(application_id)}")
+    print(
+        f"        (scopes {' '.join(SCOPES)}; permissions {REQUESTED.value}: "
+        f"{', '.join(permission_names(REQUESTED.value))})"
+    )
+
+
+async def run_doctor(settings: Settings, located: Located | None = None) -> int:
+    """Print every check and the invite link; exit status 0 when all checks pass."""
+    if located is None:
+        located = Located(
+            settings.database_url.get_secret_value() if settings.database_url else None
+        )
+    database = await check_database(settings, located)
+    channels = None
+    if database.ok and located.url is not None:
+        channels = await _channels(located.url)
+    elif database.ok:
+        channels = []  # no database yet: no server configured anything
+    shown = channels[:MAX_CHANNELS] if channels is not None else None
+    discord_report, storage, gemini = await asyncio.gather(
+        check_discord(settings, shown, limited=len(channels or ()) > MAX_CHANNELS),
         check_storage(settings),
         check_gemini(settings),
     )
-    for check in checks:
-        mark = "ok  " if check.ok else "FAIL"
-        print(f"[{mark}] {check.name:9} {check.detail}")
-        if check.fix and not check.ok:
-            print(f"           fix: {check.fix}")
-        if check.note:
-            print(f"           note: {check.note}")
+    checks = [discord_report.check, database, storage, gemini]
+    _print(checks, settings.secrets())
+    _print_invite(discord_report.application_id)
     failed = [c for c in checks if not c.ok]
     print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
     return 1 if failed else 0

@@ -3,9 +3,10 @@ Each change is logged as a moderator action."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import func
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -90,3 +91,26 @@ async def setup_guild(
             showcase_channel_id=UNSET if showcase_channel_id is None else showcase_channel_id,
             moderator_role_id=UNSET if moderator_role_id is None else moderator_role_id,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredChannel:
+    """A channel a guild told the bot to post in."""
+
+    guild_id: int
+    channel_id: int
+    purpose: str  # "showcase"
+
+
+async def configured_channels(db: Database, *, limit: int) -> list[ConfiguredChannel]:
+    """The channels guilds configured for the bot to post in (their showcase channels), the
+    most recently configured first, at most ``limit`` (for ``charbot doctor``)."""
+    query = (
+        select(GuildSettings.guild_id, GuildSettings.showcase_channel_id)
+        .where(GuildSettings.showcase_channel_id.is_not(None))
+        .order_by(GuildSettings.updated_at.desc(), GuildSettings.guild_id)
+        .limit(limit)
+    )
+    async with db.read() as session:
+        rows = (await session.execute(query)).all()
+    return [ConfiguredChannel(int(g), int(c), "showcase") for g, c in rows if c is not None]

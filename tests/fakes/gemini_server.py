@@ -5,6 +5,11 @@ key in the ``x-goog-api-key`` header, or ``?key=``), records every request, answ
 requests with a JSON attributes document derived from the request and image requests (those
 asking for the IMAGE modality) with a real PNG as ``inlineData``. Failures are scriptable with
 :meth:`FakeGemini.fail_next`; latency per kind is configurable; requests in flight are counted.
+
+It also answers ``GET /v1beta/models/{model}`` (``models.get``) and ``GET /v1beta/models``
+(``models.list``), and errs as Google does: a model it does not know is HTTP 404 NOT_FOUND
+("models/xyz is not found for API version v1beta ..."); with ``api_keys`` given, any other key
+is HTTP 400 INVALID_ARGUMENT whose ErrorInfo reason is ``API_KEY_INVALID``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import contextlib
 import io
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +40,22 @@ FAILURE_KINDS = (
     "bad_json",
     "invalid_key",
 )
+
+#: The models the fake knows (real Gemini model names); others are 404 NOT_FOUND.
+KNOWN_MODELS = frozenset(
+    {
+        "gemini-2.0-flash",
+        "gemini-2.0-flash-preview-image-generation",
+        "gemini-2.5-flash",
+        "gemini-2.5-flash-image",
+        "gemini-2.5-flash-image-preview",
+        "gemini-2.5-flash-lite",
+        "gemini-2.5-pro",
+        "gemini-3-pro-image-preview",
+        "gemini-3-pro-preview",
+    }
+)
+API_KEY_INVALID_MESSAGE = "API key not valid. Please pass a valid API key."
 
 
 @dataclass
@@ -74,10 +96,21 @@ def png_bytes(colour: tuple[int, int, int] = (200, 80, 40), size: int = 32) -> b
 class FakeGemini:
     """The fake server. ``await start()``, use ``base_url``, ``await stop()``."""
 
-    def __init__(self, *, text_latency: float = 0.0, image_latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        text_latency: float = 0.0,
+        image_latency: float = 0.0,
+        api_keys: Iterable[str] | None = None,
+        models: Iterable[str] = KNOWN_MODELS,
+    ) -> None:
         self.text_latency = text_latency
         self.image_latency = image_latency
+        # None: any key is accepted; else only these (others: 400 API_KEY_INVALID)
+        self.api_keys = None if api_keys is None else frozenset(api_keys)
+        self.models = set(models)
         self.requests: list[RecordedRequest] = []
+        self.model_lookups: list[str] = []  # the models asked for by GET (models.get)
         self.in_flight = 0
         self.max_in_flight = 0
         self.image_png = png_bytes()
@@ -94,6 +127,8 @@ class FakeGemini:
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/{version}/models/{action}", self._handle)
+        app.router.add_get("/{version}/models", self._list_models)
+        app.router.add_get("/{version}/models/{model}", self._get_model)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", 0).start()
@@ -143,6 +178,43 @@ class FakeGemini:
             return script
         return None
 
+    def _refuse_key(self, key: str | None) -> web.Response | None:
+        """The answer to a missing or (with ``api_keys``) unknown key, as Google gives it."""
+        if not key:
+            return _error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers")
+        if self.api_keys is not None and key not in self.api_keys:
+            return _invalid_key(API_KEY_INVALID_MESSAGE)
+        return None
+
+    def _unknown_model(self, model: str, method: str) -> web.Response | None:
+        if model in self.models:
+            return None
+        return _error(
+            404,
+            "NOT_FOUND",
+            f"models/{model} is not found for API version v1beta, or is not supported for "
+            f"{method}. Call ListModels to see the list of available models and their "
+            "supported methods.",
+        )
+
+    async def _get_model(self, request: web.Request) -> web.StreamResponse:
+        model = request.match_info["model"]
+        if request.match_info["version"] != "v1beta":
+            return _error(404, "NOT_FOUND", f"unknown version {request.match_info['version']}")
+        self.model_lookups.append(model)
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        refused = self._refuse_key(key) or self._unknown_model(model, "get")
+        if refused is not None:
+            return refused
+        return web.json_response(_model_resource(model))
+
+    async def _list_models(self, request: web.Request) -> web.StreamResponse:
+        key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        refused = self._refuse_key(key)
+        if refused is not None:
+            return refused
+        return web.json_response({"models": [_model_resource(m) for m in sorted(self.models)]})
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         action = request.match_info["action"]
         if request.match_info["version"] != "v1beta" or not action.endswith(":generateContent"):
@@ -155,8 +227,10 @@ class FakeGemini:
         key = request.headers.get("x-goog-api-key") or request.query.get("key")
         recorded = _record(model, body, key)
         self.requests.append(recorded)
-        if not key:
-            return _error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers")
+        refused = self._refuse_key(key) or self._unknown_model(model, "generateContent")
+        if refused is not None:
+            return refused
+        assert key is not None
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -190,7 +264,7 @@ class FakeGemini:
         if kind == "503":
             return _error(503, "UNAVAILABLE", "The model is overloaded.", headers)
         if kind == "invalid_key":  # worst case: a server that echoes the key back
-            return _error(400, "INVALID_ARGUMENT", f"API key not valid: {key}")
+            return _invalid_key(f"API key not valid: {key}")
         if kind == "blocked":
             return web.json_response(
                 {"promptFeedback": {"blockReason": "SAFETY"}, "modelVersion": recorded.model}
@@ -215,6 +289,49 @@ def _error(
 ) -> web.Response:
     body = {"error": {"code": code, "message": message, "status": status}}
     return web.json_response(body, status=code, headers=headers)
+
+
+def _invalid_key(message: str) -> web.Response:
+    """HTTP 400 INVALID_ARGUMENT with the ErrorInfo reason API_KEY_INVALID, as Google answers
+    a key that is not valid."""
+    body = {
+        "error": {
+            "code": 400,
+            "message": message,
+            "status": "INVALID_ARGUMENT",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                    "metadata": {"service": "generativelanguage.googleapis.com"},
+                },
+                {
+                    "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                    "locale": "en-US",
+                    "message": message,
+                },
+            ],
+        }
+    }
+    return web.json_response(body, status=400)
+
+
+def _model_resource(model: str) -> dict[str, Any]:
+    """A Model resource as ``models.get`` returns it."""
+    image = "image" in model
+    return {
+        "name": f"models/{model}",
+        "version": "001",
+        "displayName": model.replace("-", " ").title(),
+        "description": "A model of the fake Gemini API.",
+        "inputTokenLimit": 32768 if image else 1048576,
+        "outputTokenLimit": 32768 if image else 65536,
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+        "temperature": 1.0,
+        "topP": 0.95,
+        "topK": 64,
+    }
 
 
 def _record(model: str, body: Any, key: str | None) -> RecordedRequest:

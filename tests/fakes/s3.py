@@ -16,6 +16,7 @@ moto keeps its state per process, not per server: use a fresh bucket name per te
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -117,6 +118,23 @@ class MotoS3:
         """Create a bucket and return its name."""
         self._boto().create_bucket(Bucket=name)
         return name
+
+    def make_public(self, bucket: str) -> str:
+        """Let anyone read the bucket's objects (a bucket policy, as a public bucket behind
+        S3_PUBLIC_BASE_URL has); returns its public base URL (path-style)."""
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "s3:GetObject",
+                    "Resource": f"arn:aws:s3:::{bucket}/*",
+                }
+            ],
+        }
+        self._boto().put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+        return f"{self.endpoint_url}/{bucket}"
 
     def bucket_exists(self, name: str) -> bool:
         """Whether the bucket exists."""
