@@ -188,7 +188,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print how many requests of the end-to-end suite broke Discord's OpenAPI spec or limits,
     and what the log scan found."""
     from tests.e2e import LOG_SECRETS, VIOLATIONS
-    from tests.fakes.discord.openapi import find_spec
+    from tests.openapi_spec import locate
 
     terminalreporter.write_line(
         f"Secret scan of the suite's logs: {LOG_SCAN.lines} lines, {len(LOG_SECRETS)} secrets, "
@@ -197,7 +197,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for leak in LOG_SCAN.leaks[:10]:
         terminalreporter.write_line(f"  LEAK {leak}")
 
-    checked = "validated against Discord's OpenAPI spec" if find_spec() else "spec absent"
+    spec = locate()
+    checked = spec.source
+    if spec.path:
+        checked = f"validated against Discord's OpenAPI spec, {spec.source}"
     terminalreporter.write_line(
         f"Discord request violations in the end-to-end suite: {len(VIOLATIONS)} ({checked})"
     )
