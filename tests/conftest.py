@@ -60,9 +60,12 @@ def server_url() -> Iterator[str]:
             configured = "postgresql+asyncpg://" + configured.split("://", 1)[1]
         yield configured
         return
-    from db.embedded import embedded_postgres
+    from db.embedded import POSTGRES_MAJOR, data_folder, embedded_postgres, folder_major
 
-    with embedded_postgres(ROOT / ".pytest_cache" / "embedded-pg", database="postgres") as url:
+    scratch = ROOT / ".pytest_cache" / "embedded-pg"
+    if folder_major(data_folder(scratch)) not in (None, POSTGRES_MAJOR):
+        shutil.rmtree(data_folder(scratch))  # the suite's own scratch server, of another major
+    with embedded_postgres(scratch, database="postgres") as url:
         yield url
 
 
