@@ -30,8 +30,9 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+## the tests; -rs lists every skipped test with its reason
 unit: install
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS)
 
 ## lint, type check, then the whole test suite
 test: lint typecheck unit

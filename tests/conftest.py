@@ -60,9 +60,12 @@ def server_url() -> Iterator[str]:
             configured = "postgresql+asyncpg://" + configured.split("://", 1)[1]
         yield configured
         return
-    from db.embedded import embedded_postgres
+    from db.embedded import POSTGRES_MAJOR, data_folder, embedded_postgres, folder_major
 
-    with embedded_postgres(ROOT / ".pytest_cache" / "embedded-pg", database="postgres") as url:
+    scratch = ROOT / ".pytest_cache" / "embedded-pg"
+    if folder_major(data_folder(scratch)) not in (None, POSTGRES_MAJOR):
+        shutil.rmtree(data_folder(scratch))  # the suite's own scratch server, of another major
+    with embedded_postgres(scratch, database="postgres") as url:
         yield url
 
 
@@ -188,7 +191,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print how many requests of the end-to-end suite broke Discord's OpenAPI spec or limits,
     and what the log scan found."""
     from tests.e2e import LOG_SECRETS, VIOLATIONS
-    from tests.fakes.discord.openapi import find_spec
+    from tests.openapi_spec import locate
 
     terminalreporter.write_line(
         f"Secret scan of the suite's logs: {LOG_SCAN.lines} lines, {len(LOG_SECRETS)} secrets, "
@@ -197,7 +200,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for leak in LOG_SCAN.leaks[:10]:
         terminalreporter.write_line(f"  LEAK {leak}")
 
-    checked = "validated against Discord's OpenAPI spec" if find_spec() else "spec absent"
+    spec = locate()
+    checked = spec.source
+    if spec.path:
+        checked = f"validated against Discord's OpenAPI spec, {spec.source}"
     terminalreporter.write_line(
         f"Discord request violations in the end-to-end suite: {len(VIOLATIONS)} ({checked})"
     )

@@ -26,12 +26,11 @@ from tests.fakes.discord.limits import (
     check_message_payload,
     check_modal_payload,
 )
-from tests.fakes.discord.openapi import OpenAPIValidator, find_spec
+from tests.fakes.discord.openapi import OpenAPIValidator
+from tests.openapi_spec import locate
 
-SPEC = find_spec()
-needs_spec = pytest.mark.skipif(
-    SPEC is None, reason="../shared/discord-api-spec/openapi.json not present (CI has it)"
-)
+SPEC = locate().path
+needs_spec = pytest.mark.skipif(SPEC is None, reason=locate().source)
 CALLBACK = "/api/v10/interactions/789/aW50ZXJhY3Rpb246Nzg5OnRva2Vu/callback"
 WEBHOOK = "/api/v10/webhooks/111/aW50ZXJhY3Rpb24tdG9rZW4"
 NONE = discord.AllowedMentions.none()
@@ -236,7 +235,7 @@ async def command_payloads() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def validator() -> OpenAPIValidator:
     if SPEC is None:
-        pytest.skip("../shared/discord-api-spec/openapi.json not present (CI has it)")
+        pytest.skip(locate().source)
     return OpenAPIValidator(SPEC)
 
 

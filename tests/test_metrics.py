@@ -8,6 +8,7 @@ import json
 import aiohttp
 import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import make_url
 
 from db.migrate import upgrade
 from tests.conftest import truncate_all
@@ -104,7 +105,7 @@ async def test_healthz_is_200_then_503_when_the_database_or_gateway_is_gone(serv
     """/healthz: 200 while connected; 503 naming the database when it refuses connections,
     200 again when it is back; 503 naming the gateway once the bot has disconnected."""
     url = await create_database(server_url, prefix="charbot_health")
-    name = url.rsplit("/", 1)[1]
+    name = make_url(url).database  # the embedded server's URL ends "?host=/…/socket-dir"
     admin = await asyncpg.connect(plain(server_url))
     try:
         await asyncio.to_thread(upgrade, url)

@@ -43,10 +43,10 @@ _SNOWFLAKE_MAX = 2**64 - 1
 
 
 def find_spec() -> Path | None:
-    """Return ``<repo>/../shared/discord-api-spec/openapi.json`` if that file exists."""
-    repo = Path(__file__).resolve().parents[3]
-    candidate = repo.parent / "shared" / "discord-api-spec" / "openapi.json"
-    return candidate if candidate.is_file() else None
+    """The spec file: the pinned copy, else ``../shared``'s, else None (see tests.openapi_spec)."""
+    from tests.openapi_spec import locate
+
+    return locate().path
 
 
 # --------------------------------------------------------------------------- formats
