@@ -10,7 +10,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
 
@@ -56,41 +58,61 @@ class DatabaseState:
         return not self.has_alembic_version and 0 < len(self.platform_tables) < len(PLATFORM_TABLES)
 
 
-async def inspect_database(database_url: str) -> DatabaseState:
-    """Look at which tables exist."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-                )
-            )
-            names = {row[0] for row in rows}
-    finally:
-        await engine.dispose()
+# pg_advisory_lock key held while migrating ("charbot" in ASCII): every process that migrates
+# the same database waits for the one before it, then finds the schema already at head.
+MIGRATION_LOCK_KEY = 0x63686172626F74
+
+
+def _state(connection: Connection) -> DatabaseState:
+    """Which tables exist, read on ``connection``."""
+    rows = connection.execute(
+        text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+    )
+    names = {row[0] for row in rows}
     return DatabaseState(
         has_alembic_version="alembic_version" in names,
         platform_tables=frozenset(names & set(PLATFORM_TABLES)),
     )
 
 
+def _revision(connection: Connection) -> str | None:
+    """The revision ``connection``'s database is at, or None when it was never migrated."""
+    if connection.scalar(text("SELECT to_regclass('public.alembic_version')")) is None:
+        return None
+    version = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    return None if version is None else str(version)
+
+
+async def inspect_database(database_url: str) -> DatabaseState:
+    """Look at which tables exist."""
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_state)
+    finally:
+        await engine.dispose()
+
+
 class AdoptionError(RuntimeError):
     """The database holds part of the platform schema and no migration history."""
 
 
-def upgrade(database_url: str) -> str:
-    """Bring the database to the newest revision; returns what was done.
+@dataclass(frozen=True)
+class Migration:
+    """What one ``migrate`` call did: ``adopted`` or ``upgraded``, and the revisions around it
+    (read while holding the migration lock, so a process that waited sees the schema the one
+    before it left)."""
 
-    A database created by the platform's DDL (all eight tables, no ``alembic_version``) is
-    adopted: the baseline revision is stamped, not run, then later revisions apply.
+    action: str
+    before: str | None
+    after: str | None
 
-    Raises:
-        AdoptionError: only some platform tables exist and there is no migration history.
-    """
-    state = asyncio.run(inspect_database(database_url))
-    config = alembic_config(database_url)
-    action = "upgraded"
+
+def _migrate_locked(connection: Connection, database_url: str) -> Migration:
+    """Adopt or upgrade, on ``connection``, which holds the migration lock."""
+    state = _state(connection)
+    before = _revision(connection)
+    connection.commit()  # alembic runs its own transaction on this connection
     if state.is_partial:
         missing = sorted(set(PLATFORM_TABLES) - state.platform_tables)
         msg = (
@@ -100,12 +122,58 @@ def upgrade(database_url: str) -> str:
             f"`alembic stamp {BASELINE_REVISION}` and `charbot migrate`."
         )
         raise AdoptionError(msg)
+    config = alembic_config(database_url)
+    config.attributes["connection"] = connection
+    action = "upgraded"
     if state.is_platform_database:
         log.info("adopting an existing platform database: stamping %s", BASELINE_REVISION)
         command.stamp(config, BASELINE_REVISION)
         action = "adopted"
     command.upgrade(config, "head")
-    return action
+    after = _revision(connection)
+    connection.commit()
+    return Migration(action=action, before=before, after=after)
+
+
+async def _migrate(database_url: str) -> Migration:
+    # NullPool: the connection really closes at the end, so a failed migration (which skips
+    # the unlock) still releases the lock, with the session that held it.
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            lock = {"key": MIGRATION_LOCK_KEY}
+            if not await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), lock):
+                log.info("another process is migrating this database: waiting for it to finish")
+                await conn.execute(text("SELECT pg_advisory_lock(:key)"), lock)
+            await conn.commit()
+            done = await conn.run_sync(_migrate_locked, database_url)
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), lock)
+            await conn.commit()
+            return done
+    finally:
+        await engine.dispose()
+
+
+def migrate(database_url: str) -> Migration:
+    """Bring the database to the newest revision, one process at a time.
+
+    The work runs on one connection that holds a PostgreSQL advisory lock
+    (``MIGRATION_LOCK_KEY``) throughout, so several processes starting at once (a fleet of
+    shards, ``charbot run --migrate`` beside ``charbot migrate``) migrate the schema once: the
+    first does it, the others wait for it and then find nothing left to do.
+
+    A database created by the platform's DDL (all eight tables, no ``alembic_version``) is
+    adopted: the baseline revision is stamped, not run, then later revisions apply.
+
+    Raises:
+        AdoptionError: only some platform tables exist and there is no migration history.
+    """
+    return asyncio.run(_migrate(database_url))
+
+
+def upgrade(database_url: str) -> str:
+    """``migrate``, returning only what was done: ``adopted`` or ``upgraded``."""
+    return migrate(database_url).action
 
 
 def head_revision(database_url: str) -> str | None:
@@ -122,11 +190,7 @@ def current_revision(database_url: str) -> str | None:
         engine = create_async_engine(database_url)
         try:
             async with engine.connect() as conn:
-                exists = await conn.scalar(text("SELECT to_regclass('public.alembic_version')"))
-                if exists is None:
-                    return None
-                version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-                return None if version is None else str(version)
+                return await conn.run_sync(_revision)
         finally:
             await engine.dispose()
 

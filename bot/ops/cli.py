@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +21,14 @@ from bot.ops.logs import setup_logging
 log = logging.getLogger("charbot")
 
 
+def package_version() -> str:
+    """The installed charbot's version (its package metadata, i.e. pyproject's version)."""
+    try:
+        return metadata.version("charbot")
+    except metadata.PackageNotFoundError:
+        return "(unknown: not installed; `pip install -e .` or `make install`)"
+
+
 def _settings() -> Settings:
     return load_settings()
 
@@ -27,17 +36,18 @@ def _settings() -> Settings:
 def cmd_migrate(settings: Settings) -> int:
     """Build or upgrade the schema (embedded database when DATABASE_URL is unset)."""
     from db.locate import database_url
-    from db.migrate import AdoptionError, current_revision, upgrade
+    from db.migrate import AdoptionError, migrate
 
     configured = settings.database_url.get_secret_value() if settings.database_url else None
     with database_url(configured, settings.data_dir) as url:
-        before = current_revision(url)
         try:
-            action = upgrade(url)
+            # before/after are read under the migration lock: a process that waited for
+            # another one reports "already up to date", not a migration it did not run
+            done = migrate(url)
         except AdoptionError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        after = current_revision(url)
+    action, before, after = done.action, done.before, done.after
     where = (
         "the configured database" if configured else f"the embedded database in {settings.data_dir}"
     )
@@ -156,6 +166,7 @@ def _print_stats(found: Any, *, as_json: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``charbot`` command."""
     parser = argparse.ArgumentParser(prog="charbot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bot")
     run.add_argument("--migrate", action="store_true", help="upgrade the schema before starting")
