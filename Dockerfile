@@ -21,15 +21,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    METRICS_PORT=9100
 
 RUN groupadd --system --gid 10001 charbot \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin charbot
 
-RUN --mount=type=bind,from=build,source=/dist,target=/dist \
+# The dependencies at the versions (and hashes) of requirements.lock, then the wheel alone.
+RUN --mount=type=bind,source=requirements.lock,target=/tmp/requirements.lock \
+    --mount=type=bind,from=build,source=/dist,target=/dist \
     python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir /dist/*.whl
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps /dist/*.whl
 
 WORKDIR /app
 # /data holds the local image store (and the embedded PostgreSQL when DATABASE_URL is unset).
@@ -38,7 +42,10 @@ VOLUME ["/data"]
 
 USER 10001:10001
 
-# Probes the bot's health endpoint when METRICS_PORT is set; without it there is nothing to ask.
+# /metrics and /healthz listen on METRICS_PORT (9100 unless the environment says otherwise).
+EXPOSE 9100
+# Unhealthy when /healthz is not 200: the gateway is down, the database does not answer, or the
+# bot is not serving at all. (METRICS_PORT set empty turns the endpoint, and so the probe, off.)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('METRICS_PORT', '').strip(); sys.exit(0) if not port else urllib.request.urlopen('http://127.0.0.1:%s/healthz' % port, timeout=4)"]
 
