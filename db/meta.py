@@ -48,11 +48,6 @@ class Meta:
         return self.text(THUMBNAIL_KEY)
 
     @property
-    def art_style(self) -> str | None:
-        """The art style the character was made in."""
-        return self.text(ART_STYLE)
-
-    @property
     def conversation_id(self) -> int | None:
         """The character's thread id, if it has one."""
         value = (self.raw or {}).get(CONVERSATION_ID)

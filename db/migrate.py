@@ -83,16 +83,6 @@ def _revision(connection: Connection) -> str | None:
     return None if version is None else str(version)
 
 
-async def inspect_database(database_url: str) -> DatabaseState:
-    """Look at which tables exist."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(_state)
-    finally:
-        await engine.dispose()
-
-
 class AdoptionError(RuntimeError):
     """The database holds part of the platform schema and no migration history."""
 

@@ -54,10 +54,6 @@ class CommandIds:
                 ids[name] = command.id
         self._ids = ids
 
-    def id_of(self, name: str) -> int | None:
-        """The id behind the runnable command ``name`` (``"mod setup"``), if known."""
-        return self._ids.get(name)
-
     def names(self) -> list[str]:
         """Every runnable command name with a known id."""
         return list(self._ids)

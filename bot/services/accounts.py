@@ -235,6 +235,19 @@ class NewMember:
     language: str | None
 
 
+async def get_or_create_member(session: AsyncSession, member: NewMember) -> User:
+    """:func:`get_or_create_user` with what Discord says of the member."""
+    return await get_or_create_user(
+        session,
+        member.discord_id,
+        username_hint=member.username_hint,
+        display_name=member.display_name,
+        avatar_url=member.avatar_url,
+        daily_quota=member.daily_quota,
+        language=member.language,
+    )
+
+
 async def resolve_member(db: Database, member: NewMember) -> tuple[User, bool]:
     """The member's user row (created on first use) and whether a notice waits for them: one
     read for a known member, one short transaction for a new one."""
@@ -243,15 +256,7 @@ async def resolve_member(db: Database, member: NewMember) -> tuple[User, bool]:
     if found is not None:
         return found
     async with db.transaction() as session:
-        user = await get_or_create_user(
-            session,
-            member.discord_id,
-            username_hint=member.username_hint,
-            display_name=member.display_name,
-            avatar_url=member.avatar_url,
-            daily_quota=member.daily_quota,
-            language=member.language,
-        )
+        user = await get_or_create_member(session, member)
     return user, False
 
 

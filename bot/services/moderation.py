@@ -26,7 +26,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError, InvalidInputError, NotFoundError
-from bot.services.accounts import NewMember, get_or_create_user
+from bot.services.accounts import NewMember, get_or_create_member
 from bot.services.characters import (
     AUTOCOMPLETE_MAX,
     clean_text,
@@ -319,15 +319,7 @@ async def change_status(
     """/mod user: the target's user row (made if they never used the bot) and
     :func:`set_user_status`, in one transaction: a refused change leaves nothing behind."""
     async with db.transaction() as session:
-        user = await get_or_create_user(
-            session,
-            target.discord_id,
-            username_hint=target.username_hint,
-            display_name=target.display_name,
-            avatar_url=target.avatar_url,
-            daily_quota=target.daily_quota,
-            language=target.language,
-        )
+        user = await get_or_create_member(session, target)
         return await set_user_status(
             session,
             user.id,
