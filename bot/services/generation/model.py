@@ -32,6 +32,26 @@ class CreateRequest:
     reference_mime: str | None = None
 
 
+@dataclass(frozen=True)
+class VariantRequest:
+    """An edit of a character's image: from ``/variant create``, the New variant button, or a
+    message in the character's conversation.
+
+    The source is the variant ``source_variant_id``, else the portrait when ``from_portrait``,
+    else the newest image when the edit's turn comes. The theme is ``theme_name``, else (in a
+    conversation) the theme last used there, else "Variations"."""
+
+    user_id: str
+    character_id: str
+    instruction: str
+    theme_name: str | None = None
+    source_variant_id: str | None = None
+    from_portrait: bool = False
+    conversation_id: str | None = None
+    instruction_message_id: str | None = None
+    suggested_by: str | None = None
+
+
 @dataclass
 class Outcome:
     """What the Discord side needs to post the result."""
