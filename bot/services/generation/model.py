@@ -5,13 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.services.quota import QuotaStatus
 from db.models import Character, CharacterTheme, ThemeVariant
 
 Progress = Callable[[str, int | None], Awaitable[None]]
 """Called with a stage (queued, prompt, drawing, saving) and, when queued, the position."""
+
+
+@runtime_checkable
+class WatchesGeneration(Protocol):
+    """A progress callback that also wants the generation's id once it exists (to offer a
+    Cancel button)."""
+
+    def generation_started(self, generation_id: str) -> None:
+        """The generation is charged and recorded; it now waits or runs."""
 
 
 async def no_progress(stage: str, position: int | None) -> None:

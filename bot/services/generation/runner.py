@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bot.errors import DomainError, GenerationCancelled
-from bot.services.generation.model import GenerationMetrics, Outcome, Progress
+from bot.services.generation.model import (
+    GenerationMetrics,
+    Outcome,
+    Progress,
+    WatchesGeneration,
+)
 from bot.services.generation.records import (
     delete_unfinished_characters,
     fail_generation,
@@ -150,6 +155,8 @@ class GenerationRunner:
         job.task = inner
         self._running.add(inner)
         self._jobs[job.generation_id] = job
+        if isinstance(progress, WatchesGeneration):
+            progress.generation_started(job.generation_id)
         try:
             return await inner
         finally:
