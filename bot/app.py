@@ -54,7 +54,7 @@ EXTENSIONS = (
     "cogs.moderation",
     "cogs.collections",
     "cogs.help",
-    "cogs.conversation",
+    "cogs.conversation.listener",
 )
 
 

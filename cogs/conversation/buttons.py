@@ -21,29 +21,19 @@ from bot.services.conversation.variants import (
     NewPortrait,
     is_favorite,
     owned_variant,
+    shown_in,
     toggle_favorite,
     use_as_portrait,
 )
 from bot.services.themes.use_cases import remove_variant
 from bot.ui.embeds import character_embed
 from bot.ui.text import button_label
-from cogs.characters.buttons import character_view
 from cogs.characters.generating import image_file, image_filename
-from db.meta import CHANNEL_ID, MESSAGE_ID, Meta
 from db.models import ThemeVariant
 
 log = logging.getLogger(__name__)
 
 _UUID = r"[0-9a-f-]{36}"
-
-
-def _message_of(meta: dict[str, Any] | None) -> tuple[int, int] | None:
-    """The (channel, message) a row's metadata says it is shown in."""
-    view = Meta(meta)
-    channel, message = view.text(CHANNEL_ID), view.text(MESSAGE_ID)
-    if channel and message and channel.isdigit() and message.isdigit():
-        return int(channel), int(message)
-    return None
 
 
 class VariantButton(
@@ -119,7 +109,7 @@ def clip_name(name: str | None) -> str:
 
 
 async def _delete_message(client: discord.Client, meta: dict[str, Any] | None) -> None:
-    where = _message_of(meta)
+    where = shown_in(meta)
     if where is None:
         return
     channel = client.get_partial_messageable(where[0])
@@ -131,7 +121,7 @@ async def _refresh_card(
     interaction: discord.Interaction[Any], made: NewPortrait, lang: str
 ) -> None:
     """Show the new portrait on the character's card, where the bot posted it."""
-    where = _message_of(made.character.meta)
+    where = shown_in(made.character.meta)
     if where is None:
         return
     catalog = deps_of(interaction.client).catalog
@@ -141,8 +131,7 @@ async def _refresh_card(
     try:
         await card.edit(
             embed=embed,
-            attachments=image_file(made.image, made.mime_type)(),
-            view=character_view(catalog, lang, character),
+            attachments=image_file(made.image, made.mime_type)(),  # its buttons stay as they are
             allowed_mentions=NO_MENTIONS,
         )
     except discord.HTTPException:

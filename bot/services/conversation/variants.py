@@ -57,6 +57,15 @@ class NewPortrait:
     previous: ThemeVariant | None
 
 
+def shown_in(meta: dict[str, Any] | None) -> tuple[int, int] | None:
+    """The (channel, message) a character's or variant's metadata says shows it."""
+    view = Meta(meta)
+    channel, message = view.text(CHANNEL_ID), view.text(MESSAGE_ID)
+    if channel and message and channel.isdigit() and message.isdigit():
+        return int(channel), int(message)
+    return None
+
+
 def is_favorite(variant: ThemeVariant) -> bool:
     """Whether the owner marked the variant a favorite."""
     return bool((variant.meta or {}).get(FAVORITE))
