@@ -35,6 +35,13 @@ async def _post(
     if suggested_by:
         who = f"<@{suggested_by}>"
         content += "\n" + deps.catalog.t(lang, "conversation.suggested_by", who=who)
+    if progress.message is not None:  # known before it shows the variant: replies chain
+        await record_variant_message(
+            deps.db,
+            variant.id,
+            channel_id=progress.message.channel.id,
+            message_id=progress.message.id,
+        )
     posted = await progress.finish(
         content=content,
         embed=variant_embed(
@@ -48,9 +55,10 @@ async def _post(
         attachments=image_file(outcome.image, outcome.mime_type, "variant")(),
         view=variant_view(deps.catalog, lang, variant),
     )
-    await record_variant_message(
-        deps.db, variant.id, channel_id=posted.channel.id, message_id=posted.id
-    )
+    if progress.message is None or posted.id != progress.message.id:
+        await record_variant_message(
+            deps.db, variant.id, channel_id=posted.channel.id, message_id=posted.id
+        )
 
 
 async def run_edit(

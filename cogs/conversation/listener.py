@@ -29,11 +29,13 @@ class Conversation(FeatureCog):
         """A message the bot can see: handled when it is meant for a character; a failure is
         logged, never raised into the gateway's loop."""
         try:
-            await on_message(self.client, message, self.refusals)
+            outcome = await on_message(self.client, message, self.refusals)
         except Exception:
             log.exception(
                 "handling message %s in channel %s failed", message.id, message.channel.id
             )
+            outcome = "error"
+        self.deps.metrics.conversation_message(outcome)
 
 
 async def setup(bot: commands.Bot) -> None:

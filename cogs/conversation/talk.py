@@ -66,23 +66,24 @@ async def _reply(message: discord.Message, text: str, **fields: Any) -> None:
         log.info("could not reply in conversation %s", message.channel.id, exc_info=True)
 
 
-async def on_message(client: discord.Client, message: discord.Message, refusals: Refusals) -> None:
-    """A message the bot saw: an edit, a suggestion, a hint, or (most often) nothing."""
+async def on_message(client: discord.Client, message: discord.Message, refusals: Refusals) -> str:
+    """A message the bot saw: an edit, a suggestion, a hint, or (most often) nothing. Returns
+    what became of it (bot, ignored, hint, suggestion, edit, refused)."""
     me = client.user
     if me is None or message.author.bot or message.webhook_id is not None:
-        return
+        return "bot"
     if message.type not in (discord.MessageType.default, discord.MessageType.reply):
-        return
+        return "ignored"
     in_dm = isinstance(message.channel, discord.DMChannel)
     if message.guild is None and not in_dm:
-        return
+        return "ignored"
     deps = deps_of(client)
     every = deps.settings.message_content_intent
     mentioned = any(user.id == me.id for user in message.mentions)
     replied = _replied(message)
     to_bot = replied is not None and replied.author.id == me.id
     if not (in_dm or mentioned or to_bot or every):
-        return  # not addressed to the bot: nothing is looked up
+        return "ignored"  # not addressed to the bot: nothing is looked up
     target = await conversation_target(
         deps.db,
         message.channel.id,
@@ -90,18 +91,21 @@ async def on_message(client: discord.Client, message: discord.Message, refusals:
         replied_has_image=to_bot and replied is not None and _has_image(replied),
     )
     if target is None:
-        return
+        return "ignored"
     owner = target.owner_auth0_id == auth0_id_for(message.author.id)
     instruction = read_instruction(message.content, me.id)
     if not instruction.text:
         if to_bot and not mentioned and not message.content and not in_dm and not every:
             hint = deps.catalog.t(target.owner_language, "conversation.hint", mention=me.mention)
             await _reply(message, hint)
-        return
+            return "hint"
+        return "ignored"
     if owner:
-        await edit_from_message(client, message, target, instruction, refusals)
-    elif mentioned:
+        return await edit_from_message(client, message, target, instruction, refusals)
+    if mentioned:
         await suggest(deps, message, target, instruction)
+        return "suggestion"
+    return "ignored"
 
 
 async def edit_from_message(
@@ -110,8 +114,8 @@ async def edit_from_message(
     target: ConversationTarget,
     instruction: Instruction,
     refusals: Refusals,
-) -> None:
-    """The owner's instruction: an edit, or a refusal told once."""
+) -> str:
+    """The owner's instruction: an edit, or a refusal told once ("edit" or "refused")."""
     source = target.source
     request = VariantRequest(
         user_id=target.owner_user_id,
@@ -132,3 +136,5 @@ async def edit_from_message(
         key = (message.channel.id, target.owner_user_id, exc.key)
         if refusals.first(key, until):
             await _reply(message, localize_error(deps_of(client).catalog, lang, exc))
+        return "refused"
+    return "edit"
