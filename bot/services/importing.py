@@ -96,8 +96,11 @@ async def _store_assets(
         async with gate:
             return await store_portrait(storage, key, asset.data, asset.mime, stored=stored)
 
-    async with asyncio.TaskGroup() as group:  # one failure cancels the rest
-        tasks = [group.create_task(one(i)) for i in range(len(card.assets))]
+    try:
+        async with asyncio.TaskGroup() as group:  # one failure cancels the rest
+            tasks = [group.create_task(one(i)) for i in range(len(card.assets))]
+    except BaseExceptionGroup as failed:  # the first failure, as the caller knows it
+        raise failed.exceptions[0] from None
     return [task.result() for task in tasks]
 
 
