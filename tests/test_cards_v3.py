@@ -520,3 +520,58 @@ def test_missing_and_outside_entries_are_skipped_not_read():
 def test_safe_path(name: str, ok: bool):
     """Only relative forward-slash paths without empty, . or .. parts are accepted."""
     assert safe_path(name) is ok
+
+
+def _noise_png(side: int) -> bytes:
+    rng = random.Random(side)
+    image = Image.frombytes(
+        "RGB", (side, side), bytes(rng.getrandbits(8) for _ in range(side * side * 3))
+    )
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_png_naming_its_picture_many_times_is_refused():
+    """``ccdefault:`` icons repeated until the images add up past the limit are refused (each
+    would be stored as a variant)."""
+    picture = _noise_png(512)
+    count = 64 * 1024 * 1024 // len(picture) + 2
+    card = json.loads(json.dumps(SPEC_EXAMPLE))
+    card["data"]["assets"] = [
+        {"type": "icon", "uri": "ccdefault:", "name": f"i{n}", "ext": "png"} for n in range(count)
+    ]
+    info = PngInfo()
+    info.add_text("ccv3", base64.b64encode(json.dumps(card).encode()).decode())
+    with Image.open(io.BytesIO(picture)) as img:
+        out = io.BytesIO()
+        img.save(out, format="PNG", pnginfo=info)
+    with pytest.raises(InvalidInputError) as exc:
+        parse_card(out.getvalue(), "many.png")
+    assert _reason(exc) == "invalid.card.images_too_large"
+
+
+def test_a_charx_naming_one_entry_many_times_is_refused():
+    """One 1 MB entry named by 100 assets would be 100 MB of images: refused."""
+    image = _noise_png(600)
+    uris = ["embeded://assets/icon/images/main.png"] + ["embeded://assets/other/images/x.png"] * 100
+    data = _zip(
+        [
+            ("card.json", _card_json(*uris)),
+            ("assets/icon/images/main.png", PORTRAIT),
+            ("assets/other/images/x.png", image),
+        ]
+    )
+    with pytest.raises(InvalidInputError) as exc:
+        parse_card(data, "same.charx")
+    assert _reason(exc) == "invalid.card.images_too_large"
+
+
+def test_a_directory_declaring_too_many_entries_is_refused_before_parsing():
+    """The end record's entry count is checked before zipfile reads the directory."""
+    data = bytearray(_zip([("card.json", _card_json())]))
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8 : end + 12] = struct.pack("<HH", 5000, 5000)
+    with pytest.raises(InvalidInputError) as exc:
+        parse_card(bytes(data), "liar.charx")
+    assert _reason(exc) == "invalid.charx.too_many_entries"

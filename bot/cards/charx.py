@@ -14,7 +14,13 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any
 
-from bot.cards.limits import MAX_ASSET_BYTES, check_archive, read_entry, refused
+from bot.cards.limits import (
+    MAX_ASSET_BYTES,
+    check_archive,
+    check_directory,
+    read_entry,
+    refused,
+)
 from bot.cards.model import MAX_CARD_BYTES, not_a_card
 from bot.cards.v3 import Resolver
 
@@ -40,6 +46,7 @@ def read_charx(data: bytes) -> tuple[bytes, Resolver]:
         InvalidInputError: ``invalid.card.too_large``, ``invalid.card.not_a_card`` (not a zip,
             no ``card.json``), or an ``invalid.charx.*`` refusal (see ``check_archive``).
     """
+    check_directory(data)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -53,8 +60,14 @@ def read_charx(data: bytes) -> tuple[bytes, Resolver]:
         raise not_a_card("That .charx file has no card.json.")
     card = read_entry(archive, info, MAX_CARD_BYTES)
 
+    read: dict[str, bytes] = {}  # an entry named by many assets is inflated once
+
     def resolve(path: str) -> bytes | None:
         entry = files.get(path)
-        return None if entry is None else read_entry(archive, entry, MAX_ASSET_BYTES)
+        if entry is None:
+            return None
+        if path not in read:
+            read[path] = read_entry(archive, entry, MAX_ASSET_BYTES)
+        return read[path]
 
     return card, resolve

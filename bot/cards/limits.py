@@ -10,6 +10,7 @@ at the declared size and checks the CRC, so a lying header cannot inflate past t
 from __future__ import annotations
 
 import stat
+import struct
 import zipfile
 import zlib
 
@@ -28,6 +29,13 @@ RATIO_FLOOR = 1024 * 1024
 MAX_ASSET_BYTES = 10 * 1024 * 1024
 """One image asset (the limit of a reference image)."""
 MAX_PATH = 512
+MAX_DIRECTORY_BYTES = 1024 * 1024
+"""The zip's central directory (~120 bytes an entry; 1,000 entries with long names fit)."""
+MAX_IMAGE_TOTAL = 64 * 1024 * 1024
+"""All the images one card may bring, together (also bounds a PNG naming itself many times)."""
+
+_EOCD = b"PK\x05\x06"
+_EOCD_SIZE, _LOCATOR_SIZE, _EOCD64_SIZE = 22, 20, 56
 
 
 def refused(reason_key: str, detail: str) -> InvalidInputError:
@@ -44,6 +52,16 @@ def too_large(size: int, limit: int) -> InvalidInputError:
     )
 
 
+def images_too_large() -> InvalidInputError:
+    """A card whose images add up past ``MAX_IMAGE_TOTAL``."""
+    limit = MAX_IMAGE_TOTAL // 1048576
+    return InvalidInputError(
+        f"The card's images add up to more than {limit} MB.",
+        reason_key="invalid.card.images_too_large",
+        max_mb=limit,
+    )
+
+
 def safe_path(name: str) -> bool:
     """A relative, forward-slash path with no empty, ``.`` or ``..`` part and no drive."""
     if not name or len(name) > MAX_PATH or "\\" in name or "\0" in name:
@@ -57,6 +75,37 @@ def safe_path(name: str) -> bool:
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
     mode = info.external_attr >> 16
     return info.create_system == 3 and stat.S_ISLNK(mode)
+
+
+def _directory(data: bytes) -> tuple[int, int] | None:
+    """The entry count and central-directory size the zip's end records declare (zip64 too),
+    or None when there is no end record."""
+    at = data.rfind(_EOCD, max(0, len(data) - _EOCD_SIZE - 0xFFFF))
+    if at < 0 or len(data) - at < _EOCD_SIZE:
+        return None
+    entries, size = struct.unpack("<HI", data[at + 10 : at + 16])
+    locator = at - _LOCATOR_SIZE
+    if locator >= _EOCD64_SIZE and data[locator : locator + 4] == b"PK\x06\x07":
+        record = data[locator - _EOCD64_SIZE : locator]
+        if record[:4] == b"PK\x06\x06":
+            entries, size = struct.unpack("<QQ", record[32:48])
+    return entries, size
+
+
+def check_directory(data: bytes) -> None:
+    """Refuse a zip whose end record declares too many entries or too large a directory,
+    before ``zipfile`` builds an object for each of them.
+
+    Raises:
+        InvalidInputError: ``invalid.card.too_large`` or ``invalid.charx.too_many_entries``.
+    """
+    if len(data) > MAX_CHARX_BYTES:
+        raise too_large(len(data), MAX_CHARX_BYTES)
+    declared = _directory(data)
+    if declared is not None and (declared[0] > MAX_ENTRIES or declared[1] > MAX_DIRECTORY_BYTES):
+        raise refused(
+            "invalid.charx.too_many_entries", f"{declared[0]} entries (at most {MAX_ENTRIES})"
+        )
 
 
 def check_archive(archive: zipfile.ZipFile, size: int) -> dict[str, zipfile.ZipInfo]:

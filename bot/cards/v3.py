@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.cards.export import card_from_character
+from bot.cards.limits import MAX_IMAGE_TOTAL, images_too_large
 from bot.cards.model import (
     MAX_PROMPT,
     MAX_VARIANTS,
@@ -209,7 +210,7 @@ def read_assets(
     ours = {v.asset: v for v in variants if v.asset}
     portrait: tuple[bytes, str] | None = None
     found: list[CardAsset] = []
-    skipped = 0
+    skipped = total = 0
     for item in raw:
         kind, uri, name = (
             item.get(k) if isinstance(item, dict) else None for k in ("type", "uri", "name")
@@ -217,12 +218,15 @@ def read_assets(
         if not isinstance(kind, str) or not isinstance(uri, str) or kind == "user_icon":
             skipped += 1
             continue
-        name = name.strip() if isinstance(name, str) else ""
+        name = name.replace("\0", "").strip() if isinstance(name, str) else ""
         content = _content(uri, kind, picture, resolve)
         mime = sniff_image(content) if content else None
         if content is None or mime is None:
             skipped += 1
             continue
+        total += len(content)
+        if total > MAX_IMAGE_TOTAL:
+            raise images_too_large()
         if kind == "icon" and name == "main" and portrait is None:
             portrait = (content, mime)
             continue
@@ -232,8 +236,8 @@ def read_assets(
         else:
             prompt = _clip(name or kind, MAX_PROMPT)
             found.append(CardAsset(_THEME_OF_TYPE.get(kind, FOREIGN_THEME), prompt, content, mime))
-    if len(found) > MAX_VARIANTS:
-        raise too_long("variants", len(found), MAX_VARIANTS)
+        if len(found) > MAX_VARIANTS:
+            raise too_long("variants", len(found), MAX_VARIANTS)
     if portrait is None and picture is not None:
         portrait = (picture, sniff_image(picture) or "image/png")
     themes = list(dict.fromkeys(a.theme for a in found))

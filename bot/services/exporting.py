@@ -33,7 +33,7 @@ from db.meta import Meta
 
 CardFormat = Literal["card_v2", "card_v3", "charx"]
 FORMATS: tuple[CardFormat, ...] = ("card_v2", "card_v3", "charx")
-EMBED_BUDGET = {"card_v3": 4 * 1024 * 1024, "charx": 8 * 1024 * 1024}
+EMBED_BUDGET = {"card_v3": 3 * 1024 * 1024, "charx": 8 * 1024 * 1024}
 """Image bytes a card may carry. A PNG's ``data:`` URLs are base64 inside the base64 chunk
 (×16/9), so it carries less than a ``.charx``, which stores the images as they are."""
 _FILENAME = re.compile(r"[^A-Za-z0-9_-]+")
