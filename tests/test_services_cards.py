@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from bot.cards import card_from_character, card_png, parse_card
 from bot.config import Settings
 from bot.errors import InvalidInputError, StorageError
+from bot.services import exporting
 from bot.services.exporting import export_card
 from bot.services.importing import import_card
 from bot.storage.base import Storage
@@ -345,3 +346,24 @@ async def test_a_failed_upload_midway_deletes_what_was_stored(rig: Rig):
     assert failing.puts >= 9
     assert await rig.counts() == rows
     assert rig.keys() == keys
+
+
+async def test_variants_past_the_budget_are_linked_and_not_fetched_back(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+):
+    """With no room left, the V3 PNG lists the variants by their https link and says how many;
+    importing it keeps the themes but fetches none of the links."""
+    monkeypatch.setitem(exporting.EMBED_BUDGET, "card_v3", 0)
+    user, original = await _seed(rig)
+    export = await export_card(rig.db, rig.storage, original.id, user.id, "card_v3")
+    assert export.linked == 3
+    [(filename, png)] = export.files
+    card = _ccv3(png)
+    assert list(SCHEMA.iter_errors(card)) == []
+    assert all(a["uri"].startswith("http") for a in card["data"]["assets"][1:])
+    keys = rig.keys()
+    parsed = parse_card(png, filename)
+    assert parsed.skipped_assets == 3
+    copy = (await import_card(rig.db, rig.storage, user.id, parsed)).character
+    assert await _shape(rig, copy.id) == [("Winter", []), ("Night", [])]
+    assert len(rig.keys()) == len(keys) + 2  # the portrait and its thumbnail only
