@@ -100,6 +100,15 @@ async def test_export_and_import_round_trip(
     character_id = await _character_with_variants(stack, member)
     filename, data = await _export(stack, member, character_id, fmt)
     assert filename.endswith(suffix)
+    if fmt == "charx":  # the default stays the V2 JSON and PNG, with a pointer to V3
+        ix = await stack.command(member, "character export", {"character": character_id})
+        await ix.wait_for(lambda i: any(m.get("attachments") for m in i.messages()), 15)
+        message = next(m for m in ix.messages() if m.get("attachments"))
+        assert sorted(a["filename"].split(".", 1)[1] for a in message["attachments"]) == [
+            "card.png",
+            "json",
+        ]
+        assert "Its 2 variants travel as images too" in message["content"]
     if fmt == "charx":
         names = zipfile.ZipFile(io.BytesIO(data)).namelist()
         assert "card.json" in names

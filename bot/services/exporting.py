@@ -41,12 +41,13 @@ _FILENAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 @dataclass(frozen=True)
 class CardFiles:
-    """The files of an export, the character's name, and how many variants were linked (not
-    embedded) for lack of room."""
+    """The files of an export, the character's name, how many variants it has, and how many
+    were linked (not embedded) for lack of room."""
 
     name: str
     files: list[tuple[str, bytes]]
     linked: int
+    variants: int = 0
 
 
 def export_filename(name: str | None, fallback: str) -> str:
@@ -97,12 +98,14 @@ async def export_card(
     portrait = await storage.get(key) if key else None
     v2 = card_from_character(character, export.themes, export.variants, creator=export.creator)
     name = character.name or ""
+    theme_ids = {t.id for t in export.themes}
+    count = sum(1 for v in export.variants if v.theme_id in theme_ids)
     if fmt == "card_v2":
         files = [(f"{stem}.json", card_json_bytes(v2))]
         if portrait is not None:
             png = await asyncio.to_thread(card_png, v2, portrait)
             files.append((f"{stem}.card.png", png))
-        return CardFiles(name, files, 0)
+        return CardFiles(name, files, 0, count)
     budget = EMBED_BUDGET[fmt] - (len(portrait) if portrait and fmt == "charx" else 0)
     images, linked = await _images(storage, export, budget)
     packaging: Packaging = (
@@ -121,8 +124,8 @@ async def export_card(
     )
     if fmt == "charx":
         archive = await asyncio.to_thread(write_charx, card, embedded)
-        return CardFiles(name, [(f"{stem}.charx", archive)], linked)
+        return CardFiles(name, [(f"{stem}.charx", archive)], linked, count)
     if portrait is None:
-        return CardFiles(name, [(f"{stem}.v3.json", card_json_bytes(card))], linked)
+        return CardFiles(name, [(f"{stem}.v3.json", card_json_bytes(card))], linked, count)
     png = await asyncio.to_thread(card_png, v2_backfill(v2), portrait, v3=card)
-    return CardFiles(name, [(f"{stem}.v3.card.png", png)], linked)
+    return CardFiles(name, [(f"{stem}.v3.card.png", png)], linked, count)

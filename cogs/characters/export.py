@@ -37,5 +37,8 @@ async def send_export(
     text = t(member.lang, _DONE_KEYS[fmt], name=export.name)
     if export.linked:
         text += "\n" + t(member.lang, "export.linked", count=export.linked)
+    if fmt == "card_v2" and export.variants:  # the V2 card lists variants only as links
+        command = deps.command_ids.mention("character export")
+        text += "\n" + t(member.lang, "export.hint_v3", count=export.variants, command=command)
     files = [discord.File(io.BytesIO(data), filename=name) for name, data in export.files]
     await respond(interaction, text, files=files)
