@@ -575,3 +575,18 @@ def test_a_directory_declaring_too_many_entries_is_refused_before_parsing():
     with pytest.raises(InvalidInputError) as exc:
         parse_card(bytes(data), "liar.charx")
     assert _reason(exc) == "invalid.charx.too_many_entries"
+
+
+def test_nul_characters_leave_asset_names_and_types():
+    """PostgreSQL refuses NUL in text: an asset's name and type lose them."""
+    pic = base64.b64encode(_image((9, 9, 9))).decode()
+    card = json.loads(json.dumps(SPEC_EXAMPLE))
+    card["data"]["assets"] = [
+        {"type": "emo\0tion", "uri": f"data:image/png;base64,{pic}", "name": "sa\0d", "ext": "png"},
+        {"type": "\0", "uri": f"data:image/png;base64,{pic}", "name": "\0", "ext": "png"},
+    ]
+    parsed = parse_card(json.dumps(card).encode(), "c.json")
+    assert [(a.theme, a.prompt) for a in parsed.assets] == [
+        ("Expressions", "sad"),
+        ("Imported", "image"),
+    ]

@@ -198,8 +198,9 @@ def read_assets(
     its other images as variants; links, sounds, user icons and unreadable entries are skipped.
 
     Raises:
-        InvalidInputError: ``invalid.card.field_too_long`` (too many assets or variants), or
-            whatever ``resolve`` raises for a refused entry.
+        InvalidInputError: ``invalid.card.field_too_long`` (too many assets or variants),
+            ``invalid.card.images_too_large``, or whatever ``resolve`` raises for a refused
+            entry.
     """
     raw = data.get("assets")
     if not isinstance(raw, list):  # the spec's default: the PNG is the main icon
@@ -218,6 +219,7 @@ def read_assets(
         if not isinstance(kind, str) or not isinstance(uri, str) or kind == "user_icon":
             skipped += 1
             continue
+        kind = kind.replace("\0", "").strip()
         name = name.replace("\0", "").strip() if isinstance(name, str) else ""
         content = _content(uri, kind, picture, resolve)
         mime = sniff_image(content) if content else None
@@ -234,7 +236,7 @@ def read_assets(
         if mine is not None:
             found.append(CardAsset(mine.theme, mine.prompt, content, mime))
         else:
-            prompt = _clip(name or kind, MAX_PROMPT)
+            prompt = _clip(name or kind or "image", MAX_PROMPT)
             found.append(CardAsset(_THEME_OF_TYPE.get(kind, FOREIGN_THEME), prompt, content, mime))
         if len(found) > MAX_VARIANTS:
             raise too_long("variants", len(found), MAX_VARIANTS)
