@@ -130,20 +130,36 @@ async def test_export_and_import_round_trip(
     assert all({v.meta["imageKey"], v.meta["thumbnailKey"]} <= keys for v in variants)
 
 
-def _bomb() -> bytes:
+def _evil(kind: str) -> bytes:
     out = io.BytesIO()
+    card = '{"spec":"chara_card_v3","spec_version":"3.0","data":{"name":"Evil"}}'
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "card.json", '{"spec":"chara_card_v3","spec_version":"3.0","data":{"name":"B"}}'
-        )
-        archive.writestr("assets/other/images/bomb.png", b"\0" * (40 * 1024 * 1024))
+        archive.writestr("card.json", card)
+        if kind == "traversal":
+            archive.writestr("../../../etc/cron.d/evil", b"* * * * * root true")
+        elif kind == "entries":
+            for i in range(10_000):
+                archive.writestr(f"assets/other/other/{i}.txt", b"")
+        else:
+            archive.writestr("assets/other/images/bomb.png", b"\0" * (40 * 1024 * 1024))
     return out.getvalue()
 
 
-async def test_malicious_charx_is_refused_and_nothing_is_stored(stack: Stack, session_factory):
-    """A zip bomb uploaded to /character import gets a clear, localised refusal; no character,
-    theme or variant row and no stored object appears."""
-    member = stack.member("mordred")
+@pytest.mark.parametrize(
+    ("kind", "locale", "expected"),
+    [
+        ("traversal", "en-US", "points outside the archive"),
+        ("entries", "ja", "中のファイルが多すぎます"),
+        ("bomb", "ko", "압축 폭탄"),
+    ],
+)
+async def test_malicious_charx_is_refused_and_nothing_is_stored(
+    stack: Stack, session_factory, kind: str, locale: str, expected: str
+):
+    """Path traversal, 10,000 entries and a zip bomb uploaded to /character import get a clear
+    refusal in the member's language; no character, theme or variant row and no stored object
+    appears."""
+    member = stack.member(f"mordred-{kind}", locale=locale)
 
     async def counts() -> list[Any]:
         async with session_factory() as s:
@@ -153,12 +169,10 @@ async def test_malicious_charx_is_refused_and_nothing_is_stored(stack: Stack, se
             ]
 
     before, keys = await counts(), stack.s3.list_keys(stack.bucket)
-    ix = await stack.command(
-        member, "character import", attachments={"card": ("bomb.charx", _bomb(), "application/zip")}
-    )
+    upload = {"card": (f"{kind}.charx", _evil(kind), "application/zip")}
+    ix = await stack.command(member, "character import", attachments=upload)
     text = await wait_ephemeral_text(ix)
-    assert "That .charx file was refused" in text
-    assert "zip bomb" in text
+    assert expected in text
     assert "Traceback" not in text
     assert await counts() == before
     assert stack.s3.list_keys(stack.bucket) == keys
