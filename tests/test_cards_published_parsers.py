@@ -1,6 +1,8 @@
 """Our exports read by published card parsers (DESIGN.md: "Test exports against such published
 parsers"): ``aichar`` reads only the V1 fields at a card's top level, ``tavern-card`` reads the
-PNG chunks (``ccv3`` first) and the nested data. Skipped where a parser is not installed."""
+PNG chunks (``ccv3`` first) and the nested data. Skipped where a parser is not installed
+(proposed as dev dependencies ``aichar>=1.0.5`` and ``tavern-card>=0.1.1``; they join
+pyproject.toml with the next ``make lock``)."""
 
 from __future__ import annotations
 
