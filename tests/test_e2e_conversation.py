@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from bot.errors import NotFoundError, NotOwnerError
 from bot.i18n import Catalog
 from db.meta import (
     CONVERSATION_ID,
@@ -211,6 +212,16 @@ async def test_a_mention_then_a_reply_build_on_each_other(stack: Stack, session_
     assert history_images == [first_png]
     assert any("now make it snow" in t for t in texts)
     assert images == [first_png]  # the edit starts from the replied-to variant
+
+    # a cancel after completion says so and changes nothing; someone else's id is refused
+    owner = await _user(session_factory, member)
+    pipeline = stack.bot.deps.pipeline
+    assert await pipeline.cancel(second.meta["generationId"], owner.id) == "finished"
+    with pytest.raises(NotOwnerError):
+        await pipeline.cancel(second.meta["generationId"], "someone-else")
+    with pytest.raises(NotFoundError):
+        await pipeline.cancel("not-a-generation", owner.id)
+    assert (await _user(session_factory, member)).daily_used == owner.daily_used
 
 
 # ------------------------------------------------------------------------------ acceptance 2
@@ -501,6 +512,10 @@ async def test_use_as_portrait_keeps_the_old_one_and_the_card_follows(
     made = await _variant(session_factory, (await _bot_reply(stack, thread_id, again["id"])))
     assert made.meta[SOURCE_IMAGE_KEY] == now.meta[IMAGE_KEY]
 
+    for action in (":fav", ":del"):
+        refused = await stack.fake.click(other, shown, find_id(shown, action))
+        assert await wait_ephemeral_text(refused) == en("error.not_owner")
+    assert FAVORITE not in (await _variant(session_factory, shown)).meta
     fav = await stack.fake.click(member, shown, find_id(shown, ":fav"))
     await wait_update(fav)
     assert (await _variant(session_factory, shown)).meta[FAVORITE] is True
