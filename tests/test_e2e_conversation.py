@@ -33,7 +33,6 @@ from tests.e2e import (
     running_stack,
     wait_ephemeral_text,
     wait_final,
-    wait_reply,
     wait_update,
 )
 from tests.fakes.discord.chat import (
@@ -147,6 +146,23 @@ async def _until(predicate, timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
+
+
+async def _private_with(ix, suffix: str) -> dict:
+    """The private message answering a press that carries a button ending with ``suffix``."""
+
+    def found() -> dict | None:
+        for message in ix.messages():
+            if message.get("flags", 0) & 64 and any(
+                c.endswith(suffix) for c in custom_ids(message)
+            ):
+                return message
+        return None
+
+    await ix.wait_for(lambda _: found() is not None)
+    message = found()
+    assert message is not None
+    return message
 
 
 async def _say(stack: Stack, channel_id: str, who, text: str, **kw: Any) -> dict:
@@ -520,7 +536,8 @@ async def test_use_as_portrait_keeps_the_old_one_and_the_card_follows(
     await wait_update(fav)
     assert (await _variant(session_factory, shown)).meta[FAVORITE] is True
     delete = await stack.fake.click(member, shown, find_id(shown, ":del"))
-    confirm = await wait_reply(delete)
+    confirm = await _private_with(delete, ":delok")
+    assert confirm["content"] == en("variant.delete_confirm")
     done = await stack.fake.click(member, confirm, find_id(confirm, ":delok"))
     await wait_update(done)
     async with session_factory() as s:
@@ -544,8 +561,15 @@ async def test_in_a_dm_the_channel_is_the_conversation(stack: Stack, session_fac
     await _plenty(session_factory, member)
     assert set(stack.fake.threads) == threads
     character_id = find_id(card, ":fav").split(":")[1]
-    async with session_factory() as s:
-        assert (await s.get(Character, character_id)).meta[CONVERSATION_ID] == dm["id"]
+
+    async def conversation() -> str | None:
+        async with session_factory() as s:
+            return (await s.get(Character, character_id)).meta.get(CONVERSATION_ID)
+
+    async with asyncio.timeout(10):  # stored just after the card is shown
+        while await conversation() is None:
+            await asyncio.sleep(0.01)
+    assert await conversation() == dm["id"]
     asked = await _say(stack, dm["id"], member, "hold a sword", reply_to=card, reply_mention=False)
     made = await _variant(session_factory, (await _bot_reply(stack, dm["id"], asked["id"])))
     assert made.character_id == character_id
