@@ -225,20 +225,20 @@ class GenerationRunner:
         self.checkpoint(job)
         job.phase = "saving"
 
-    def running_job(self, generation_id: str) -> Job | None:
-        """The job of a generation running (or waiting) in this process."""
-        return self._jobs.get(generation_id)
-
     async def cancel(
         self, generation_id: str, *, wait: float = CANCEL_WAIT_SECONDS
     ) -> CancelResult | None:
-        """Cancel a generation running in this process; None when it runs in none here.
-        "saving" when it is already saving what it made (it will finish). On "cancelled" the
-        generation has been failed and refunded when this returns (within ``wait``)."""
+        """Cancel a generation running in this process; None when none runs here (or it is
+        just ending: its row tells how). "saving" when it is already saving what it made (it
+        will finish). On "cancelled" the generation has been failed and refunded when this
+        returns (within ``wait``)."""
         job = self._jobs.get(generation_id)
         if job is None:
             return None
-        if job.phase in ("saving", "done"):
+        if job.phase == "done":  # ending now: its row tells how
+            await job.settled.wait()
+            return None
+        if job.phase == "saving":
             return "saving"
         job.cancel_requested = True
         if job.phase in ("queued", "provider") and job.task is not None:
