@@ -96,8 +96,12 @@ async def on_message(client: discord.Client, message: discord.Message, refusals:
     instruction = read_instruction(message.content, me.id)
     if not instruction.text:
         if to_bot and not mentioned and not message.content and not in_dm and not every:
-            hint = deps.catalog.t(target.owner_language, "conversation.hint", mention=me.mention)
-            await _reply(message, hint)
+            key = (message.channel.id, str(message.author.id), "conversation.hint")
+            if refusals.first(key, datetime.now(UTC) + REFUSAL_QUIET):  # once, not per reply
+                hint = deps.catalog.t(
+                    target.owner_language, "conversation.hint", mention=me.mention
+                )
+                await _reply(message, hint)
             return "hint"
         return "ignored"
     if owner:
