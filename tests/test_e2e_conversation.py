@@ -574,3 +574,38 @@ async def test_in_a_dm_the_channel_is_the_conversation(stack: Stack, session_fac
     made = await _variant(session_factory, (await _bot_reply(stack, dm["id"], asked["id"])))
     assert made.character_id == character_id
     assert made.meta[CONVERSATION_ID] == dm["id"]
+
+
+async def test_refused_instructions_are_answered_once_and_cost_nothing(
+    stack: Stack, session_factory
+):
+    """A too long instruction is answered with the reason; a banned owner hears it once for
+    two messages; neither charges anything or asks Gemini."""
+    member = stack.member("dagonet")
+    _, thread_id, _ = await _character(stack, session_factory, member, "a court jester")
+    used = (await _user(session_factory, member)).daily_used
+    gemini = len(stack.gemini.requests)
+    long = await _say(stack, thread_id, member, "x" * 600, mention_bot=True)
+    told = await _bot_reply(stack, thread_id, long["id"], image=False)
+    assert told["content"] == en("invalid.too_long", what="instruction", length=600, limit=500)
+
+    async with session_factory.begin() as s:
+        await s.execute(
+            update(User)
+            .where(User.auth0_id == f"oauth2|discord|{member.id}")
+            .values(account_status="banned")
+        )
+    refused = _handled(stack, "refused")
+    first = await _say(stack, thread_id, member, "juggle", mention_bot=True)
+    second = await _say(stack, thread_id, member, "juggle more", mention_bot=True)
+    await _until(lambda: _handled(stack, "refused") >= refused + 2)
+    answers = [
+        m
+        for m in stack.fake.channel_messages(thread_id)
+        if _reference(m) in (first["id"], second["id"])
+    ]
+    assert [m["content"] for m in answers] == [
+        en("error.account_restricted", status=en("mod.status.banned"))
+    ]
+    assert (await _user(session_factory, member)).daily_used == used
+    assert len(stack.gemini.requests) == gemini

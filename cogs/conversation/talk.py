@@ -11,7 +11,7 @@ from typing import Any
 
 import discord
 
-from bot.errors import DomainError, QuotaExceededError
+from bot.errors import DomainError, InvalidInputError, QuotaExceededError
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, localize_error
 from bot.services.accounts import auth0_id_for
@@ -137,7 +137,8 @@ async def edit_from_message(
     except DomainError as exc:
         now = datetime.now(UTC)
         until = exc.resets_at if isinstance(exc, QuotaExceededError) else now + REFUSAL_QUIET
-        key = (message.channel.id, target.owner_user_id, exc.key)
+        reason = exc.reason_key if isinstance(exc, InvalidInputError) else None
+        key = (message.channel.id, target.owner_user_id, reason or exc.key)
         if refusals.first(key, until):
             await _reply(message, localize_error(deps_of(client).catalog, lang, exc))
         return "refused"
