@@ -275,18 +275,22 @@ async def test_a_reply_to_the_portrait_edits_the_portrait_and_a_tag_picks_the_th
 
 
 async def test_variant_create_chains_from_the_newest_image(stack: Stack, session_factory):
-    """/variant create in the thread starts from the newest image of the conversation, and its
-    message carries the variant buttons and is remembered for replies."""
+    """/variant create in the thread starts from the newest image of the conversation, keeps
+    its own default theme ("Variations"), joins the conversation, and its message carries the
+    variant buttons."""
     member = stack.member("lancelot")
     _, thread_id, _ = await _character(stack, session_factory, member, "a brooding swordsman")
-    asked = await _say(stack, thread_id, member, "add a scar", mention_bot=True)
+    asked = await _say(stack, thread_id, member, "#scars add a scar", mention_bot=True)
     first = await _variant(session_factory, (await _bot_reply(stack, thread_id, asked["id"])))
+    assert await _theme_of(session_factory, first) == "scars"
     ix = await stack.command(
         member, "variant create", {"instruction": "smile"}, channel_id=thread_id
     )
     result = await wait_final(ix)
     made = await _variant(session_factory, result)
     assert made.meta[PARENT_VARIANT_ID] == first.id
+    assert made.meta[CONVERSATION_ID] == thread_id
+    assert await _theme_of(session_factory, made) == "Variations"
     assert {c.split(":")[-1] for c in custom_ids(result)} == {"portrait", "fav", "del"}
 
 

@@ -48,6 +48,7 @@ async def variant_flow(
             instruction=instruction,
             theme_name=theme,
             progress=progress,
+            conversation_id=str(thread_id) if thread_id is not None else None,
         ),
     )
     if outcome.variant is None or outcome.theme is None:  # pragma: no cover - always set

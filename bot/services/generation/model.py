@@ -59,6 +59,9 @@ class VariantRequest:
     conversation_id: str | None = None
     instruction_message_id: str | None = None
     suggested_by: str | None = None
+    conversation_theme: bool = True
+    """In a conversation with no theme named: the theme last used there (a message), or
+    "Variations" all the same (``/variant create``, whose default the design fixes)."""
 
 
 @dataclass

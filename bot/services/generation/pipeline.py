@@ -109,9 +109,11 @@ class GenerationPipeline:
         instruction: str,
         theme_name: str | None = None,
         progress: Progress = no_progress,
+        conversation_id: str | None = None,
     ) -> Outcome:
         """Edit the character's newest image with an instruction; file it under a theme
-        (created when missing; "Variations" when none is given).
+        (created when missing; "Variations" when none is given). With ``conversation_id`` (the
+        character's thread) it waits its turn there like the member's messages.
 
         Raises:
             NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
@@ -123,6 +125,8 @@ class GenerationPipeline:
                 character_id=character_id,
                 instruction=instruction,
                 theme_name=theme_name,
+                conversation_id=conversation_id,
+                conversation_theme=False,
             ),
             progress,
         )

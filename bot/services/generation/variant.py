@@ -78,7 +78,7 @@ def _has_image(character: Character) -> None:
 
 async def _prepare(runner: GenerationRunner, request: VariantRequest) -> _Prepared:
     theme: str | None
-    if request.conversation_id is None:
+    if request.conversation_id is None or not request.conversation_theme:
         text, theme = variant_inputs(request.instruction, request.theme_name)
     else:  # no theme named: the conversation's, found when the turn comes
         text, _ = variant_inputs(request.instruction, None)
