@@ -180,6 +180,10 @@ async def test_guild_b_moderator_cannot_change_what_guild_a_sees(stack: Stack, s
         )
     )
     favorite = next(c for c in custom_ids(shown) if c.endswith(":fav"))
+    opened = await stack.command(member_b, "profile edit", channel_id=g.general_b["id"])
+    await opened.acknowledged(timeout=3)
+    assert opened.modal is not None
+    profile_modal = opened.modal["custom_id"]
 
     blocked = await say(
         stack,
@@ -197,6 +201,16 @@ async def test_guild_b_moderator_cannot_change_what_guild_a_sees(stack: Stack, s
     assert await say(stack, member_b, g.general_b, "collection list") == refusal
     press = await stack.fake.click(member_b, shown, favorite)
     assert await wait_ephemeral_text(press) == refusal
+    submitted = await stack.fake.submit_modal(
+        member_b,
+        g.general_b["id"],
+        profile_modal,
+        {"display_name": "Blocked", "bio": "", "website": "", "profession": ""},
+    )
+    assert await wait_ephemeral_text(submitted) == refusal
+    async with session_factory() as s:
+        assert (await s.get(User, user.id)).display_name != "Blocked"
+        assert (await s.get(User, user.id)).account_status == "active"
     choices = await stack.fake.autocomplete(
         member_b, g.general_b["id"], "character show", {"character": "Own"}, focused="character"
     )
