@@ -1,6 +1,7 @@
-"""/mod setup's check that the bot can post in the channels it is given: the showcase channel
-needs View Channel, Send Messages, Embed Links and Attach Files (cards carry their picture);
-the log channel needs View Channel, Send Messages and Embed Links.
+"""/mod setup's check that the bot can post in the channels it is given: View Channel, Send
+Messages, Embed Links and Attach Files in both the showcase channel (cards carry their picture,
+attached when the images are not reachable by URL) and the log channel (reports carry the
+reported character's card), the same set ``charbot doctor`` checks.
 
 The bot's permissions in the channel come from the interaction itself when it is the channel
 the command was run in (``app_permissions``), else from the guild's cached roles and the
@@ -14,7 +15,7 @@ from typing import Any
 import discord
 
 SHOWCASE_NEEDS = ("view_channel", "send_messages", "embed_links", "attach_files")
-LOG_NEEDS = ("view_channel", "send_messages", "embed_links")
+LOG_NEEDS = SHOWCASE_NEEDS
 
 
 def _resolved(interaction: discord.Interaction[Any], channel_id: int) -> discord.Permissions:
