@@ -10,6 +10,9 @@ other guilds are unaffected."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +26,12 @@ from bot.interactions.replies import report_error
 from bot.services.accounts import NewMember, find_member_here, find_user_id, resolve_member
 from db.models import User
 
+log = logging.getLogger(__name__)
+
 _CALLER = "caller"
+AUTOCOMPLETE_CHECK_SECONDS = 2.0
+"""Autocomplete must answer within 3 s and cannot be deferred: a check that takes longer
+answers no choices (failing closed)."""
 OPEN_TO_BLOCKED: frozenset[str] = frozenset({"account", "help"})
 """Top-level commands a member blocked in a guild may still use there."""
 
@@ -110,7 +118,8 @@ async def admitted(interaction: discord.Interaction[Any], *, open_to_blocked: bo
         return True
     if interaction.type is discord.InteractionType.autocomplete:
         deps = deps_of(interaction.client)
-        user_id, blocked = await find_member_here(deps.db, interaction.user.id, guild_id)
+        async with asyncio.timeout(AUTOCOMPLETE_CHECK_SECONDS):
+            user_id, blocked = await find_member_here(deps.db, interaction.user.id, guild_id)
         if user_id is not None:
             deps.users.remember(interaction.user.id, user_id)
         if blocked and not interaction.response.is_done():
@@ -130,6 +139,9 @@ async def checked(interaction: discord.Interaction[Any], *, open_to_blocked: boo
         return await admitted(interaction, open_to_blocked=open_to_blocked)
     except Exception as exc:  # noqa: BLE001 - every error becomes a reply here, and is logged
         if interaction.type is discord.InteractionType.autocomplete:
+            log.warning("could not check user=%s for autocomplete; no choices", interaction.user.id)
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.response.autocomplete([])
             return False
         await report_error(interaction, exc)
         return False
