@@ -6,6 +6,7 @@ can post in the channels it is given."""
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from tests.e2e import (
     wait_ephemeral_text,
     wait_final,
     wait_reply,
+    wait_update,
 )
 from tests.e2e_guilds import add_channel, add_guild, also_member
 from tests.factories import make_character, make_user
@@ -270,6 +272,45 @@ async def _rows(session_factory, character_id: str, member) -> tuple:
             .where(GuildHiddenCharacter.character_id == character_id)
         )
         return character.is_public, user.account_status, platform_actions, hidden
+
+
+async def test_gallery_pages_in_guild_b_skip_what_b_hid(stack: Stack, session_factory):
+    """Next on /gallery browse in B never shows a character B's moderators hid (it sits on the
+    second page); the same Next in A shows it."""
+    tag = f"pages{next(_n)}"
+    g = await Guilds(stack, tag).build()
+    async with session_factory.begin() as s:
+        owner = await make_user(s, allow_gallery_showcase=True)
+        base = datetime.now(UTC) - timedelta(hours=1)
+        made = [
+            await make_character(
+                s,
+                owner,
+                name=f"{tag} #{i}",
+                is_public=True,
+                tags=[tag],
+                created_at=base + timedelta(minutes=i),
+            )
+            for i in range(7)
+        ]
+    oldest = made[0]  # newest first: the oldest is on page 2
+    mod_b = stack.fake.add_member(g.b.id, f"modb{tag}", permissions=MANAGE_MESSAGES)
+    await say(stack, mod_b, g.general_b, "mod unpublish", {"character": oldest.id, "reason": "no"})
+    viewer_a = stack.member(f"viewer{tag}")
+    viewer_b = also_member(stack, g.b, viewer_a)
+
+    async def second_page(member, channel) -> list[str]:
+        ix = await stack.command(member, "gallery browse", {"tag": tag}, channel_id=channel["id"])
+        first = await wait_reply(ix)
+        following = next(c for c in custom_ids(first) if c.startswith("gb:n"))
+        press = await stack.fake.click(member, first, following)
+        await wait_update(press)
+        return [e["title"] for e in stack.fake.message(first["id"])["embeds"]]
+
+    assert oldest.name in await second_page(viewer_a, g.general_a)
+    shown_b = await second_page(viewer_b, g.general_b)
+    assert oldest.name not in shown_b
+    assert shown_b == [f"{tag} #1"]
 
 
 # -- acceptance 2: a platform moderator acts everywhere -----------------------------------------
