@@ -85,8 +85,10 @@ def build_deps(
         image_model=settings.gemini_image_model,
         rate_limit=rate_limit,
         metrics=metrics,
+        settle_within=settings.stale_generation_minutes * 60.0,
     )
     admission = Admission(settings.database_pool_size)
+    metrics.track_database(lambda: db.outage.down, lambda: db.outage.seconds)
     metrics.track_queues(
         lambda: pipeline.slots.waiting,
         lambda: rate_limit.waiting if rate_limit else 0,
@@ -133,6 +135,7 @@ class CharBot(commands.AutoShardedBot):
                 metrics,
                 gateway_connected=self.gateway_connected,
                 database_ok=deps.db.answers,
+                outage=deps.db.outage,
                 host=settings.metrics_host,
                 port=settings.metrics_port,
             )
