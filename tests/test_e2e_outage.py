@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import re
 from collections import Counter
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -52,7 +54,9 @@ async def stack(database_url, engine, proxy, tmp_path_factory):
         async with running_stack(
             proxy.url(database_url), tmp_path_factory.mktemp("e2e-outage"), gemini=gemini
         ) as s:
-            await s.start_bot(generation_concurrency=CONCURRENCY)
+            await s.start_bot(
+                generation_concurrency=CONCURRENCY, metrics_port=0, metrics_host="127.0.0.1"
+            )
             yield s
     finally:
         await gemini.stop()
@@ -76,6 +80,15 @@ def bot_log(stack: Stack):
     root.addHandler(handler)
     yield buffer
     root.removeHandler(handler)
+
+
+async def _fetch(stack: Stack, path: str) -> tuple[int, str]:
+    assert stack.bot is not None and stack.bot.ops is not None
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{stack.bot.ops.port}{path}") as response,
+    ):
+        return response.status, await response.text()
 
 
 async def _until(predicate, timeout: float) -> None:
@@ -139,12 +152,21 @@ async def test_a_database_outage_is_settled_when_it_returns(
         during = [await stack.command(late, "quota") for _ in range(QUOTA_CHECKS)]
         during.append(await stack.command(late, "character create", {"description": "a squire"}))
         texts = [await wait_ephemeral_text(ix, timeout=5) for ix in during]
+        health_during = await _fetch(stack, "/healthz")
+        metrics_during = await _fetch(stack, "/metrics")
         await asyncio.sleep(OUTAGE_SECONDS)
     finally:
         await proxy.restore()
         gemini.image_latency = 0.0
 
     await _wait_settled(session_factory, SETTLED_WITHIN)
+
+    assert health_during[0] == 503
+    body = json.loads(health_during[1])
+    assert body["database"] == "unreachable"
+    assert "database_unreachable_since" in body
+    assert "charbot_database_unreachable 1.0" in metrics_during[1]
+    assert "charbot_database_unreachable 0.0" in (await _fetch(stack, "/metrics"))[1]
 
     for text in texts:
         assert "database is unavailable" in text
