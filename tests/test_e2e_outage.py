@@ -83,7 +83,8 @@ def bot_log(stack: Stack):
 
 
 async def _fetch(stack: Stack, path: str) -> tuple[int, str]:
-    assert stack.bot is not None and stack.bot.ops is not None
+    assert stack.bot is not None
+    assert stack.bot.ops is not None
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"http://127.0.0.1:{stack.bot.ops.port}{path}") as response,

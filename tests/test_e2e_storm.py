@@ -11,6 +11,7 @@ busy.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 
 import pytest
@@ -68,7 +69,7 @@ async def _ride_out_a_storm(stack: Stack, session_factory, seconds: float, tag: 
         )
         refused = [r for r in mine if r.failure == "429"]
         assert len(refused) > 3, "the storm outlasted the retry budget"  # waited, not failed
-        for before, after in zip(mine, mine[1:], strict=False):
+        for before, after in itertools.pairwise(mine):
             if before.failure == "429" and before.model == after.model:
                 assert after.received_at - before.received_at >= RETRY_AFTER
     async with session_factory() as s:

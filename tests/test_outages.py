@@ -72,7 +72,8 @@ async def test_the_outage_begins_once_and_its_end_is_logged_once(caplog):
     assert outage.saw(_operational())
     outage.answered_with_error()
     outage.answered_with_error()
-    assert outage.down and outage.since is not None
+    assert outage.down
+    assert outage.since is not None
     now[0] = 106.5
     assert outage.seconds == pytest.approx(6.5)
     outage.back()
@@ -82,7 +83,8 @@ async def test_the_outage_begins_once_and_its_end_is_logged_once(caplog):
     assert lines[0].startswith("database unreachable since ")
     assert lines[1].startswith("database back after 6.5 s (unreachable since ")
     assert lines[1].endswith("2 interactions answered with an error)")
-    assert not outage.down and outage.seconds == 0.0
+    assert not outage.down
+    assert outage.seconds == 0.0
 
 
 # --------------------------------------------------------------------------- the log
@@ -104,7 +106,8 @@ def test_repeat_filter_keeps_one_line_per_kind_per_interval():
     except ConnectionRefusedError as error:
         exc = error
     first = _record("answered during an outage: %s", exc)
-    assert repeat.filter(first) and first.exc_info is not None
+    assert repeat.filter(first)
+    assert first.exc_info is not None
     passed = [repeat.filter(_record("answered during an outage: %s", exc)) for _ in range(119)]
     assert passed.count(True) == 0
     assert repeat.filter(_record("something else %s", exc))
@@ -226,12 +229,14 @@ def test_waiting_out_a_busy_provider_never_comes_sooner_than_asked():
     policy = RetryPolicy(max_retries=3, wait_seconds=300)
     for index in range(3, 40):
         wait = policy.next_wait(index, 2.0, waited=10.0)
-        assert wait is not None and wait >= 2.0
+        assert wait is not None
+        assert wait >= 2.0
     assert policy.next_wait(3, 2.0, waited=299.0) is None
     assert policy.next_wait(3, None, waited=10.0) is None
     assert RetryPolicy(max_retries=3).next_wait(3, 2.0, waited=1.0) is None
     long = policy.next_wait(0, 120.0, waited=0.0)
-    assert long is not None and long >= 120.0
+    assert long is not None
+    assert long >= 120.0
 
 
 async def test_a_storm_longer_than_the_retries_is_waited_out_and_reported():
