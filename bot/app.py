@@ -211,8 +211,9 @@ class CharBot(commands.AutoShardedBot):
                 self.deps.metrics.refunded(sum(1 for f in failed if f.refunded), source="sweep")
                 if failed:
                     log.warning("failed and refunded %d stale generations", len(failed))
-            except Exception:
-                log.exception("stale generation sweep failed")
+            except Exception as error:  # an outage is logged once, by the database handle
+                if not self.deps.db.outage.saw(error):
+                    log.exception("stale generation sweep failed")
             await asyncio.sleep(self.deps.settings.sweep_interval_seconds)
 
     async def on_ready(self) -> None:

@@ -92,6 +92,11 @@ async def _fetch(stack: Stack, path: str) -> tuple[int, str]:
         return response.status, await response.text()
 
 
+def _told_to_wait(ix) -> bool:
+    content = str((ix.original() or {}).get("content") or "")
+    return "database is unavailable; waiting for it to come back" in content
+
+
 async def _until(predicate, timeout: float) -> None:
     async def poll() -> None:
         while not predicate():
@@ -147,6 +152,10 @@ async def test_a_database_outage_is_settled_when_it_returns(
             lambda: sum(1 for r in gemini.requests if r.model == IMAGE_MODEL) >= CONCURRENCY,
             timeout=15,
         )
+        told_to_wait = [
+            asyncio.create_task(ix.wait_for(_told_to_wait, timeout=OUTAGE_SECONDS + 20))
+            for ix in creates
+        ]
         await proxy.cut()
         gemini.fail_next("image_safety", times=SAFETY_FAILURES, model=IMAGE_MODEL)
         late = stack.member("latecomer")
@@ -161,6 +170,7 @@ async def test_a_database_outage_is_settled_when_it_returns(
         gemini.image_latency = 0.0
 
     await _wait_settled(session_factory, SETTLED_WITHIN)
+    await asyncio.gather(*told_to_wait)  # every progress message said it waits for the database
 
     assert health_during[0] == 503
     body = json.loads(health_during[1])
