@@ -32,6 +32,8 @@ from db.outage import is_unreachable
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+GENERATED = "generation_completed"
+"""``extras`` flag: the interaction's generation completed (its unit was rightly used)."""
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_MARGIN = timedelta(seconds=45)
 
@@ -143,6 +145,8 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
     outage = not isinstance(original, DomainError) and deps.db.outage.saw(original)
     if outage:
         deps.db.outage.answered_with_error()
+        if interaction.extras.get(GENERATED):  # "nothing was charged" would not be true
+            text = deps.catalog.t(lang, "error.database_unavailable_after_generation")
         log.warning(
             "interaction answered during a database outage: %s",
             type(original).__name__,

@@ -16,7 +16,7 @@ from bot.errors import DatabaseUnavailableError
 from bot.i18n import Catalog
 from bot.interactions.caller import Caller, cached_caller
 from bot.interactions.deps import deps_of
-from bot.interactions.replies import NO_MENTIONS, respond, token_alive
+from bot.interactions.replies import GENERATED, NO_MENTIONS, respond, token_alive
 from bot.services import notices
 from bot.services.generation import Outcome
 from bot.storage.images import extension_for
@@ -95,10 +95,12 @@ async def guarded(
     their next reply. Its progress is settled before anything else is said in the response."""
     try:
         try:
-            return await run()
+            outcome = await run()
         finally:
             if progress is not None:
                 await progress.settle()
+        interaction.extras[GENERATED] = True
+        return outcome
     except DatabaseUnavailableError as error:
         member = cached_caller(interaction)
         if member is not None and not token_alive(interaction):
