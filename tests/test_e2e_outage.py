@@ -16,15 +16,21 @@ import json
 import logging
 import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.errors import DatabaseUnavailableError
+from bot.interactions.caller import Caller
 from bot.ops.logs import bot_handler
+from cogs.characters.generating import guarded
+from db.bot_models import UserNotice
 from db.models import Generation, User
 from tests.conftest import truncate_all
-from tests.e2e import Stack, collect_violations, running_stack, wait_ephemeral_text
+from tests.e2e import Stack, collect_violations, running_stack, wait_ephemeral_text, wait_reply
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.tcp_proxy import TcpProxy
 
@@ -220,3 +226,32 @@ async def test_a_database_outage_is_settled_when_it_returns(
     assert f"{QUOTA_CHECKS + 1} interactions answered with an error" in recovery[0]
     assert stack.bot is not None
     assert not stack.bot.deps.db.outage.down
+
+
+async def test_an_outage_that_outlives_the_token_leaves_a_notice(stack: Stack, session_factory):
+    """When a generation's outcome is written only after its interaction token expired (an
+    outage of more than 15 minutes), the member finds what became of their unit with their
+    next reply."""
+    member = stack.member("patient")
+    first = await stack.command(member, "quota")
+    await wait_reply(first)
+    user = (await _user_rows(session_factory, [member]))[member.id]
+    expired = SimpleNamespace(  # what guarded() reads of an interaction 16 minutes old
+        client=stack.bot,
+        extras={"caller": Caller(user=user, lang="en", has_notices=False)},
+        created_at=datetime.now(UTC) - timedelta(minutes=16),
+    )
+
+    async def settled_after_the_outage():
+        raise DatabaseUnavailableError("error.database_refunded")
+
+    with pytest.raises(DatabaseUnavailableError):
+        await guarded(expired, "en", settled_after_the_outage)  # type: ignore[arg-type]
+    async with session_factory() as s:
+        kept = (await s.scalars(select(UserNotice.key).where(UserNotice.user_id == user.id))).all()
+    assert list(kept) == ["error.database_refunded"]
+    later = await stack.command(member, "quota")
+    await later.wait_for(lambda i: len({m["id"] for m in i.messages()}) >= 2, timeout=10)
+    shown = "\n".join(str(m.get("content") or "") for m in later.messages())
+    assert "The database was unavailable" in shown
+    assert "Your generation was refunded" in shown
