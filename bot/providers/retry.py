@@ -94,14 +94,12 @@ class RetryPolicy:
         """Seconds before the next try after retry ``retry_index`` failed with the hint
         ``retry_after``, ``waited`` seconds after the first attempt; None to give up."""
         hint = retry_after if retry_after is not None and retry_after > 0 else None
-        waiting_out = self.wait_seconds > 0 and hint is not None
-        if retry_index < self.max_retries and not (
-            waiting_out and hint is not None and hint > self.max_retry_after
-        ):
+        within_budget = retry_index < self.max_retries
+        if hint is None or self.wait_seconds <= 0:
+            return self.delay(retry_index, hint) if within_budget else None
+        if within_budget and hint <= self.max_retry_after:
             return self.delay(retry_index, hint)
-        if not waiting_out or hint is None:
-            return None
-        wait = hint * random.uniform(1.0, 1.2)
+        wait = hint * random.uniform(1.0, 1.2)  # never sooner than asked
         return wait if waited + wait <= self.wait_seconds else None
 
 

@@ -128,8 +128,9 @@ class GenerationRunner:
             outcome_name = "cancelled" if isinstance(exc, asyncio.CancelledError) else "failed"
             self._finished(job, outcome_name, started, error=type(exc).__name__)
             if isinstance(exc, Exception) and (settled is None or is_unreachable(exc)):
-                key = "error.database_refunded" if settled is not None else None
-                raise DatabaseUnavailableError(key or "error.database_refund_pending") from exc
+                if settled is None:  # the stale sweep will give the unit back
+                    raise DatabaseUnavailableError("error.database_refund_pending") from exc
+                raise DatabaseUnavailableError("error.database_refunded") from exc
             raise
         finally:
             if task is not None:
