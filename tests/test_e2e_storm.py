@@ -15,8 +15,9 @@ import itertools
 import os
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from db.bot_models import ProviderRequestSlot
 from db.models import Generation, User
 from tests.conftest import truncate_all
 from tests.e2e import Stack, collect_violations, running_stack, wait_final
@@ -50,6 +51,8 @@ def _busy(ix) -> bool:
 async def _ride_out_a_storm(stack: Stack, session_factory, seconds: float, tag: str) -> None:
     gemini = stack.gemini
     gemini.reset()
+    async with session_factory() as s:
+        began = await s.scalar(select(func.clock_timestamp()))
     gemini.storm(seconds, "429", retry_after=RETRY_AFTER)
     members = [stack.member(f"{tag}{i}") for i in range(CREATES)]
     descriptions = [f"a storm rider called {tag} number {i}" for i in range(CREATES)]
@@ -72,6 +75,13 @@ async def _ride_out_a_storm(stack: Stack, session_factory, seconds: float, tag: 
         for before, after in itertools.pairwise(mine):
             if before.failure == "429" and before.model == after.model:
                 assert after.received_at - before.received_at >= RETRY_AFTER
+    async with session_factory() as s:
+        slots = await s.scalar(
+            select(func.count())
+            .select_from(ProviderRequestSlot)
+            .where(ProviderRequestSlot.taken_at >= began)
+        )
+    assert slots == len(gemini.requests)  # every attempt took its slot of the shared budget
     async with session_factory() as s:
         for member in members:
             user = (
