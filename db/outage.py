@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -33,13 +32,13 @@ _DATABASE_MODULES = ("asyncpg", "sqlalchemy")
 
 
 def _raised_by_database_code(error: BaseException) -> bool:
-    return any(
-        any(
-            f"{part}/" in frame.filename or f"{part}\\" in frame.filename
-            for part in _DATABASE_MODULES
-        )
-        for frame in traceback.extract_tb(error.__traceback__)
-    )
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if any(f"{part}/" in filename or f"{part}\\" in filename for part in _DATABASE_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _one_says_unreachable(error: BaseException) -> bool:
@@ -55,7 +54,7 @@ def _one_says_unreachable(error: BaseException) -> bool:
         return True
     if isinstance(error, _DRIVER_ERRORS):
         return True
-    if isinstance(error, ConnectionError | TimeoutError | OSError):
+    if isinstance(error, OSError):  # refused, reset, timed out (TimeoutError is one too)
         return _raised_by_database_code(error)
     return False
 
