@@ -47,6 +47,10 @@ _ENGLISH: dict[str, str] = {
         "The database was unavailable, so your image could not be finished. Your generation "
         "was refunded; please try again."
     ),
+    "error.database_unavailable_after_generation": (
+        "Your image was made and saved (that used one generation), but the database became "
+        "unavailable before I could finish here. Nothing else was charged."
+    ),
     "error.database_refund_pending": (
         "The database is unavailable, so your image could not be finished. Your generation "
         "will be refunded as soon as the database is back."
@@ -162,3 +166,11 @@ class DatabaseUnavailableError(DomainError):
     ``error.database_refund_pending`` (the stale sweep will give it back)."""
 
     key = "error.database_refunded"
+
+
+class GenerationSavedError(DomainError):
+    """The generation's result was saved (an earlier try of its write committed, though the
+    database went away before saying so), but what the member asked for cannot be finished
+    here; their unit was rightly used, and nothing is undone."""
+
+    key = "error.database_unavailable_after_generation"

@@ -6,6 +6,7 @@ provider (never sooner than its Retry-After, up to the deadline, cancellable).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -14,13 +15,17 @@ from discord import app_commands
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text, update
 
-from bot.errors import DatabaseUnavailableError, GenerationError
+from bot.errors import DatabaseUnavailableError, GenerationError, GenerationSavedError
 from bot.ops.logs import RepeatFilter
+from bot.providers.offline import OfflineImageProvider, OfflinePromptOptimizer
 from bot.providers.retry import ProviderError, RetryPolicy, waits_reported_to, with_retries
+from bot.services.generation import CreateRequest, GenerationPipeline
 from bot.services.generation.records import sweep_stale
 from bot.services.generation.settle import settle_failure, until_written
+from bot.services.generation.slots import GenerationSlots
+from bot.storage.local import LocalStorage
 from db.engine import Database, make_engine
-from db.models import Generation, User
+from db.models import Character, Generation, User
 from db.outage import Outage, is_unreachable
 from tests.factories import make_user
 from tests.fakes.tcp_proxy import TcpProxy
@@ -279,3 +284,57 @@ async def test_cancelling_a_generation_that_waits_out_a_storm_ends_it_at_once():
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 1.0)
+
+
+class _AnswerLostOnce(Database):
+    """The test database, except that the ``lose``-th transaction commits and then raises what
+    SQLAlchemy raises when the connection drops before the server's answer arrives."""
+
+    def __init__(self, factory, lose: int) -> None:
+        super().__init__(factory)
+        self._count = 0
+        self._lose = lose
+
+    @contextlib.asynccontextmanager
+    async def _committed_then_lost(self):
+        async with super().transaction() as session:
+            yield session
+        raise _operational()
+
+    def transaction(self):
+        self._count += 1
+        if self._count == self._lose:
+            return self._committed_then_lost()
+        return super().transaction()
+
+
+async def test_a_write_whose_answer_was_lost_is_not_undone(session_factory, tmp_path):
+    """When the persist transaction committed but the answer was lost with the connection,
+    the retry finds the generation completed: the member is told their image was saved, the
+    unit stays used, the character and its stored image stay (nothing is failed or deleted)."""
+    db = _AnswerLostOnce(session_factory, lose=3)  # prepare, mark processing, then persist
+    storage = LocalStorage(tmp_path)
+    pipeline = GenerationPipeline(
+        db,
+        storage,
+        OfflinePromptOptimizer(),
+        OfflineImageProvider(),
+        slots=GenerationSlots(2),
+        text_model="offline",
+        image_model="offline",
+    )
+    async with session_factory.begin() as s:
+        user = await make_user(s, daily_quota=3)
+    with pytest.raises(GenerationSavedError):
+        await pipeline.create_character(CreateRequest(user_id=user.id, description="a baker"))
+    async with session_factory() as s:
+        generation = (
+            await s.scalars(select(Generation).where(Generation.user_id == user.id))
+        ).one()
+        character = await s.get(Character, generation.character_id)
+        used = await s.scalar(select(User.daily_used).where(User.id == user.id))
+    assert generation.status == "completed"
+    assert used == 1
+    assert character is not None
+    assert character.generation_status == "completed"
+    assert await storage.exists(character.meta["imageKey"])

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.errors import DatabaseUnavailableError, DomainError
+from bot.errors import DatabaseUnavailableError, DomainError, GenerationSavedError
 from bot.providers.retry import waits_reported_to
 from bot.services.generation.model import GenerationMetrics, Outcome, Progress
 from bot.services.generation.records import mark_processing
@@ -123,6 +123,9 @@ class GenerationRunner:
                     async with self.db.transaction() as session:
                         await mark_processing(session, job.generation_id)
                 outcome = await work()
+        except GenerationSavedError:  # completed after all: nothing to fail or delete
+            self._finished(job, "completed", started)
+            raise
         except BaseException as exc:
             settled = await asyncio.shield(self._fail(job, exc, progress))
             outcome_name = "cancelled" if isinstance(exc, asyncio.CancelledError) else "failed"
