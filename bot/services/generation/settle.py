@@ -47,7 +47,7 @@ async def until_written(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     delay = FIRST_RETRY_SECONDS
-    told = waiting is None
+    told = False
     while True:
         try:
             result = await write()
@@ -55,10 +55,10 @@ async def until_written(
             left = deadline - loop.time()
             if not outage.saw(error) or left <= 0:
                 raise
-            if not told:
+            if waiting is not None and not told:
                 told = True
-                with contextlib.suppress(Exception):
-                    await waiting()  # type: ignore[misc]
+                with contextlib.suppress(Exception):  # telling the member must not stop it
+                    await waiting()
             await outage.wait_back(min(delay * random.uniform(0.8, 1.2), left))
             delay = min(delay * 2, MAX_RETRY_SECONDS)
             continue
