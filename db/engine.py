@@ -106,8 +106,8 @@ class Database:
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Database:
-        """Transactions and autocommit reads over ``engine``'s pool; a dropped connection
-        begins an outage, a new connection ends it."""
+        """Transactions and autocommit reads over ``engine``'s pool; a new connection ends an
+        outage."""
         db = cls(make_session_factory(engine), make_read_session_factory(engine))
         watch_outages(engine, db.outage)
         return db
@@ -143,13 +143,8 @@ class Database:
 
 
 def watch_outages(engine: AsyncEngine, outage: Outage) -> None:
-    """Tell ``outage`` when a statement finds its connection dropped (the outage begins) and
-    when the pool opens a new connection (the database answers again)."""
-
-    @event.listens_for(engine.sync_engine, "handle_error")
-    def _error(context: Any) -> None:
-        if context.is_disconnect:
-            outage.begin(type(context.original_exception).__name__)
+    """Tell ``outage`` when the pool opens a new connection: the database answers again. (An
+    outage begins where an error says so: :meth:`Outage.saw`.)"""
 
     @event.listens_for(engine.sync_engine.pool, "connect")
     def _connected(dbapi_connection: Any, record: Any) -> None:
