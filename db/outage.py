@@ -55,7 +55,11 @@ def _one_says_unreachable(error: BaseException) -> bool:
     if isinstance(error, _DRIVER_ERRORS):
         return True
     if isinstance(error, OSError):  # refused, reset, timed out (TimeoutError is one too)
-        return _raised_by_database_code(error)
+        if _raised_by_database_code(error):
+            return True
+        # asyncio.timeout() raises from its own frame: what it interrupted tells
+        interrupted = error.__context__ if isinstance(error, TimeoutError) else None
+        return interrupted is not None and _raised_by_database_code(interrupted)
     return False
 
 
@@ -74,8 +78,6 @@ def is_unreachable(error: BaseException) -> bool:
         todo.extend(
             (getattr(current, "orig", None), getattr(current, "original", None), current.__cause__)
         )
-        if isinstance(current, TimeoutError):  # asyncio.timeout: what it interrupted
-            todo.append(current.__context__)
     return False
 
 

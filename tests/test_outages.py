@@ -338,3 +338,18 @@ async def test_a_write_whose_answer_was_lost_is_not_undone(session_factory, tmp_
     assert character is not None
     assert character.generation_status == "completed"
     assert await storage.exists(character.meta["imageKey"])
+
+
+async def test_a_database_that_does_not_answer_in_time_is_an_outage():
+    """A server that accepts connections but never answers: the health check's timeout says
+    the database is unreachable (and so begins the outage)."""
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    engine = make_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres")
+    db = Database.on(engine)
+    try:
+        assert not await db.answers()
+        assert db.outage.down
+    finally:
+        silent.close()
+        await engine.dispose()
