@@ -124,6 +124,7 @@ def test_repeat_filter_keeps_one_line_per_kind_per_interval():
     assert repeat.filter(summary)
     assert summary.exc_info is None
     assert "120 like this in the last 60 s" in summary.getMessage()
+    assert summary.repeats == 120
     assert not repeat.filter(_record("answered during an outage: %s", exc))
 
 

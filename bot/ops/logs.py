@@ -111,6 +111,7 @@ class RepeatFilter(logging.Filter):
             "the stack was shown with the first]"
         )
         record.args = None
+        record.repeats = left_out + 1  # a field of its own in JSON lines
         record.exc_info = None
         record.exc_text = None
         record.stack_info = None
