@@ -28,6 +28,7 @@ from bot.ui.community import mod_log_embed
 from bot.ui.text import clip
 from cogs.common import as_choices
 from cogs.gallery.showcase import remove_showcase_posts
+from cogs.moderation.reports import REPORT_QUEUE_ITEMS, show_report_queue
 from db.models import User
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,13 @@ class Moderation(FeatureCog):
             allowed_mentions=NO_MENTIONS,
         )
 
+    @mod.command(name=_("reports"), description=_("Open reports of gallery characters"))
+    async def reports(self, interaction: discord.Interaction[Any]) -> None:
+        """Open reports, oldest first, to dismiss or unpublish (platform moderators)."""
+        await show_report_queue(interaction)
+
 
 async def setup(client: commands.Bot) -> None:
-    """Load the cog."""
+    """Load the cog and the report queue's buttons."""
+    client.add_dynamic_items(*REPORT_QUEUE_ITEMS)
     await client.add_cog(Moderation(client))
