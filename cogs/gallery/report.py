@@ -80,6 +80,7 @@ class ReportModal(FeatureModal):
         self.character_id = character_id
         self.reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
             label=clip(catalog.t(lang, "reports.reason_label"), MODAL_TITLE_MAX),
+            custom_id="reason",
             placeholder=clip(catalog.t(lang, "reports.reason_hint"), 100),
             style=discord.TextStyle.paragraph,
             min_length=1,
