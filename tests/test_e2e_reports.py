@@ -204,6 +204,30 @@ async def test_own_and_private_characters_cannot_be_reported(stack: Stack, sessi
     )
 
 
+async def test_a_log_channel_that_refuses_the_post_never_fails_the_report(
+    stack: Stack, session_factory
+):
+    """When the log channel is gone, the report is still filed and the member thanked."""
+    tag = f"gone{next(_n)}"
+    _, log_channel = await set_channels(stack, session_factory, tag)
+    stack.fake.channels.pop(log_channel["id"])  # deleted in Discord: posting there is a 404
+    _, character = await published(stack, session_factory, tag, f"Odd {tag}")
+    member = stack.member(f"bors{tag}")
+    page = await browse(stack, member, tag)
+    thanks = await report(stack, member, page, character.id, "weird")
+    assert await wait_ephemeral_text(thanks) == en("reports.filed", name=f"Odd {tag}")
+    await stack.fake.wait_until(
+        lambda: any(
+            r.path == f"/channels/{log_channel['id']}/messages" and r.status == 404
+            for r in stack.fake.requests
+        )
+    )
+    [row] = await rows(
+        session_factory, CharacterReport, CharacterReport.character_id == character.id
+    )
+    assert row.status == "open"
+
+
 # -- 2. only platform moderators ---------------------------------------------------------------
 
 
@@ -223,6 +247,10 @@ async def test_only_platform_moderators_see_and_resolve_reports(stack: Stack, se
     server_mod = stack.member(f"servermod{tag}", permissions=MANAGE_MESSAGES)
     refused = await stack.command(server_mod, "mod reports")
     assert await wait_ephemeral_text(refused) == en("reports.platform_only")
+    japanese = stack.member(f"jp{tag}", permissions=MANAGE_MESSAGES)
+    await user_of(session_factory, japanese, preferred_language="ja")
+    refused = await stack.command(japanese, "mod reports")
+    assert await wait_ephemeral_text(refused) == CATALOG.t("ja", "reports.platform_only")
 
     queue = await open_queue(stack, stack.owner_member)  # the application's owner
     assert f"rq:dismiss:{row.id}" in custom_ids(queue)

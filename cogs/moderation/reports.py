@@ -38,10 +38,13 @@ log = logging.getLogger(__name__)
 _CURSOR_CHARS = r"[A-Za-z0-9_.~=-]{0,64}"
 
 
-def require_platform_moderator(interaction: discord.Interaction[Any]) -> None:
-    """Raises NotPlatformModeratorError unless the member moderates the whole platform."""
+async def platform_moderator(interaction: discord.Interaction[Any]) -> Caller:
+    """The member, when they moderate the whole platform (read first, so a refusal is in
+    their language); else NotPlatformModeratorError."""
+    member = await caller(interaction)
     if interaction.user.id not in deps_of(interaction.client).platform_moderators:
         raise NotPlatformModeratorError()
+    return member
 
 
 async def _queue_message(
@@ -82,8 +85,7 @@ async def _queue_message(
 
 async def show_report_queue(interaction: discord.Interaction[Any]) -> None:
     """/mod reports: the first page of the open reports, privately."""
-    require_platform_moderator(interaction)
-    member = await caller(interaction)
+    member = await platform_moderator(interaction)
     deps = deps_of(interaction.client)
     message = await _queue_message(deps, member.lang, await report_queue.open_queue(deps.db))
     await respond(
@@ -131,12 +133,8 @@ class ReportPageButton(
         forward = match["btn"] == "n"
         return cls(match["cursor"] or None, forward=forward, label=pager_label(item, forward))
 
-    async def handle(self, interaction: discord.Interaction[Any]) -> None:
-        require_platform_moderator(interaction)
-        await super().handle(interaction)
-
     async def page(self, interaction: discord.Interaction[Any]) -> dict[str, Any]:
-        member = await caller(interaction)
+        member = await platform_moderator(interaction)
         queue = await report_queue.open_queue(deps_of(interaction.client).db, self.cursor)
         return await _as_update(interaction, member, queue, None)
 
@@ -175,10 +173,9 @@ class ReportActionButton(
 
     async def handle(self, interaction: discord.Interaction[Any]) -> None:
         """Check the presser, resolve the report, then show the queue from where it was."""
-        require_platform_moderator(interaction)
         await acknowledge(interaction, directly=True)  # before any database work
         deps = deps_of(interaction.client)
-        member = await caller(interaction)
+        member = await platform_moderator(interaction)
         by = Moderator(interaction.guild_id, interaction.user.id, member.user.id)
         try:
             if self.action == "unpublish":
