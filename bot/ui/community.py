@@ -117,7 +117,7 @@ def collection_embed(
 
 
 def _target(catalog: Catalog, lang: str, entry: LogEntry) -> str:
-    if entry.action in ("unpublish", "dismiss_report"):
+    if entry.action == "unpublish":
         name = clip(entry.target_character_name or catalog.t(lang, "character.unnamed"), 60)
         return f"**{name}**"
     if entry.action == "set_status":
