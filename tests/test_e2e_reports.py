@@ -183,8 +183,9 @@ async def test_reports_from_gallery_and_showcase_reach_log_channel_and_queue(
 
 
 async def test_own_and_private_characters_cannot_be_reported(stack: Stack, session_factory):
-    """Your own cards carry no Report button and a forged press is refused; a character that
-    left the gallery is refused too; no row is made."""
+    """Your own cards carry no Report button (others' /gallery browse and /gallery user pages
+    do) and a press on your own is refused; a character that left the gallery is refused too;
+    no row is made."""
     tag = f"own{next(_n)}"
     owner_member, character = await published(stack, session_factory, tag, f"Mine {tag}")
     page = await browse(stack, owner_member, tag)
@@ -194,6 +195,13 @@ async def test_own_and_private_characters_cannot_be_reported(stack: Stack, sessi
     theirs = await browse(stack, viewer, tag)
     forged = await stack.fake.click(owner_member, theirs, f"report:{character.id}")
     assert await wait_ephemeral_text(forged) == en("reports.own")
+    async with session_factory.begin() as s:
+        (await s.get(User, character.user_id)).profile_visibility = "public"
+    their_page = await wait_reply(
+        await stack.command(viewer, "gallery user", {"member": owner_member})
+    )
+    assert titles(their_page) == [f"Mine {tag}"]
+    assert f"report:{character.id}" in custom_ids(their_page)
     async with session_factory.begin() as s:
         (await s.get(Character, character.id)).is_public = False
     refused = await stack.fake.click(viewer, theirs, f"report:{character.id}")

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from bot.errors import ConflictError, InvalidInputError, NotFoundError
+from bot.errors import ConflictError, InvalidInputError
 from bot.services import report_queue, reports
 from bot.services.moderation import Moderator
 from bot.services.report_queue import ReportClosedError
@@ -73,7 +73,7 @@ async def test_a_report_is_filed_once_while_open_and_names_the_log_channel(sessi
 
 async def test_own_private_unknown_characters_and_bad_reasons_are_refused(session_factory):
     """Your own character, one not in the gallery, an unknown id and an empty or too long
-    reason are refused; nothing is written."""
+    reason are refused (an unknown id just like a private character); nothing is written."""
     db = Database(session_factory)
     owner, shown, hidden, alice, _, _ = await _world(session_factory)
     cases = [
@@ -86,10 +86,10 @@ async def test_own_private_unknown_characters_and_bad_reasons_are_refused(sessio
         with pytest.raises(InvalidInputError) as refused:
             await _file(db, character, reporter, reason)
         assert refused.value.reason_key == key
-    with pytest.raises(NotFoundError):
-        await reports.check_reportable(db, "no such id!", alice.id)
-    with pytest.raises(NotFoundError):
-        await reports.check_reportable(db, "0" * 36, alice.id)
+    for unknown in ("no such id!", "0" * 36):  # refused like a private one: no oracle
+        with pytest.raises(InvalidInputError) as refused:
+            await reports.check_reportable(db, unknown, alice.id)
+        assert refused.value.reason_key == "reports.not_public"
     assert await _count(session_factory, CharacterReport) == 0
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Text, exists, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import ConflictError, InvalidInputError, NotFoundError
+from bot.errors import ConflictError, InvalidInputError
 from bot.services.characters import clean_text, is_valid_id
 from bot.services.visibility import is_publicly_visible
 from db.bot_models import CharacterReport, GuildSettings
@@ -54,19 +54,16 @@ def _reason(reason: str) -> str:
 
 
 async def _reportable(session: AsyncSession, character_id: str, reporter_user_id: str) -> Character:
-    """The character, when the member may report it.
+    """The character, when the member may report it. An unknown id is refused like a
+    character outside the gallery, so a forged button tells nothing about other members' rows.
 
-    Raises: NotFoundError("character"), InvalidInputError ("reports.own", "reports.not_public").
+    Raises: InvalidInputError ("reports.own", "reports.not_public").
     """
-    if not is_valid_id(character_id):
-        raise NotFoundError("character")
-    character = await session.get(Character, character_id)
-    if character is None:
-        raise NotFoundError("character")
-    if character.user_id == reporter_user_id:
+    character = await session.get(Character, character_id) if is_valid_id(character_id) else None
+    if character is not None and character.user_id == reporter_user_id:
         raise InvalidInputError("You can't report your own character.", reason_key="reports.own")
-    owner = await session.get(User, character.user_id)
-    if not is_publicly_visible(character, owner):
+    owner = await session.get(User, character.user_id) if character is not None else None
+    if character is None or not is_publicly_visible(character, owner):
         raise InvalidInputError(
             "That character isn't in the gallery, so it can't be reported.",
             reason_key="reports.not_public",
@@ -117,8 +114,8 @@ async def file_report(
 ) -> FiledReport:
     """The report modal: record the member's report of a gallery character.
 
-    Raises: NotFoundError("character"), InvalidInputError ("reports.own", "reports.not_public",
-    reason empty or over 500), ConflictError ("reports.duplicate": their report of it is open).
+    Raises: InvalidInputError ("reports.own", "reports.not_public", reason empty or over 500),
+    ConflictError ("reports.duplicate": their report of it is open).
     """
     why = _reason(reason)
     async with db.transaction() as session:
