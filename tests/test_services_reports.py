@@ -214,3 +214,18 @@ async def test_two_moderators_resolving_at_once_log_exactly_once(session_factory
             session_factory, ModerationAction, ModerationAction.target_character_id == fresh.id
         )
         assert logged == 1
+
+
+async def test_two_reports_submitted_at_once_by_one_member_make_one_row(session_factory):
+    """The same member's two submissions racing: one report, the other refused as a
+    duplicate (the partial unique index decides, not a read before the write)."""
+    db = Database(session_factory)
+    _, shown, _, alice, _, _ = await _world(session_factory)
+    results = await asyncio.gather(
+        *(_file(db, shown, alice, f"take {i}") for i in range(4)), return_exceptions=True
+    )
+    filed = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(filed) == 1
+    assert all(isinstance(e, ConflictError) for e in refused)
+    assert await _count(session_factory, CharacterReport) == 1
