@@ -13,7 +13,9 @@ from db.bot_models import CharacterReport, GuildSettings, ModerationAction, Show
 from db.models import Character, User
 from tests.conftest import truncate_all
 from tests.e2e import Stack, custom_ids, running_stack, wait_ephemeral_text, wait_reply, wait_update
+from tests.e2e_guilds import add_channel, add_guild
 from tests.factories import make_character, make_user
+from tests.fakes.discord.members import join_guild
 from tests.fakes.discord.state import MANAGE_MESSAGES
 
 MANAGE_GUILD = 1 << 5
@@ -31,8 +33,8 @@ async def stack(database_url, engine, tmp_path_factory):
     async with running_stack(database_url, tmp_path_factory.mktemp("e2e-reports")) as s:
         # a platform moderator by configuration; the application's owner is one by Discord
         s.platform = s.member("merlin", permissions=MANAGE_MESSAGES)
-        s.owner_member = s.fake._add_member(
-            s.guild, s.fake.owner_user, roles=[], perms=MANAGE_MESSAGES
+        s.owner_member = join_guild(
+            s.fake, s.guild.id, s.fake.owner_user, permissions=MANAGE_MESSAGES
         )
         await s.start_bot(platform_moderator_ids=s.platform.id)
         yield s
@@ -61,16 +63,15 @@ async def published(stack: Stack, session_factory, tag: str, name: str):
 
 
 async def set_channels(stack: Stack, session_factory, tag: str) -> tuple[dict, dict]:
-    """A showcase channel (through /mod setup) and a log channel for the main guild."""
-    showcase = stack.fake.add_text_channel(stack.guild.id, f"showcase-{tag}")
-    log_channel = stack.fake.add_text_channel(stack.guild.id, f"mod-log-{tag}")
+    """A showcase channel and a log channel for the main guild, through /mod setup."""
+    showcase = await add_channel(stack, stack.guild.id, f"showcase-{tag}")
+    log_channel = await add_channel(stack, stack.guild.id, f"mod-log-{tag}")
     admin = stack.member(f"admin{tag}", permissions=MANAGE_GUILD)
-    await wait_ephemeral_text(
-        await stack.command(admin, "mod setup", {"showcase_channel": showcase["id"]})
-    )
-    async with session_factory.begin() as s:
+    options = {"showcase_channel": showcase["id"], "log_channel": log_channel["id"]}
+    await wait_ephemeral_text(await stack.command(admin, "mod setup", options))
+    async with session_factory() as s:
         settings = await s.get(GuildSettings, int(stack.guild.id))
-        settings.log_channel_id = int(log_channel["id"])
+    assert settings.log_channel_id == int(log_channel["id"])
     return showcase, log_channel
 
 
@@ -331,14 +332,13 @@ async def test_unpublish_from_the_queue_hides_the_character_in_every_guild(
 ):
     """Unpublish from the queue: is_public false, gone from /gallery browse in both guilds,
     its showcase post removed, all its open reports closed, the owner told by DM, and the
-    action in /mod log."""
+    action in /mod log and in the guild's log channel."""
     tag = f"unp{next(_n)}"
-    showcase, _ = await set_channels(stack, session_factory, tag)
+    showcase, log_channel = await set_channels(stack, session_factory, tag)
     owner_member, character = await published(stack, session_factory, tag, f"Vile {tag}")
     assert len(stack.fake.channel_messages(showcase["id"])) == 1
 
-    avalon = stack.fake.add_guild(f"Avalon {tag}")
-    avalon_channel = stack.fake.add_text_channel(avalon.id, "general")
+    avalon, avalon_channel = await add_guild(stack, f"Avalon {tag}")
     pellinore = stack.fake.add_member(avalon.id, f"pellinore{tag}")
     elsewhere = await browse(stack, pellinore, tag, channel_id=avalon_channel["id"])
     assert titles(elsewhere) == [f"Vile {tag}"]
@@ -383,6 +383,12 @@ async def test_unpublish_from_the_queue_hides_the_character_in_every_guild(
     assert [(a.action, a.scope, a.reason) for a in logged] == [("unpublish", "platform", "hateful")]
     log = await wait_reply(await stack.command(stack.platform, "mod log"))
     assert f"Vile {tag}" in log["embeds"][0]["description"].splitlines()[0]
+    await stack.fake.wait_until(
+        lambda: any(
+            f"Vile {tag}" in (m.get("content") or "")
+            for m in stack.fake.channel_messages(log_channel["id"])
+        )
+    )
 
 
 async def test_no_discord_rule_was_broken(stack: Stack):

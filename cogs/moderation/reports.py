@@ -17,13 +17,12 @@ from typing import Any
 
 import discord
 
-from bot.i18n import choose_language
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import Caller, caller
 from bot.interactions.deps import Deps, deps_of
 from bot.interactions.replies import NO_MENTIONS, respond, update
 from bot.interactions.routing import FeatureButton, PagerButton, pager_label, pager_view
-from bot.services import moderation, notices, report_queue
+from bot.services import moderation, report_queue
 from bot.services.moderation import Moderator
 from bot.services.report_queue import NotPlatformModeratorError, ReportClosedError, ReportQueue
 from bot.storage.pictures import picture
@@ -31,7 +30,8 @@ from bot.ui.embeds import picture_files, replacing_attachments
 from bot.ui.reports import queue_embed, resolution_text
 from bot.ui.text import CUSTOM_ID_MAX, button_label, clip
 from cogs.gallery.showcase import remove_showcase_posts
-from db.models import User
+from cogs.moderation.access import is_platform_moderator
+from cogs.moderation.announce import action_entry, notify_owner, post_to_log_channel
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ async def platform_moderator(interaction: discord.Interaction[Any]) -> Caller:
     """The member, when they moderate the whole platform (read first, so a refusal is in
     their language); else NotPlatformModeratorError."""
     member = await caller(interaction)
-    if interaction.user.id not in deps_of(interaction.client).platform_moderators:
+    if not is_platform_moderator(interaction):
         raise NotPlatformModeratorError()
     return member
 
@@ -187,46 +187,29 @@ class ReportActionButton(
             queue = await report_queue.open_queue(deps.db)
             await update(interaction, **await _as_update(interaction, member, queue, note))
             return
+        name = clip(
+            resolution.character_name or deps.catalog.t(member.lang, "character.unnamed"), 100
+        )
         dm_sent = False
         if resolution.outcome == "unpublished":
             await remove_showcase_posts(interaction.client, resolution.character_id)
             if resolution.unpublished is not None:
-                dm_sent = await tell_owner(
+                dm_sent = await notify_owner(
                     interaction,
                     resolution.unpublished.owner,
-                    resolution.character_name,
+                    moderation.UNPUBLISHED_NOTICE,
+                    name,
                     resolution.reason,
                 )
+        action = "unpublish" if resolution.outcome == "unpublished" else "dismiss_report"
+        character = (resolution.character_id, resolution.character_name)
+        entry = action_entry(
+            interaction, action, "platform", resolution.reason, character=character
+        )
+        await post_to_log_channel(interaction, entry)
         note = resolution_text(deps.catalog, member.lang, resolution, owner_dm_sent=dm_sent)
         queue = await report_queue.open_queue(deps.db, resolution.after)
         await update(interaction, **await _as_update(interaction, member, queue, note))
-
-
-async def tell_owner(
-    interaction: discord.Interaction[Any], owner: User, name: str | None, reason: str
-) -> bool:
-    """Tell the owner why their character left the gallery, as /mod unpublish does: a DM in
-    their language, else a notice shown with their next reply. True when the DM went out."""
-    deps = deps_of(interaction.client)
-    guild = interaction.guild.name if interaction.guild else ""
-    lang = choose_language(owner.preferred_language, None)
-    params = {
-        "name": clip(name or deps.catalog.t(lang, "character.unnamed"), 100),
-        "guild": clip(guild, 100),
-        "reason": clip(reason, 500),
-    }
-    discord_id = moderation.discord_id_of(owner)
-    if discord_id is not None:
-        text = deps.catalog.t(lang, moderation.UNPUBLISHED_NOTICE, **params)
-        try:
-            channel = await interaction.client.create_dm(discord.Object(id=discord_id))
-            await channel.send(clip(text, 2000), allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
-            log.info("could not DM user=%s; keeping a notice", discord_id)
-        else:
-            return True
-    await notices.keep_notice(deps.db, owner.id, moderation.UNPUBLISHED_NOTICE, params)
-    return False
 
 
 REPORT_QUEUE_ITEMS = (ReportPageButton, ReportActionButton)
