@@ -30,8 +30,8 @@ from bot.ops.eventloop import freeze_startup_heap
 from bot.ops.health import OpsServer
 from bot.ops.invite import invite_url
 from bot.ops.metrics import BotMetrics
-from bot.providers.base import ImageProvider, PromptOptimizer
-from bot.providers.factory import build_providers, make_genai_client
+from bot.providers.base import ImageProvider, LikenessJudge, PromptOptimizer
+from bot.providers.factory import build_likeness_judge, build_providers, make_genai_client
 from bot.services import botstate
 from bot.services.generation import GenerationPipeline
 from bot.services.generation.records import sweep_stale
@@ -84,6 +84,7 @@ def build_deps(
     images: ImageProvider,
     catalog: Catalog,
     rate_limit: SharedRateLimit | None = None,
+    likeness: LikenessJudge | None = None,
 ) -> Deps:
     """Everything the features use, wired once."""
     metrics = BotMetrics()
@@ -98,6 +99,8 @@ def build_deps(
         rate_limit=rate_limit,
         metrics=metrics,
         settle_within=settings.stale_generation_minutes * 60.0,
+        likeness=likeness,
+        likeness_threshold=settings.consistency_threshold,
     )
     admission = Admission(settings.database_pool_size)
     metrics.track_database(lambda: db.outage.down, lambda: db.outage.seconds)
@@ -302,9 +305,9 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
     try:
         if not settings.offline_generation:
             client = make_genai_client(settings)
-        optimizer, images = build_providers(
-            settings, client, retry_gate=rate_limit.acquire if rate_limit is not None else None
-        )
+        retry_gate = rate_limit.acquire if rate_limit is not None else None
+        optimizer, images = build_providers(settings, client, retry_gate=retry_gate)
+        likeness = build_likeness_judge(settings, client, retry_gate=retry_gate)
         async with open_storage(settings) as storage:
             deps = build_deps(
                 settings,
@@ -314,6 +317,7 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
                 images,
                 Catalog.load(),
                 rate_limit,
+                likeness,
             )
             bot = CharBot(deps)
             async with bot:

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     gemini_wait_seconds: float = Field(default=300.0, ge=0, le=840)
     gemini_requests_per_minute: int | None = Field(default=None, ge=1)
     gemini_rate_window_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # the likeness score (0-100) below which a new image is drawn once more; 0 = no check
+    consistency_threshold: int = Field(default=60, ge=0, le=100)
 
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None

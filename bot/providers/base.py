@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,15 @@ class EditTurn:
     instruction: str
     image: bytes
     mime_type: str = "image/png"
+
+
+@dataclass(frozen=True)
+class LikenessScore:
+    """How much a new image still looks like the character's reference (0-100), and why."""
+
+    score: int
+    reason: str
+    model: str
 
 
 MAX_HISTORY_TURNS = 3
@@ -96,9 +105,27 @@ class ImageProvider(Protocol):
         style: str,
         content_filter: str = "moderate",
         history: Sequence[EditTurn] = (),
+        references: Sequence[bytes] = (),
     ) -> ImageResult:
         """Edit ``image`` by ``instruction``; ``history`` holds the earlier turns of the same
-        branch, oldest first (at most :data:`MAX_HISTORY_TURNS`).
+        branch, oldest first (at most :data:`MAX_HISTORY_TURNS`); ``references`` are extra
+        images of the same character (PNG; the character sheet), sent after ``image``.
 
         Raises: GenerationError on provider failure."""
+        ...
+
+
+@runtime_checkable
+class LikenessJudge(Protocol):
+    """Scores how much a new image still shows the same character as a reference image."""
+
+    async def compare_likeness(
+        self,
+        reference: bytes,
+        image: bytes,
+        *,
+        reference_mime: str = "image/png",
+        image_mime: str = "image/png",
+    ) -> LikenessScore:
+        """Raises: GenerationError on provider failure or an unusable answer."""
         ...

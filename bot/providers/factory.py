@@ -12,8 +12,10 @@ from google import genai
 from google.genai import types
 
 from bot.config import ConfigError, Settings
-from bot.providers.base import ImageProvider, PromptOptimizer
+from bot.providers.base import ImageProvider, LikenessJudge, PromptOptimizer
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
+from bot.providers.gemini_likeness import GeminiLikenessJudge
+from bot.providers.likeness import OfflineLikenessJudge
 from bot.providers.offline import OfflineImageProvider, OfflinePromptOptimizer
 
 
@@ -77,3 +79,33 @@ def build_providers(
         retry_gate=retry_gate,
     )
     return optimizer, images
+
+
+def build_likeness_judge(
+    settings: Settings,
+    client: genai.Client | None,
+    *,
+    retry_gate: Callable[[], Awaitable[object]] | None = None,
+) -> LikenessJudge | None:
+    """Who scores a new image's likeness to the portrait: the Gemini text model, or offline a
+    perceptual hash; None when CONSISTENCY_THRESHOLD is 0 (the check is off).
+
+    Raises:
+        ConfigError: a Gemini key is set but no client was given.
+    """
+    if settings.consistency_threshold <= 0:
+        return None
+    if settings.offline_generation:
+        return OfflineLikenessJudge()
+    if client is None:
+        msg = "GEMINI_API_KEY is set but no Gemini client was built (use make_genai_client)."
+        raise ConfigError(msg)
+    return GeminiLikenessJudge(
+        client,
+        settings.gemini_text_model,
+        timeout=settings.gemini_timeout_seconds,
+        max_retries=settings.gemini_max_retries,
+        wait_seconds=settings.gemini_wait_seconds,
+        redact=settings.secrets(),
+        retry_gate=retry_gate,
+    )

@@ -339,9 +339,11 @@ class GeminiImageProvider(_GeminiCaller):
         style: str,
         content_filter: str = "moderate",
         history: Sequence[EditTurn] = (),
+        references: Sequence[bytes] = (),
     ) -> ImageResult:
         """Edit the image; the earlier turns of its branch (``history``, oldest first) go
-        before it as user/model turns: each instruction, then the image it gave.
+        before it as user/model turns: each instruction, then the image it gave. The extra
+        ``references`` (the character sheet) follow the image.
 
         Raises: GenerationError on provider failure or when no image came back."""
         text = (
@@ -349,8 +351,11 @@ class GeminiImageProvider(_GeminiCaller):
             f"identity and the {style} art style ({style_hint(style)}) unless the instruction "
             "says otherwise. No text, no watermark."
         )
+        if references:
+            text += " The other attached images show the same character for reference."
         parts = [
             types.Part.from_bytes(data=image, mime_type=mime_type),
+            *(types.Part.from_bytes(data=extra, mime_type="image/png") for extra in references),
             types.Part.from_text(text=text),
         ]
         return await self._image(

@@ -270,10 +270,11 @@ class OfflineImageProvider:
         style: str,
         content_filter: str = "moderate",
         history: Sequence[EditTurn] = (),
+        references: Sequence[bytes] = (),
     ) -> ImageResult:
         """Never fails: an unreadable source image is replaced by a fresh placeholder. (The
         placeholder draws on the source image, which already shows the earlier turns.)"""
-        del mime_type, content_filter, history
+        del mime_type, content_filter, history, references
         data = await asyncio.to_thread(_draw_edit, image, instruction, style)
         return ImageResult(data=data, mime_type="image/png", model=OFFLINE_MODEL)
 

@@ -12,6 +12,7 @@ from bot.i18n import Catalog
 from bot.services.quota import QuotaStatus
 from bot.storage.pictures import Picture, is_web_url
 from bot.ui.text import clip, fit_embed
+from db.meta import LIKENESS_SCORE
 from db.models import Character, CharacterTheme, ThemeVariant
 
 STYLE_COLOURS: dict[str, int] = {
@@ -135,7 +136,11 @@ def variant_embed(
         description=clip(variant.prompt, 1000),
         colour=STYLE_COLOURS.get(character.style_type or "realistic", 0x5865F2),
     )
-    embed.set_footer(text=catalog.t(lang, "variant.footer", id=variant.id))
+    footer = catalog.t(lang, "variant.footer", id=variant.id)
+    score = (variant.meta or {}).get(LIKENESS_SCORE)
+    if isinstance(score, int) and not isinstance(score, bool):
+        footer = " · ".join((footer, catalog.t(lang, "variant.likeness", score=score)))
+    embed.set_footer(text=footer)
     show_image(embed, image_filename, picture, variant.image_url)
     return fit_embed(embed)
 

@@ -1,5 +1,5 @@
-"""/character …: create, show, list, edit, regenerate, delete, publish, unpublish, export and
-import; and the extension's setup, which registers the characters' persistent buttons."""
+"""/character …: create, show, list, edit, regenerate, sheet, delete, publish, unpublish,
+export and import; and the extension's setup, which registers the characters' persistent buttons."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from cogs.characters.buttons import CharacterButton, character_view
 from cogs.characters.export import send_export
 from cogs.characters.listing import CharacterListButton, ConfirmDeleteButton, character_list_message
 from cogs.characters.modals import EditCharacterModal
+from cogs.characters.sheet import sheet_flow
 from cogs.common import STYLE_CHOICES, character_autocomplete
 from cogs.gallery.showcase import sync_showcase
 
@@ -143,6 +144,17 @@ class Characters(FeatureCog):
     ) -> None:
         """Draw a character's portrait again."""
         await flows.regenerate_flow(interaction, character, instruction)
+
+    @character.command(
+        name=_("sheet"),
+        description=_("Draw a character sheet: front, side, back and four expressions"),
+        extras=SELF_ACKNOWLEDGING,
+    )
+    @app_commands.describe(character=_("The character"))
+    @app_commands.autocomplete(character=character_autocomplete)
+    async def sheet(self, interaction: discord.Interaction[Any], character: str) -> None:
+        """Draw a character sheet, kept as a reference for later variants."""
+        await sheet_flow(interaction, character)
 
     @character.command(name=_("delete"), description=_("Delete a character"))
     @app_commands.describe(character=_("The character"))

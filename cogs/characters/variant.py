@@ -27,9 +27,11 @@ async def variant_flow(
     instruction: str,
     theme: str | None,
     thread_id: int | None,
+    sheet: bool = False,
 ) -> None:
     """A variant: drawn, stored, and posted in the character's thread (``thread_id``, from
-    ``Meta(character.meta).conversation_id``).
+    ``Meta(character.meta).conversation_id``). With ``sheet``, the character sheet (the
+    instruction and theme are fixed).
 
     Inside the thread the response itself is the post; elsewhere the reply is private and the
     variant goes to the thread (or, with no thread, into the reply, public)."""
@@ -39,16 +41,26 @@ async def variant_flow(
     await defer(interaction, public=in_thread or thread_id is None)
     member = await caller(interaction)
     lang = member.lang
+    conversation_id = str(thread_id) if thread_id is not None else None
     outcome = await generate(
         interaction,
         lang,
-        lambda progress: deps.pipeline.create_variant(
-            user_id=member.user.id,
-            character_id=character_id,
-            instruction=instruction,
-            theme_name=theme,
-            progress=progress,
-            conversation_id=str(thread_id) if thread_id is not None else None,
+        lambda progress: (
+            deps.pipeline.character_sheet(
+                user_id=member.user.id,
+                character_id=character_id,
+                progress=progress,
+                conversation_id=conversation_id,
+            )
+            if sheet
+            else deps.pipeline.create_variant(
+                user_id=member.user.id,
+                character_id=character_id,
+                instruction=instruction,
+                theme_name=theme,
+                progress=progress,
+                conversation_id=conversation_id,
+            )
         ),
     )
     if outcome.variant is None or outcome.theme is None:  # pragma: no cover - always set

@@ -6,7 +6,9 @@ requests with a JSON attributes document derived from the request and image requ
 asking for the IMAGE modality) with a real PNG as ``inlineData``. Failures are scriptable with
 :meth:`FakeGemini.fail_next`, and for a stretch of time with :meth:`FakeGemini.storm` (every
 request answered 429 with Retry-After, say); latency per kind is configurable; requests in
-flight are counted.
+flight are counted. A likeness check (a text request that says "Likeness check") is answered
+with a score: the scripted ones (:meth:`FakeGemini.score_next`) in order, then
+``likeness_default``.
 
 It also answers ``GET /v1beta/models/{model}`` (``models.get``) and ``GET /v1beta/models``
 (``models.list``), and errs as Google does: a model it does not know is HTTP 404 NOT_FOUND
@@ -142,6 +144,8 @@ class FakeGemini:
         self._scripts: list[_Script] = []
         self._storm: tuple[_Script, float] | None = None  # (the answer, until when)
         self._release = asyncio.Event()
+        self.likeness_default = 90
+        self._likeness_scores: list[tuple[int, str]] = []
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -171,6 +175,7 @@ class FakeGemini:
         self.requests.clear()
         self._scripts.clear()
         self._storm = None
+        self._likeness_scores.clear()
         self.max_in_flight = self.in_flight
         self._release.set()
         self._release = asyncio.Event()
@@ -217,6 +222,28 @@ class FakeGemini:
             self._storm = None
             return None
         return script if script.model in (None, model) else None
+
+    def score_next(self, *scores: int, reason: str = "scripted score") -> None:
+        """Answer the next likeness checks with these scores, in order."""
+        self._likeness_scores.extend((score, reason) for score in scores)
+
+    @property
+    def likeness_requests(self) -> list[RecordedRequest]:
+        """The likeness checks received."""
+        return [r for r in self.requests if is_likeness_request(r)]
+
+    @property
+    def image_requests(self) -> list[RecordedRequest]:
+        """The image generation and edit requests received."""
+        return [r for r in self.requests if r.kind == "image"]
+
+    def _likeness_answer(self) -> dict[str, Any]:
+        score, reason = (
+            self._likeness_scores.pop(0)
+            if self._likeness_scores
+            else (self.likeness_default, "the same character")
+        )
+        return _text_answer(json.dumps({"score": score, "reason": reason}))
 
     def requests_for(self, model: str) -> list[RecordedRequest]:
         """The recorded requests for one model."""
@@ -298,6 +325,8 @@ class FakeGemini:
                 return await self._failure(script, recorded, key)
             if recorded.kind == "image":
                 return web.json_response(_image_answer(self.image_png))
+            if is_likeness_request(recorded):
+                return web.json_response(self._likeness_answer())
             return web.json_response(_text_answer(_attributes_for(recorded)))
         finally:
             self.in_flight -= 1
@@ -337,6 +366,11 @@ class FakeGemini:
             answer["candidates"][0]["content"]["parts"][0]["inlineData"]["data"] = "!!not b64!!"
             return web.json_response(answer)
         return web.json_response(_text_answer('{"this is": "not the attributes schema"'))
+
+
+def is_likeness_request(recorded: RecordedRequest) -> bool:
+    """Whether the request is a likeness check (two images compared by the text model)."""
+    return recorded.kind == "text" and "Likeness check" in recorded.text
 
 
 def _error(

@@ -14,6 +14,7 @@ from bot.errors import NotFoundError
 from bot.services.characters import is_valid_id, thread_lookup
 from db.engine import Database
 from db.meta import (
+    CHARACTER_SHEET,
     CONVERSATION_ID,
     FORMER_PORTRAIT,
     MESSAGE_ID,
@@ -85,13 +86,14 @@ def portrait_time(character: Character) -> datetime:
 
 
 async def newest_image(session: AsyncSession, character: Character) -> ImageSource | None:
-    """The character's newest image: its newest variant (kept former portraits aside), or
-    the portrait when that changed later or there is no variant."""
+    """The character's newest image: its newest variant (kept former portraits and character
+    sheets aside), or the portrait when that changed later or there is no variant."""
     variant = await session.scalar(
         select(ThemeVariant)
         .where(
             ThemeVariant.character_id == character.id,
             _variant_meta(FORMER_PORTRAIT).is_(None),
+            _variant_meta(CHARACTER_SHEET).is_(None),
         )
         .order_by(ThemeVariant.created_at.desc(), ThemeVariant.id.desc())
         .limit(1)
@@ -143,6 +145,7 @@ async def last_theme(session: AsyncSession, character_id: str, conversation_id: 
             ThemeVariant.character_id == character_id,
             _variant_meta(CONVERSATION_ID) == conversation_id,
             _variant_meta(FORMER_PORTRAIT).is_(None),
+            _variant_meta(CHARACTER_SHEET).is_(None),
         )
         .order_by(ThemeVariant.created_at.desc(), ThemeVariant.id.desc())
         .limit(1)

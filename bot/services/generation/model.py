@@ -62,6 +62,9 @@ class VariantRequest:
     conversation_theme: bool = True
     """In a conversation with no theme named: the theme last used there (a message), or
     "Variations" all the same (``/variant create``, whose default the design fixes)."""
+    character_sheet: bool = False
+    """A character sheet (``/character sheet``): marked as such, never checked for likeness
+    nor given the previous sheet as a reference."""
 
 
 @dataclass

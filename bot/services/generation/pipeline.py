@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.providers.base import ImageProvider, PromptOptimizer
+from bot.providers.base import ImageProvider, LikenessJudge, PromptOptimizer
 from bot.services.generation import create, regenerate, variant
 from bot.services.generation.cancel import CancelAnswer, cancel_generation
+from bot.services.generation.likeness import LikenessCheck
 from bot.services.generation.model import (
     CreateRequest,
     GenerationMetrics,
@@ -24,6 +25,7 @@ from bot.services.generation.model import (
     no_progress,
 )
 from bot.services.generation.runner import DEFAULT_SETTLE_WITHIN, GenerationRunner
+from bot.services.generation.sheet import SHEET_INSTRUCTION, SHEET_THEME
 from bot.services.generation.slots import GenerationSlots
 from bot.services.generation.turns import ConversationTurns
 from bot.storage.base import Storage
@@ -51,6 +53,8 @@ class GenerationPipeline:
         rate_limit: SharedRateLimit | None = None,
         metrics: GenerationMetrics | None = None,
         settle_within: float = DEFAULT_SETTLE_WITHIN,
+        likeness: LikenessJudge | None = None,
+        likeness_threshold: int = 0,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -70,6 +74,7 @@ class GenerationPipeline:
             settle_within=settle_within,
         )
         self.turns = ConversationTurns()
+        self.likeness = LikenessCheck(likeness, likeness_threshold)
 
     async def create_character(
         self, request: CreateRequest, progress: Progress = no_progress
@@ -105,6 +110,7 @@ class GenerationPipeline:
             character_id=character_id,
             instruction=instruction,
             progress=progress,
+            check=self.likeness,
         )
 
     async def create_variant(
@@ -155,7 +161,38 @@ class GenerationPipeline:
                 request.user_id,
                 lambda position: progress("queued", position),
             )
-        return await variant.create_variant(self.runner, self.images, request, progress, turn=turn)
+        return await variant.create_variant(
+            self.runner, self.images, request, progress, turn=turn, check=self.likeness
+        )
+
+    async def character_sheet(
+        self,
+        *,
+        user_id: str,
+        character_id: str,
+        progress: Progress = no_progress,
+        conversation_id: str | None = None,
+    ) -> Outcome:
+        """Draw the character's sheet (a turnaround) from its portrait, one quota unit, filed
+        under the theme "Character sheet"; later edits send the newest sheet as a reference.
+
+        Raises:
+            NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
+            GenerationError, GenerationCancelled, StorageError, InvalidInputError.
+        """
+        return await self.edit_image(
+            VariantRequest(
+                user_id=user_id,
+                character_id=character_id,
+                instruction=SHEET_INSTRUCTION,
+                theme_name=SHEET_THEME,
+                from_portrait=True,
+                conversation_id=conversation_id,
+                conversation_theme=False,
+                character_sheet=True,
+            ),
+            progress,
+        )
 
     async def cancel(self, generation_id: str, user_id: str) -> CancelAnswer:
         """Cancel the member's generation: waiting, it leaves the queue; running, its provider

@@ -1,16 +1,19 @@
 """Regenerate: prepare (the owner's finished character, charged, pending generation) → provider
-(a new portrait from its prompt, plus an instruction) → persist (store it, swap it in, delete
+(a new portrait from its prompt, plus an instruction; the likeness check against the previous
+portrait) → persist (store it, swap it in, delete
 the old objects)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.errors import InvalidInputError
+from bot.errors import InvalidInputError, StorageError
 from bot.providers.base import ImageProvider, ImageResult
 from bot.services.characters import get_owned_character
 from bot.services.generation.inputs import regenerate_instruction
+from bot.services.generation.likeness import LIKENESS_FIELDS, Checked, LikenessCheck, draw_alike
 from bot.services.generation.model import Outcome, Progress
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
@@ -26,6 +29,8 @@ from bot.storage.base import delete_quietly
 from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, PORTRAIT_AT, THUMBNAIL_KEY, Meta
 from db.models import Character
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -36,6 +41,7 @@ class _Prepared:
     content_filter: str
     old_keys: list[str]
     quota: QuotaStatus
+    old_image_key: str | None = None
 
 
 async def _prepare(
@@ -66,28 +72,45 @@ async def _prepare(
         meta = Meta(character.meta)
         old_keys = [k for k in (meta.image_key, meta.thumbnail_key) if k]
     job = Job(generation.id, "regenerate", user.id)
-    return _Prepared(job, character_id, prompt, style, content_filter, old_keys, quota)
-
-
-async def _draw(
-    runner: GenerationRunner, images: ImageProvider, prepared: _Prepared, progress: Progress
-) -> ImageResult:
-    await progress("drawing", None)
-    return await runner.call_provider(
-        prepared.job,
-        "image",
-        "drawing",
-        progress,
-        lambda: images.generate(
-            prepared.prompt, style=prepared.style, content_filter=prepared.content_filter
-        ),
+    return _Prepared(
+        job, character_id, prompt, style, content_filter, old_keys, quota, meta.image_key
     )
 
 
+async def _draw(
+    runner: GenerationRunner,
+    images: ImageProvider,
+    prepared: _Prepared,
+    progress: Progress,
+    check: LikenessCheck | None,
+) -> Checked:
+    previous: bytes | None = None
+    if check is not None and check.active and prepared.old_image_key:
+        try:
+            with prepared.job.timed("storage_get"):
+                previous = await runner.storage.get(prepared.old_image_key)
+        except StorageError:  # no check then, the portrait all the same
+            log.warning("the previous portrait of %s cannot be read", prepared.character_id)
+
+    async def draw() -> ImageResult:
+        await progress("drawing", None)
+        return await runner.call_provider(
+            prepared.job,
+            "image",
+            "drawing",
+            progress,
+            lambda: images.generate(
+                prepared.prompt, style=prepared.style, content_filter=prepared.content_filter
+            ),
+        )
+
+    return await draw_alike(runner, check, prepared.job, progress, previous, draw)
+
+
 async def _persist(
-    runner: GenerationRunner, prepared: _Prepared, image: ImageResult, progress: Progress
+    runner: GenerationRunner, prepared: _Prepared, drawn: Checked, progress: Progress
 ) -> Outcome:
-    job = prepared.job
+    job, image = prepared.job, drawn.image
     await progress("saving", None)
     stored = await store_drawn(runner, job, prepared.character_id, image, variant=None)
 
@@ -97,8 +120,10 @@ async def _persist(
             row.image_url = row.s3_url = stored.image_url
             row.thumbnail_url = stored.thumbnail_url
             row.generation_status = "completed"
+            kept = {k: v for k, v in (row.meta or {}).items() if k not in LIKENESS_FIELDS}
             row.meta = {
-                **(row.meta or {}),
+                **kept,
+                **drawn.meta(),  # this portrait's likeness to the one it replaces
                 IMAGE_MODEL: image.model,
                 IMAGE_KEY: stored.image_key,
                 THUMBNAIL_KEY: stored.thumbnail_key,
@@ -122,8 +147,10 @@ async def regenerate(
     character_id: str,
     instruction: str | None,
     progress: Progress,
+    check: LikenessCheck | None = None,
 ) -> Outcome:
-    """Draw a new portrait of an existing character (its prompt, plus an instruction).
+    """Draw a new portrait of an existing character (its prompt, plus an instruction); with
+    ``check``, compared with the previous portrait and drawn once more when unlike.
 
     Raises:
         NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
@@ -132,7 +159,7 @@ async def regenerate(
     prepared = await _prepare(runner, user_id, character_id, instruction)
 
     async def work() -> Outcome:
-        image = await _draw(runner, images, prepared, progress)
-        return await _persist(runner, prepared, image, progress)
+        drawn = await _draw(runner, images, prepared, progress, check)
+        return await _persist(runner, prepared, drawn, progress)
 
     return await runner.run(prepared.job, progress, work)

@@ -1,12 +1,14 @@
 """Variant: prepare (the owner's finished character, charged, pending generation) → its turn
 (one edit at a time per conversation and member) → source (the image replied to, else the
 newest) and the earlier turns of its branch → provider (the source edited with the instruction,
-the turns as history) → persist (store it, file it under a theme, created when missing)."""
+the turns as history, the character sheet as an extra reference; the likeness check against
+the portrait) → persist (store it, file it under a theme, created when missing)."""
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from bot.errors import InvalidInputError
 from bot.providers.base import EditTurn, ImageProvider, ImageResult
@@ -20,9 +22,11 @@ from bot.services.conversation.sources import (
     source_variant,
 )
 from bot.services.generation.inputs import MAX_THEME_NAME, clean, variant_inputs
+from bot.services.generation.likeness import Checked, LikenessCheck, draw_alike
 from bot.services.generation.model import Outcome, Progress, VariantRequest
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
+from bot.services.generation.sheet import sheet_image_key
 from bot.services.generation.steps import (
     DEFAULT_FILTER,
     finish,
@@ -33,6 +37,7 @@ from bot.services.generation.steps import (
 from bot.services.quota import QuotaStatus, charge
 from bot.services.themes import DEFAULT_THEME, get_or_create_theme
 from db.meta import (
+    CHARACTER_SHEET,
     CONVERSATION_ID,
     FROM_DISCORD,
     GENERATION_ID,
@@ -67,6 +72,10 @@ class _Start:
     source: ImageSource
     turns: list[ImageSource]
     theme: str
+    portrait_key: str | None = None
+    """The portrait, which the likeness check compares the new image with."""
+    sheet_key: str | None = None
+    """The character sheet, sent as an extra reference (not when drawing a sheet)."""
 
 
 def _has_image(character: Character) -> None:
@@ -124,7 +133,16 @@ async def _start(runner: GenerationRunner, prepared: _Prepared) -> _Start:
         theme = prepared.theme
         if theme is None and request.conversation_id is not None:
             theme = await last_theme(session, character.id, request.conversation_id)
-    return _Start(source, turns, theme or DEFAULT_THEME)
+        sheet_key = None
+        if not request.character_sheet:
+            sheet_key = await sheet_image_key(session, character.id)
+    return _Start(
+        source,
+        turns,
+        theme or DEFAULT_THEME,
+        portrait_key=Meta(character.meta).image_key,
+        sheet_key=sheet_key if sheet_key != source.image_key else None,
+    )
 
 
 async def _draw(
@@ -133,9 +151,12 @@ async def _draw(
     prepared: _Prepared,
     start: _Start,
     progress: Progress,
-) -> ImageResult:
+    check: LikenessCheck | None,
+) -> Checked:
     job = prepared.job
     await progress("drawing", None)
+    check = None if prepared.request.character_sheet else check
+    portrait: bytes | None = None
     with job.timed("storage_get"):
         source = await runner.storage.get(start.source.image_key)
         history: list[EditTurn] = []
@@ -144,33 +165,46 @@ async def _draw(
             if data is None:
                 data = await runner.storage.get(turn.image_key)
             history.append(EditTurn(turn.instruction or "", data))
-    return await runner.call_provider(
-        job,
-        "image",
-        "drawing",
-        progress,
-        lambda: images.edit(
-            source,
-            "image/png",
-            prepared.instruction,
-            style=prepared.style,
-            content_filter=prepared.content_filter,
-            history=history,
-        ),
-    )
+        references = [await runner.storage.get(start.sheet_key)] if start.sheet_key else []
+        if check is not None and check.active and start.portrait_key:
+            same = start.portrait_key == start.source.image_key
+            portrait = source if same else await runner.storage.get(start.portrait_key)
+
+    async def draw() -> ImageResult:
+        await progress("drawing", None)
+        return await runner.call_provider(
+            job,
+            "image",
+            "drawing",
+            progress,
+            lambda: images.edit(
+                source,
+                "image/png",
+                prepared.instruction,
+                style=prepared.style,
+                content_filter=prepared.content_filter,
+                history=history,
+                references=references,
+            ),
+        )
+
+    return await draw_alike(runner, check, job, progress, portrait, draw)
 
 
 def _variant_meta(
-    prepared: _Prepared, start: _Start, image: ImageResult, image_key: str, thumbnail_key: str
-) -> dict[str, str]:
+    prepared: _Prepared, start: _Start, drawn: Checked, image_key: str, thumbnail_key: str
+) -> dict[str, Any]:
     request = prepared.request
-    meta = {
+    meta: dict[str, Any] = {
         IMAGE_KEY: image_key,
         THUMBNAIL_KEY: thumbnail_key,
-        IMAGE_MODEL: image.model,
+        IMAGE_MODEL: drawn.image.model,
         GENERATION_ID: prepared.job.generation_id,
         SOURCE: FROM_DISCORD,
+        **drawn.meta(),
     }
+    if request.character_sheet:
+        meta[CHARACTER_SHEET] = True
     if start.source.variant_id:
         meta[PARENT_VARIANT_ID] = start.source.variant_id
     else:
@@ -188,10 +222,11 @@ async def _persist(
     runner: GenerationRunner,
     prepared: _Prepared,
     start: _Start,
-    image: ImageResult,
+    drawn: Checked,
     progress: Progress,
 ) -> Outcome:
     job, character_id = prepared.job, prepared.request.character_id
+    image = drawn.image
     await progress("saving", None)
     stored = await store_drawn(runner, job, character_id, image, variant=prepared.instruction)
 
@@ -205,7 +240,7 @@ async def _persist(
                 prompt=prepared.instruction,
                 image_url=stored.image_url,
                 thumbnail_url=stored.thumbnail_url,
-                meta=_variant_meta(prepared, start, image, stored.image_key, stored.thumbnail_key),
+                meta=_variant_meta(prepared, start, drawn, stored.image_key, stored.thumbnail_key),
             )
             session.add(variant)
             await session.flush()
@@ -229,10 +264,12 @@ async def create_variant(
     progress: Progress,
     *,
     turn: AbstractAsyncContextManager[None] | None = None,
+    check: LikenessCheck | None = None,
 ) -> Outcome:
     """Edit one of the character's images (the one asked for, else the newest) with an
     instruction, the earlier turns of its branch as history; file it under a theme (created
-    when missing). ``turn`` is waited for after the charge: one edit at a time.
+    when missing). ``turn`` is waited for after the charge: one edit at a time. With
+    ``check``, the new image is compared with the portrait and drawn once more when unlike.
 
     Raises:
         NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
@@ -242,7 +279,7 @@ async def create_variant(
 
     async def work() -> Outcome:
         start = await _start(runner, prepared)
-        image = await _draw(runner, images, prepared, start, progress)
-        return await _persist(runner, prepared, start, image, progress)
+        drawn = await _draw(runner, images, prepared, start, progress, check)
+        return await _persist(runner, prepared, start, drawn, progress)
 
     return await runner.run(prepared.job, progress, work, turn=turn)
