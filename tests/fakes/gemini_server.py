@@ -25,7 +25,7 @@ import contextlib
 import io
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,12 +97,24 @@ class RecordedRequest:
                     texts.append(str(part["text"]))
                 blob = part.get("inlineData") or part.get("inline_data")
                 if isinstance(blob, dict):
-                    try:
-                        images.append(base64.b64decode(blob.get("data", ""), validate=True))
-                    except (binascii.Error, ValueError):
-                        images.append(b"")
+                    images.append(decode_inline(blob.get("data", "")))
             out.append((str(content.get("role") or "user"), texts, images))
         return out
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def decode_inline(data: Any) -> bytes:
+    """Inline image data as the API takes it: base64, standard or URL-safe (the SDK sends
+    URL-safe); b"" when it is neither."""
+    text = str(data or "")
+    for candidate in (text, text.translate(_URLSAFE)):
+        try:
+            return base64.b64decode(candidate, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+    return b""
 
 
 @dataclass
@@ -145,6 +157,8 @@ class FakeGemini:
         self._storm: tuple[_Script, float] | None = None  # (the answer, until when)
         self._release = asyncio.Event()
         self.likeness_default = 90
+        # when set, each image request is answered with the picture it returns
+        self.image_png_factory: Callable[[], bytes] | None = None
         self._likeness_scores: list[tuple[int, str]] = []
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -324,7 +338,8 @@ class FakeGemini:
                 recorded.failure = script.kind
                 return await self._failure(script, recorded, key)
             if recorded.kind == "image":
-                return web.json_response(_image_answer(self.image_png))
+                png = self.image_png_factory() if self.image_png_factory else self.image_png
+                return web.json_response(_image_answer(png))
             if is_likeness_request(recorded):
                 return web.json_response(self._likeness_answer())
             return web.json_response(_text_answer(_attributes_for(recorded)))
@@ -434,10 +449,7 @@ def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
                 recorded.texts.append(str(part["text"]))
             blob = part.get("inlineData") or part.get("inline_data")
             if isinstance(blob, dict):
-                try:
-                    recorded.images.append(base64.b64decode(blob.get("data", ""), validate=True))
-                except (binascii.Error, ValueError):
-                    recorded.images.append(b"")
+                recorded.images.append(decode_inline(blob.get("data", "")))
                 recorded.image_mimes.append(str(blob.get("mimeType") or blob.get("mime_type")))
     config = recorded.body.get("generationConfig") or {}
     modalities = [str(m).upper() for m in config.get("responseModalities") or []]
