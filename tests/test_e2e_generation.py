@@ -125,7 +125,7 @@ async def test_theme_and_variant_from_inside_the_thread(stack: Stack, session_fa
     assert posted["channel_id"] == thread_id
     assert posted["attachments"][0]["filename"].startswith("variant.")
     assert stack.fake.attachment_bytes(posted["attachments"][0]["url"]).startswith(PNG_SIGNATURE)
-    edit_request = stack.gemini.requests[-1]
+    edit_request = stack.gemini.image_requests[-1]
     assert "winter coat" in edit_request.text
     assert edit_request.images
     assert edit_request.images[0].startswith(PNG_SIGNATURE)

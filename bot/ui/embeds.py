@@ -139,7 +139,7 @@ def variant_embed(
     footer = catalog.t(lang, "variant.footer", id=variant.id)
     score = (variant.meta or {}).get(LIKENESS_SCORE)
     if isinstance(score, int) and not isinstance(score, bool):
-        footer = " · ".join((footer, catalog.t(lang, "variant.likeness", score=score)))
+        footer = " · ".join((catalog.t(lang, "variant.likeness", score=score), footer))
     embed.set_footer(text=footer)
     show_image(embed, image_filename, picture, variant.image_url)
     return fit_embed(embed)
