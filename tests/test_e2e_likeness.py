@@ -5,19 +5,23 @@ image with the next variant), through the real discord.py against the fake Disco
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 
 from bot.i18n import Catalog
 from db.meta import CHARACTER_SHEET, LIKENESS_ATTEMPTS, LIKENESS_REASON, LIKENESS_SCORE
-from db.models import CharacterTheme, ThemeVariant, User
+from db.models import Character, CharacterTheme, Generation, ThemeVariant, User
 from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
     character_thread,
     collect_violations,
+    custom_ids,
     find_id,
     running_stack,
+    wait_ephemeral_text,
     wait_final,
 )
 from tests.fakes.gemini_server import png_bytes
@@ -209,3 +213,68 @@ async def test_threshold_zero_makes_no_scoring_request(stack: Stack, session_fac
         stack.gemini.reset()
         await stack.stop_bot()
         await stack.start_bot()
+
+
+async def test_regenerate_compares_with_the_previous_portrait(stack: Stack, session_factory):
+    """/character regenerate scored 20 then 70: drawn twice, compared with the portrait it
+    replaces, the second kept, its score in the character's metadata, one unit charged."""
+    member = stack.member("likeness-regen")
+    character_id, _ = await _character(stack, member, "a retired duelist")
+    used_before = (await _user(session_factory, member)).daily_used
+    previous = stack.gemini.image_png
+    first, second = png_bytes((200, 20, 20), 44), png_bytes((20, 20, 200), 44)
+    images = iter([first, second])
+    stack.gemini.requests.clear()
+    stack.gemini.score_next(20, 70)
+    stack.gemini.image_png_factory = lambda: next(images, second)
+    try:
+        ix = await stack.command(member, "character regenerate", {"character": character_id})
+        posted = await wait_final(ix)
+    finally:
+        stack.gemini.image_png_factory = None
+    assert len(stack.gemini.image_requests) == 2
+    checks = stack.gemini.likeness_requests
+    assert [check.images for check in checks] == [[previous, first], [previous, second]]
+    async with session_factory() as s:
+        row = await s.get(Character, character_id)
+    assert row is not None
+    assert row.meta[LIKENESS_SCORE] == 70
+    assert row.meta[LIKENESS_ATTEMPTS] == 2
+    assert stack.s3.get_object(stack.bucket, row.meta["imageKey"])[0] == second
+    assert stack.fake.attachment_bytes(posted["attachments"][0]["url"]) == second
+    assert (await _user(session_factory, member)).daily_used == used_before + 1
+
+
+async def test_cancel_during_the_check_refunds_and_stores_nothing(stack: Stack, session_factory):
+    """The likeness check hangs; Cancel under the progress reply fails the generation
+    "cancelled", gives the unit back and keeps no variant."""
+    member = stack.member("likeness-cancel")
+    character_id, thread_id = await _character(stack, member, "a night watchman")
+    used_before = (await _user(session_factory, member)).daily_used
+    stack.gemini.requests.clear()
+    stack.gemini.fail_next("hang", model="gemini-2.5-flash")
+    try:
+        ix = await stack.command(
+            member, "variant create", {"instruction": "a lantern"}, channel_id=thread_id
+        )
+        async with asyncio.timeout(20):  # state of the fake Gemini: polled
+            while not (stack.gemini.likeness_requests and stack.gemini.in_flight > 0):
+                await asyncio.sleep(0.01)
+        await ix.wait_for(lambda i: any(c.endswith(":cancel") for c in _ids(i.original())), 10)
+        message = ix.original()
+        cancel_id = find_id(message, ":cancel")
+        pressed = await stack.fake.click(member, message, cancel_id)
+        assert await wait_ephemeral_text(pressed) == CATALOG.t("en", "cancel.cancelled")
+    finally:
+        stack.gemini.reset()
+    generation_id = cancel_id.split(":")[1]
+    async with session_factory() as s:
+        generation = await s.get(Generation, generation_id)
+    assert generation is not None
+    assert (generation.status, generation.error_message) == ("failed", "cancelled")
+    assert await _variants(session_factory, character_id) == []
+    assert (await _user(session_factory, member)).daily_used == used_before
+
+
+def _ids(message: dict | None) -> list[str]:
+    return custom_ids(message) if message else []
