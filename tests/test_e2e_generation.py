@@ -62,6 +62,7 @@ async def test_synced_commands_cover_the_contract(stack: Stack):
             "list": {"filter"},
             "edit": {"character"},
             "regenerate": {"character", "instruction"},
+            "sheet": {"character"},
             "delete": {"character"},
             "publish": {"character"},
             "unpublish": {"character"},

@@ -6,9 +6,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from google import genai
 from PIL import Image, ImageDraw
 
-from bot.providers.gemini_likeness import parse_likeness
+from bot.config import ConfigError, Settings
+from bot.providers.factory import build_likeness_judge
+from bot.providers.gemini_likeness import GeminiLikenessJudge, parse_likeness
 from bot.providers.likeness import OfflineLikenessJudge, hash_likeness
 from bot.providers.offline import OfflineImageProvider
 from bot.providers.retry import ProviderError
@@ -84,3 +87,22 @@ def test_an_answer_outside_the_schema_is_an_invalid_response(answer: str) -> Non
     with pytest.raises(ProviderError) as caught:
         parse_likeness(answer, finish="STOP", model="m")
     assert caught.value.kind == "invalid_response"
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_the_judge_follows_the_settings() -> None:
+    """Offline: the perceptual hash; with a key: the Gemini text model; 0: no check at all."""
+    offline = build_likeness_judge(_settings(gemini_api_key=None), None)
+    assert isinstance(offline, OfflineLikenessJudge)
+    off = _settings(gemini_api_key=None, consistency_threshold=0)
+    assert build_likeness_judge(off, None) is None
+    client = genai.Client(api_key="test-key-0123456789")
+    assert isinstance(
+        build_likeness_judge(_settings(gemini_api_key="test-key-0123456789"), client),
+        GeminiLikenessJudge,
+    )
+    with pytest.raises(ConfigError):
+        build_likeness_judge(_settings(gemini_api_key="test-key-0123456789"), None)

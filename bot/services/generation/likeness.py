@@ -64,7 +64,7 @@ async def _score(
 ) -> LikenessScore | None:
     await progress("checking", None)
     try:
-        return await runner.call_provider(
+        score = await runner.call_provider(
             job,
             "text",
             "checking",
@@ -85,6 +85,20 @@ async def _score(
             job.generation_id,
             exc_info=True,
         )
+    else:  # the generations table has no metadata: its score is logged with its id
+        log.info(
+            "generation %s likeness %d: %s",
+            job.generation_id,
+            score.score,
+            score.reason,
+            extra={
+                "event": "likeness",
+                "generation_id": job.generation_id,
+                "score": score.score,
+                "model": score.model,
+            },
+        )
+        return score
     return None
 
 
