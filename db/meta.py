@@ -43,6 +43,8 @@ LIKENESS_REASON = "likenessReason"
 """The likeness check's short reason for its score."""
 LIKENESS_ATTEMPTS = "likenessAttempts"
 """How many images were drawn for it (2 when the first scored below the threshold)."""
+LIKENESS_FIELDS = (LIKENESS_SCORE, LIKENESS_REASON, LIKENESS_ATTEMPTS)
+"""The fields of one likeness check (they travel together)."""
 CHARACTER_SHEET = "characterSheet"
 """True on a variant that is the character's sheet (a turnaround), sent as a reference."""
 STORAGE_KEY_FIELDS = (IMAGE_KEY, THUMBNAIL_KEY, REFERENCE_KEY)

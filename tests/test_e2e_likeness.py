@@ -125,6 +125,18 @@ async def test_a_like_variant_is_kept_at_once(stack: Stack, session_factory):
     assert variant.meta[LIKENESS_ATTEMPTS] == 1
     assert "75/100" in posted["embeds"][0]["footer"]["text"]
 
+    # Use as portrait: the character's metadata now tells the likeness of the new portrait
+    pressed = await stack.fake.click(member, posted, find_id(posted, ":portrait"))
+    await pressed.acknowledged(timeout=5)
+    async with asyncio.timeout(20):
+        while True:
+            async with session_factory() as s:
+                row = await s.get(Character, character_id)
+            assert row is not None
+            if row.meta.get(LIKENESS_SCORE) == 75:  # none before: it came with the variant
+                break
+            await asyncio.sleep(0.05)
+
 
 async def test_a_failed_check_keeps_the_image_without_a_score(stack: Stack, session_factory):
     """The scoring call errs (HTTP 400 from the text model): the variant is kept, unscored,

@@ -23,6 +23,7 @@ from db.meta import (
     FAVORITE,
     FORMER_PORTRAIT,
     IMAGE_KEY,
+    LIKENESS_FIELDS,
     MESSAGE_ID,
     PORTRAIT_AT,
     SOURCE,
@@ -123,6 +124,7 @@ def _previous_portrait(character: Character, theme: CharacterTheme) -> ThemeVari
     if not meta.image_key or not character.image_url:
         return None
     kept: dict[str, Any] = {IMAGE_KEY: meta.image_key, FORMER_PORTRAIT: True, SOURCE: FROM_PORTRAIT}
+    kept.update({k: v for k, v in (character.meta or {}).items() if k in LIKENESS_FIELDS})
     if meta.thumbnail_key:
         kept[THUMBNAIL_KEY] = meta.thumbnail_key
     return ThemeVariant(
@@ -171,8 +173,10 @@ async def use_as_portrait(
                 session.add(previous)
             character.image_url = character.s3_url = stored.image_url
             character.thumbnail_url = stored.thumbnail_url
-            character.meta = {
-                **(character.meta or {}),
+            scored = {k: v for k, v in (variant.meta or {}).items() if k in LIKENESS_FIELDS}
+            character.meta = {  # the likeness check of the image that is the portrait now
+                **{k: v for k, v in (character.meta or {}).items() if k not in LIKENESS_FIELDS},
+                **scored,
                 IMAGE_KEY: stored.image_key,
                 THUMBNAIL_KEY: stored.thumbnail_key,
                 PORTRAIT_AT: datetime.now(UTC).isoformat(),

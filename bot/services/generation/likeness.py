@@ -14,11 +14,11 @@ from bot.errors import GenerationCancelled, GenerationError
 from bot.providers.base import ImageResult, LikenessJudge, LikenessScore
 from bot.services.generation.model import Progress
 from bot.services.generation.runner import GenerationRunner, Job
-from db.meta import LIKENESS_ATTEMPTS, LIKENESS_REASON, LIKENESS_SCORE
+from db.meta import LIKENESS_ATTEMPTS, LIKENESS_FIELDS, LIKENESS_REASON, LIKENESS_SCORE
+
+__all__ = ["LIKENESS_FIELDS", "Checked", "LikenessCheck", "draw_alike"]
 
 log = logging.getLogger(__name__)
-
-LIKENESS_FIELDS = (LIKENESS_SCORE, LIKENESS_REASON, LIKENESS_ATTEMPTS)
 
 
 @dataclass(frozen=True)
