@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from bot.config import Settings
 from bot.errors import GenerationError, StorageError
-from bot.providers.factory import build_providers, make_genai_client
+from bot.providers.factory import build_likeness_judge, build_providers, make_genai_client
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
 from bot.services.generation import CreateRequest, GenerationPipeline
 from bot.services.generation.slots import GenerationSlots
@@ -262,7 +262,8 @@ async def test_database_error_after_the_provider_call(rig: Rig, session_factory,
 
 
 async def test_offline_providers_run_create_and_variant_with_no_key(session_factory, tmp_path):
-    """Without GEMINI_API_KEY and S3, the offline generator and local files do the whole flow."""
+    """Without GEMINI_API_KEY and S3, the offline generator and local files do the whole flow,
+    and the likeness check scores the variant with a perceptual hash."""
     settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
     assert settings.offline_generation
     optimizer, images = build_providers(settings, None)
@@ -276,6 +277,8 @@ async def test_offline_providers_run_create_and_variant_with_no_key(session_fact
             slots=GenerationSlots(2),
             text_model="offline",
             image_model="offline",
+            likeness=build_likeness_judge(settings, None),
+            likeness_threshold=settings.consistency_threshold,
         )
         created = await pipeline.create_character(
             CreateRequest(
@@ -289,6 +292,8 @@ async def test_offline_providers_run_create_and_variant_with_no_key(session_fact
     assert variant.image.startswith(b"\x89PNG")
     assert (tmp_path / "images" / created.character.meta["imageKey"]).is_file()
     assert (tmp_path / "images" / variant.variant.meta["imageKey"]).is_file()
+    assert variant.variant.meta["likenessScore"] >= settings.consistency_threshold
+    assert variant.variant.meta["likenessAttempts"] == 1
 
 
 async def test_a_portrait_that_cannot_be_thumbnailed_leaves_nothing_stored(
