@@ -6,11 +6,12 @@ the portrait) → persist (store it, file it under a theme, created when missing
 
 from __future__ import annotations
 
+import logging
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import InvalidInputError
+from bot.errors import InvalidInputError, StorageError
 from bot.providers.base import EditTurn, ImageProvider, ImageResult
 from bot.services.characters import get_owned_character
 from bot.services.conversation.sources import (
@@ -52,6 +53,8 @@ from db.meta import (
     Meta,
 )
 from db.models import Character, CharacterTheme, ThemeVariant
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,18 @@ async def _start(runner: GenerationRunner, prepared: _Prepared) -> _Start:
     )
 
 
+async def _optional(runner: GenerationRunner, key: str | None, what: str) -> bytes | None:
+    """An image the edit can do without (the sheet, the portrait to compare with): None
+    when there is none or it cannot be read (logged)."""
+    if not key:
+        return None
+    try:
+        return await runner.storage.get(key)
+    except StorageError:
+        log.warning("the %s %s cannot be read; the edit goes on without it", what, key)
+        return None
+
+
 async def _draw(
     runner: GenerationRunner,
     images: ImageProvider,
@@ -165,10 +180,11 @@ async def _draw(
             if data is None:
                 data = await runner.storage.get(turn.image_key)
             history.append(EditTurn(turn.instruction or "", data))
-        references = [await runner.storage.get(start.sheet_key)] if start.sheet_key else []
+        sheet = await _optional(runner, start.sheet_key, "character sheet")
+        references = [sheet] if sheet is not None else []
         if check is not None and check.active and start.portrait_key:
             same = start.portrait_key == start.source.image_key
-            portrait = source if same else await runner.storage.get(start.portrait_key)
+            portrait = source if same else await _optional(runner, start.portrait_key, "portrait")
 
     async def draw() -> ImageResult:
         await progress("drawing", None)
