@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.i18n import Catalog
 from db.meta import CHARACTER_SHEET, LIKENESS_ATTEMPTS, LIKENESS_REASON, LIKENESS_SCORE
@@ -24,6 +24,7 @@ from tests.e2e import (
     wait_ephemeral_text,
     wait_final,
 )
+from tests.fakes.discord.chat import post_user_message
 from tests.fakes.gemini_server import png_bytes
 
 CATALOG = Catalog.load()
@@ -201,6 +202,26 @@ async def test_character_sheet_is_then_sent_with_the_next_variant(stack: Stack, 
     assert len(variants) == 2
     assert variants[-1].meta.get("sourceImageKey")  # from the portrait, not the sheet
     assert "parentVariantId" not in variants[-1].meta
+
+    # a conversation edit (a mention in the thread) sends the sheet too, after its source
+    async with session_factory.begin() as s:  # a fourth unit today
+        await s.execute(
+            update(User)
+            .where(User.auth0_id == f"oauth2|discord|{member.id}")
+            .values(daily_quota=10)
+        )
+    stack.gemini.requests.clear()
+    await post_user_message(stack.fake, thread_id, member, "wearing a cape", mention_bot=True)
+    async with asyncio.timeout(20):
+        while len(await _variants(session_factory, character_id)) < 3:
+            await asyncio.sleep(0.05)
+    (conversation_edit,) = stack.gemini.image_requests
+    role, _, images = conversation_edit.turns[-1]
+    assert role == "user"
+    assert len(images) == 2
+    assert images[1] == sheet_png
+    newest = (await _variants(session_factory, character_id))[-1]
+    assert newest.meta["parentVariantId"] == variants[-1].id  # the newest image, not the sheet
 
 
 async def test_threshold_zero_makes_no_scoring_request(stack: Stack, session_factory):
