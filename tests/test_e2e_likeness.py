@@ -158,6 +158,28 @@ async def test_a_failed_check_keeps_the_image_without_a_score(stack: Stack, sess
     assert (await _user(session_factory, member)).daily_used == used_before + 1
 
 
+async def test_a_busy_text_model_is_not_waited_out_for_the_check(stack: Stack, session_factory):
+    """The text model answers 429 with Retry-After throughout: the check gives up after its
+    one retry (it does not wait out the busy provider as image calls do), and the variant is
+    kept unscored."""
+    member = stack.member("likeness-busy")
+    character_id, thread_id = await _character(stack, member, "a ferry pilot")
+    stack.gemini.requests.clear()
+    stack.gemini.storm(120, model="gemini-2.5-flash", retry_after=1)
+    try:
+        ix = await stack.command(
+            member, "variant create", {"instruction": "a rain cape"}, channel_id=thread_id
+        )
+        posted = await wait_final(ix)
+        checks = len(stack.gemini.likeness_requests)
+    finally:
+        stack.gemini.reset()
+    assert checks == 2  # the check and its one retry
+    (variant,) = await _variants(session_factory, character_id)
+    assert LIKENESS_SCORE not in variant.meta
+    assert "/100" not in posted["embeds"][0]["footer"]["text"]
+
+
 async def test_character_sheet_is_then_sent_with_the_next_variant(stack: Stack, session_factory):
     """/character sheet: one unit, a variant in "Character sheet" posted in the thread and
     never checked for likeness; the next variant's image request carries two images (its

@@ -100,12 +100,14 @@ def build_likeness_judge(
     if client is None:
         msg = "GEMINI_API_KEY is set but no Gemini client was built (use make_genai_client)."
         raise ConfigError(msg)
+    # an optional check: one retry at most, and a busy provider is not waited out (the image
+    # is kept unscored rather than the member kept waiting)
     return GeminiLikenessJudge(
         client,
         settings.gemini_text_model,
         timeout=settings.gemini_timeout_seconds,
-        max_retries=settings.gemini_max_retries,
-        wait_seconds=settings.gemini_wait_seconds,
+        max_retries=min(1, settings.gemini_max_retries),
+        wait_seconds=0.0,
         redact=settings.secrets(),
         retry_gate=retry_gate,
     )
