@@ -1,7 +1,6 @@
 """Regenerate: prepare (the owner's finished character, charged, pending generation) → provider
 (a new portrait from its prompt, plus an instruction; the likeness check against the previous
-portrait) → persist (store it, swap it in, delete
-the old objects)."""
+portrait) → persist (store it, swap it in, delete the old objects)."""
 
 from __future__ import annotations
 
