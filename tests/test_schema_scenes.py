@@ -23,7 +23,7 @@ async def test_scenes_migration_round_trip(server_url):
     try:
         await asyncio.to_thread(upgrade, url)
         first = await catalog(url)
-        assert SCENE_TABLES <= {row[0] for row in first["columns"]}
+        assert {row[0] for row in first["columns"]} >= SCENE_TABLES
         await asyncio.to_thread(command.downgrade, alembic_config(url), "0005")
         down = await catalog(url)
         assert not SCENE_TABLES & {row[0] for row in down["columns"]}
@@ -63,7 +63,8 @@ async def test_scene_rules_and_cascades(database_url):
             "RETURNING id, is_public, generation_status, metadata, created_at, updated_at",
             owner,
         )
-        assert scene["is_public"] is False and scene["generation_status"] == "pending"
+        assert scene["is_public"] is False
+        assert scene["generation_status"] == "pending"
         assert scene["metadata"] == "{}"
         add = "INSERT INTO scene_characters (scene_id, character_id, position) VALUES ($1, $2, $3)"
         await conn.execute(add, scene["id"], mine, 0)
@@ -88,7 +89,8 @@ async def test_scene_rules_and_cascades(database_url):
             "INSERT INTO generations (user_id, prompt) VALUES ($1, 'p') RETURNING id", owner
         )
         await conn.execute(
-            "INSERT INTO scene_generations (scene_id, generation_id, kind) VALUES ($1, $2, 'create')",
+            "INSERT INTO scene_generations (scene_id, generation_id, kind) "
+            "VALUES ($1, $2, 'create')",
             scene["id"],
             gen,
         )

@@ -48,6 +48,7 @@ def draw_scene(
     with Image.open(io.BytesIO(background)) as opened:
         image = opened.convert("RGB").resize(SIZE)
     draw = ImageDraw.Draw(image)
+    write = draw.text
     count = max(len(references), 1)
     slot = SIZE[0] // count
     side = min(slot - 30, 360)
@@ -62,14 +63,14 @@ def draw_scene(
             draw.rectangle([x, top, x + side, top + side], fill=band)
         draw.rectangle([x - 3, top - 3, x + side + 3, top + side + 3], outline=accent, width=4)
         label = f"{index + 1}. {ref.name}"[:28]
-        draw.text(
+        write(
             (x + side // 2, top + side + 30), label, font=_font(26), fill=text_colour, anchor="mm"
         )
     draw.rectangle([0, 0, SIZE[0], 120], fill=band)
     lines = textwrap.wrap(prompt.strip() or "scene", width=60)[:2]
     for i, line in enumerate(lines):
-        draw.text((20, 20 + 36 * i), line, font=_font(28), fill=text_colour)
-    draw.text(
+        write((20, 20 + 36 * i), line, font=_font(28), fill=text_colour)
+    write(
         (SIZE[0] - 20, SIZE[1] - 30),
         "offline scene placeholder",
         font=_font(22),
