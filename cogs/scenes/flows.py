@@ -4,6 +4,7 @@ the response, then the scene posted with its buttons and a thread that is its co
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
 import discord
@@ -13,11 +14,23 @@ from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, deliver
 from bot.services import scenes
 from bot.services.scenes import SceneOutcome, SceneRequest
-from bot.ui.text import clip
-from cogs.characters.flows import open_thread
+from bot.ui.text import THREAD_NAME_MAX, clip
 from cogs.characters.generating import defer, generate, image_file, image_filename
 from cogs.scenes.buttons import scene_buttons
 from cogs.scenes.views import scene_embed
+
+log = logging.getLogger(__name__)
+
+
+async def open_thread(message: discord.Message, name: str) -> discord.Thread | None:
+    """Start the scene's thread on its message (guild text channels only)."""
+    if message.guild is None:
+        return None
+    try:
+        return await message.create_thread(name=clip(name, THREAD_NAME_MAX) or "Scene")
+    except discord.HTTPException:
+        log.warning("could not open a thread on message %s", message.id, exc_info=True)
+        return None
 
 
 async def post_scene(
