@@ -95,9 +95,16 @@ async def _counts(session_factory) -> tuple[int, int, int, int]:
 
 
 @pytest.fixture(scope="module")
-async def cast(stack: Stack, engine):
+def factory(engine):
+    """Sessions on the run's database that, unlike ``session_factory``, leave the rows in
+    place between tests: the module's tests build on one cast and one scene."""
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="module")
+async def cast(stack: Stack, factory):
     """Morgana's Aria and Bram, Lancelot's public Cador and his private Dindrane."""
-    session_factory = make_session_factory(engine)
+    session_factory = factory
     owner, other = stack.member("morgana"), stack.member("lancelot")
     aria = await _character(stack, session_factory, owner, "Aria", (200, 30, 30))
     bram = await _character(stack, session_factory, owner, "Bram", (30, 200, 30))
@@ -119,12 +126,13 @@ async def _scene_create(stack: Stack, member, characters: str, **extra: str):
 
 
 async def test_a_scene_of_three_draws_them_together_and_credits_the_other_owner(
-    stack: Stack, session_factory, cast
+    stack: Stack, factory, cast
 ):
     """Aria, Bram (own) and Cador (Lancelot's, public): ONE image request carrying their three
     portraits in that order and their names; the scene, three scene_characters and one
     scene_generations row; the post credits Lancelot by display name without pinging; quota −1; the
     thread is the scene's conversation."""
+    session_factory = factory
     owner, other, aria, bram, cador, _ = cast
     storage = stack.bot.deps.storage
     portraits = [await storage.get(c.meta[IMAGE_KEY]) for c in (aria, bram, cador)]
@@ -204,9 +212,10 @@ def post_ids(message: dict) -> list[str]:
         ("Aria, Dindrane", "invalid.scene_unavailable"),
     ],
 )
-async def test_refused_casts_change_nothing(stack: Stack, session_factory, cast, typed, key):
+async def test_refused_casts_change_nothing(stack: Stack, factory, cast, typed, key):
     """Five characters, one, a duplicate, or another member's private character: a clear
     message; no scene, no generation, nothing charged, no image request."""
+    session_factory = factory
     owner = cast[0]
     before = await _counts(session_factory)
     used = (await _user(session_factory, owner)).daily_used
@@ -223,9 +232,10 @@ async def test_refused_casts_change_nothing(stack: Stack, session_factory, cast,
     assert stack.gemini.requests_for(IMAGE_MODEL) == []
 
 
-async def test_a_provider_failure_refunds_and_leaves_no_scene(stack: Stack, session_factory, cast):
+async def test_a_provider_failure_refunds_and_leaves_no_scene(stack: Stack, factory, cast):
     """The image model fails: the member is told it was refunded; the unit comes back; the
     generation is failed and no scene row is left."""
+    session_factory = factory
     owner, _, _, _, cador, _ = cast
     scenes_before, *_ = await _counts(session_factory)
     used = (await _user(session_factory, owner)).daily_used
@@ -256,10 +266,11 @@ async def _owned_scene(session_factory, owner) -> Scene:
 
 
 async def test_a_mention_in_the_scene_thread_makes_a_variant_of_the_scene_image(
-    stack: Stack, session_factory, cast
+    stack: Stack, factory, cast
 ):
     """ "@bot make it snow" in the scene's thread: one edit request whose image is the scene
     image; a scene_generations row of kind variant whose source is the scene image."""
+    session_factory = factory
     owner = cast[0]
     scene = await _owned_scene(session_factory, owner)
     thread_id = scene.meta[CONVERSATION_ID]
@@ -301,9 +312,10 @@ async def _gallery_titles(stack: Stack, member) -> list[str]:
     return [e["title"] for e in message.get("embeds") or []]
 
 
-async def test_the_scenes_gallery_follows_the_cast(stack: Stack, session_factory, cast):
+async def test_the_scenes_gallery_follows_the_cast(stack: Stack, factory, cast):
     """Published, the scene is in /gallery browse kind:scenes; once Lancelot unpublishes
     Cador it is not, though it stays in Morgana's /scene list."""
+    session_factory = factory
     owner, other, _, _, cador, _ = cast
     viewer = stack.member("viewer")
     scene = await _owned_scene(session_factory, owner)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.errors import InvalidInputError
 from bot.services.scenes.cast import cast_choices, resolve_cast
+from bot.services.scenes.gallery import scene_gallery_page
 from bot.services.scenes.prompt import scene_prompt
 from bot.services.visibility import scene_in_gallery
 from db.engine import Database
@@ -88,6 +89,28 @@ async def test_autocomplete_completes_the_last_item_keeping_the_earlier_ones(
     assert all("Private" not in label for _, label in first)
     second = await cast_choices(db, me.id, f"{aria.id[:8]}, arian", None)
     assert (f"{aria.id[:8]}, {cador.id[:8]}", f"{aria.id[:8]}, Arian Public") in second
+
+
+async def test_the_gallery_page_lists_a_scene_with_another_members_public_character(
+    session_factory,
+):
+    async with session_factory.begin() as session:
+        me, other = await _members(session)
+        mine = await _pictured(session, me, "Mine Gallery")
+        theirs = await _pictured(session, other, "Theirs Gallery", is_public=True)
+        scene = Scene(
+            user_id=me.id, setting="a field", is_public=True, generation_status="completed"
+        )
+        session.add(scene)
+        await session.flush()
+        for position, character in enumerate((mine, theirs)):
+            session.add(
+                SceneCharacter(scene_id=scene.id, character_id=character.id, position=position)
+            )
+    page = await scene_gallery_page(Database(session_factory), None, 5, guild_id=None)
+    assert [entry.view.scene.id for entry in page.items] == [scene.id]
+    assert page.items[0].creator_name == me.display_name
+    assert page.items[0].view.cast[1].owner_name == other.display_name
 
 
 async def test_a_public_scene_shows_only_while_its_cast_is_public_or_the_creators(session):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from bot.services.pagination import Page, apply_keyset, clamp_limit, keyset_page, parse_cursor
 from bot.services.scenes.model import SceneView
@@ -33,9 +34,10 @@ async def scene_gallery_page(
     Raises: InvalidInputError (a bad cursor)."""
     limit = clamp_limit(limit)
     parsed = parse_cursor(cursor) if cursor else None
+    creator = aliased(User)  # not ``User``: the rule's own subqueries must not correlate to it
     stmt = (
-        select(Scene, User.display_name, User.username)
-        .join(User, User.id == Scene.user_id)
+        select(Scene, creator.display_name, creator.username)
+        .join(creator, creator.id == Scene.user_id)
         .where(scene_in_gallery(guild_id))
     )
     stmt = apply_keyset(stmt, Scene.created_at, Scene.id, cursor=parsed, limit=limit, order="desc")
