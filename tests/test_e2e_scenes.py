@@ -5,6 +5,7 @@ visibility rule."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from tests.e2e import (
     wait_ephemeral_text,
     wait_final,
     wait_reply,
+    wait_update,
 )
 from tests.fakes.discord.chat import post_user_message
 from tests.fakes.gemini_server import png_bytes
@@ -332,3 +334,69 @@ async def test_the_scenes_gallery_follows_the_cast(stack: Stack, factory, cast):
     assert "Old friends" not in await _gallery_titles(stack, viewer)
     listing = await wait_reply(await stack.command(owner, "scene list"))
     assert "Old friends" in listing["embeds"][0]["description"]
+
+
+async def test_scene_buttons_autocomplete_show_and_delete(stack: Stack, factory, cast):
+    """Autocomplete completes the list's last item; Favorite flips on the message (its owner
+    only); Regenerate draws it again (one unit, kind regenerate); Export sends the image
+    privately; /scene delete asks, then deletes; the old buttons then find no scene."""
+    session_factory = factory
+    owner, other, aria, bram, _, _ = cast
+    choices = await stack.fake.autocomplete(
+        owner,
+        stack.channel["id"],
+        "scene create",
+        {"characters": f"{aria.id[:8]}, br"},
+        focused="characters",
+    )
+    assert choices[0]["value"] == f"{aria.id[:8]}, {bram.id[:8]}"
+
+    post = await wait_final(await _scene_create(stack, owner, "Aria, Bram", title="Duo"))
+    scene_id = post["embeds"][0]["footer"]["text"].rsplit(" ", 1)[-1]
+    fav = f"scene:{scene_id}:fav"
+
+    refused = await stack.fake.click(other, post, fav)
+    assert await wait_ephemeral_text(refused) == en("error.not_owner")
+
+    pressed = await stack.fake.click(owner, post, fav)
+    await wait_update(pressed)
+    async with session_factory() as s:
+        assert (await s.get(Scene, scene_id)).meta["favorite"] is True
+
+    used = (await _user(session_factory, owner)).daily_used
+    stack.gemini.requests.clear()
+    regen = await stack.fake.click(owner, post, f"scene:{scene_id}:regen")
+
+    async def kinds() -> list[str]:
+        async with session_factory() as s:
+            rows = await s.scalars(
+                select(SceneGeneration.kind)
+                .where(SceneGeneration.scene_id == scene_id)
+                .order_by(SceneGeneration.created_at)
+            )
+            return list(rows.all())
+
+    async with asyncio.timeout(20):
+        while len(await kinds()) < 2:
+            await asyncio.sleep(0.05)
+    await regen.wait_for(lambda i: i.edits >= 2, 20)  # disabled, then the new image shown
+    assert await kinds() == ["create", "regenerate"]
+    assert (await _user(session_factory, owner)).daily_used == used + 1
+
+    exported = await stack.fake.click(owner, post, f"scene:{scene_id}:exp")
+    await exported.wait_for(
+        lambda i: any(m.get("flags", 0) & 64 and m.get("attachments") for m in i.messages()), 10
+    )
+
+    shown = await wait_reply(await stack.command(owner, "scene show", {"scene": scene_id}))
+    assert shown["embeds"][0]["title"] == "Duo"
+
+    ask = await stack.command(owner, "scene delete", {"scene": scene_id})
+    assert await wait_ephemeral_text(ask) == en("scene.delete_confirm", title="Duo")
+    confirm = ask.original() or {}
+    done = await stack.fake.click(owner, confirm, f"scenedel:{scene_id}:yes")
+    await wait_update(done)
+    async with session_factory() as s:
+        assert await s.get(Scene, scene_id) is None
+    gone = await stack.fake.click(owner, post, fav)
+    assert await wait_ephemeral_text(gone) == en("error.not_found", what=en("thing.scene"))

@@ -18,8 +18,6 @@ from bot.interactions.replies import NO_MENTIONS, deliver, respond, update
 from bot.interactions.routing import FeatureButton
 from bot.services import scenes
 from bot.services.scenes import SceneRequest
-from bot.storage.pictures import picture
-from bot.ui.embeds import picture_files
 from bot.ui.text import button_label, clip
 from cogs.characters.generating import generate, image_file, image_filename
 from cogs.scenes.views import scene_embed
@@ -88,13 +86,12 @@ class SceneButton(FeatureButton, template=rf"scene:(?P<id>{_ID}):(?P<action>fav|
         if self.action == "regen":
             await regenerate_in_place(interaction, self.scene_id)
             return
+        await acknowledge(interaction)  # the download may take a moment
         member = await caller(interaction)
-        found = await scenes.shown_scene(deps.db, self.scene_id, member.user.id)
-        image = await picture(deps.storage, found.scene, name="scene")
+        data, mime = await scenes.scene_image(deps.db, deps.storage, self.scene_id, member.user.id)
         await respond(
             interaction,
-            image.url if image is not None and image.data is None else None,
-            files=picture_files([image]) or discord.utils.MISSING,
+            files=image_file(data, mime, "scene")(),
             allowed_mentions=NO_MENTIONS,
         )
 

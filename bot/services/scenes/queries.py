@@ -63,6 +63,20 @@ async def shown_scene(db: Database, scene_id: str, viewer_user_id: str) -> Scene
         return await scene_view(session, scene)
 
 
+async def scene_image(
+    db: Database, storage: Storage, scene_id: str, viewer_user_id: str
+) -> tuple[bytes, str]:
+    """The scene's image as stored, and its MIME type (its owner, or anyone when public).
+
+    Raises: NotFoundError("scene"), StorageError."""
+    found = await shown_scene(db, scene_id, viewer_user_id)
+    key = Meta(found.scene.meta).image_key
+    if not key:
+        raise NotFoundError("scene")
+    ext = key.rsplit(".", 1)[-1].lower()
+    return await storage.get(key), "image/jpeg" if ext in ("jpg", "jpeg") else f"image/{ext}"
+
+
 async def scene_page(
     db: Database, user_id: str, *, cursor: str | None = None, limit: int = 10
 ) -> Page[SceneView]:
