@@ -30,9 +30,8 @@ from cogs.common import STYLE_CHOICES, own_choices
 from cogs.scenes import flows
 from cogs.scenes.buttons import ConfirmSceneDeleteButton, SceneButton, scene_buttons
 from cogs.scenes.gallery import SceneGalleryButton
-from cogs.scenes.views import list_lines, scene_embed
-
-LIST_SIZE = 10
+from cogs.scenes.listing import SceneListButton, scene_list_message
+from cogs.scenes.views import scene_embed
 
 
 async def cast_autocomplete(
@@ -97,18 +96,8 @@ class Scenes(FeatureCog):
     async def list_(self, interaction: discord.Interaction[Any]) -> None:
         """List your scenes (newest first)."""
         member = await caller(interaction)
-        t = self.deps.catalog.t
-        page = await scenes.scene_page(self.deps.db, member.user.id, limit=LIST_SIZE)
-        lines = list_lines(self.deps.catalog, member.lang, page.items)
-        empty = t(
-            member.lang, "scene.list_empty", command=self.deps.command_ids.mention("scene create")
-        )
-        embed = discord.Embed(
-            title=t(member.lang, "scene.list_title"),
-            description=clip(lines, 4000) or empty,
-            colour=0x5865F2,
-        )
-        await respond(interaction, embed=embed, allowed_mentions=NO_MENTIONS)
+        embed, view = await scene_list_message(interaction, member, None)
+        await respond(interaction, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
     @scene.command(name=_("show"), description=_("Show one of your scenes"))
     @app_commands.describe(scene=_("The scene"))
@@ -180,5 +169,7 @@ class Scenes(FeatureCog):
 
 async def setup(client: commands.Bot) -> None:
     """Load the cog and the scenes' persistent buttons."""
-    client.add_dynamic_items(SceneButton, ConfirmSceneDeleteButton, SceneGalleryButton)
+    client.add_dynamic_items(
+        SceneButton, ConfirmSceneDeleteButton, SceneGalleryButton, SceneListButton
+    )
     await client.add_cog(Scenes(client))
