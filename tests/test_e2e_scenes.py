@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from bot.i18n import Catalog
 from db.engine import make_session_factory
-from db.meta import CONVERSATION_ID, IMAGE_KEY, SOURCE_IMAGE_KEY
+from db.meta import CONVERSATION_ID, IMAGE_KEY, PARENT_VARIANT_ID, SOURCE_IMAGE_KEY
 from db.models import Character, Generation, User
 from db.scene_models import Scene, SceneCharacter, SceneGeneration
 from tests.conftest import truncate_all
@@ -307,6 +307,47 @@ async def test_a_mention_in_the_scene_thread_makes_a_variant_of_the_scene_image(
     assert variant.meta[CONVERSATION_ID] == thread_id
     assert variant.meta["instruction"] == "make it snow"
     assert (await _user(session_factory, owner)).daily_used == used + 1
+
+    # a reply to that variant edits it: the new variant's parent is the first one
+    first_png = await stack.bot.deps.storage.get(variant.meta[IMAGE_KEY])
+    stack.gemini.requests.clear()
+    again = await post_user_message(stack.fake, thread_id, owner, "now at dawn", reply_to=reply)
+    await stack.fake.wait_until(
+        lambda: any(
+            str((m.get("message_reference") or {}).get("message_id")) == again["id"]
+            and m.get("attachments")
+            for m in stack.fake.channel_messages(thread_id)
+        ),
+        timeout=20,
+    )
+    assert stack.gemini.requests_for(IMAGE_MODEL)[0].images == [first_png]
+    async with session_factory() as s:
+        second = await s.scalar(
+            select(SceneGeneration)
+            .where(SceneGeneration.scene_id == scene.id, SceneGeneration.kind == "variant")
+            .order_by(SceneGeneration.created_at.desc())
+            .limit(1)
+        )
+    assert second is not None
+    assert second.meta[PARENT_VARIANT_ID] == variant.id
+    assert second.meta[SOURCE_IMAGE_KEY] == variant.meta[IMAGE_KEY]
+
+    # another member's mention there is not an instruction: nothing is drawn or charged
+    stack.gemini.requests.clear()
+
+    def ignored() -> float:
+        registry = stack.bot.deps.metrics.registry
+        sample = registry.get_sample_value(
+            "charbot_conversation_messages_total", {"outcome": "ignored"}
+        )
+        return sample or 0.0
+
+    before = ignored()
+    await post_user_message(stack.fake, thread_id, cast[1], "make it rain", mention_bot=True)
+    async with asyncio.timeout(10):
+        while ignored() <= before:
+            await asyncio.sleep(0.01)
+    assert stack.gemini.requests_for(IMAGE_MODEL) == []
 
 
 async def _gallery_titles(stack: Stack, member) -> list[str]:
