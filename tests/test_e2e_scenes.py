@@ -441,3 +441,38 @@ async def test_scene_buttons_autocomplete_show_and_delete(stack: Stack, factory,
         assert await s.get(Scene, scene_id) is None
     gone = await stack.fake.click(owner, post, fav)
     assert await wait_ephemeral_text(gone) == en("error.not_found", what=en("thing.scene"))
+
+
+async def test_cancel_while_the_scene_is_drawn_refunds_and_leaves_no_scene(
+    stack: Stack, factory, cast
+):
+    """The image model hangs; Cancel under the progress: failed "cancelled", the unit back,
+    no scene row, nothing stored under scenes/."""
+    session_factory = factory
+    owner = cast[0]
+    used = (await _user(session_factory, owner)).daily_used
+    scenes_before = (await _counts(session_factory))[0]
+    stored_before = [k for k in stack.s3.list_keys(stack.bucket) if k.startswith("scenes/")]
+    stack.gemini.fail_next("hang", model=IMAGE_MODEL)
+    try:
+        ix = await _scene_create(stack, owner, "Aria, Bram")
+
+        def progress() -> dict | None:
+            original = ix.original()
+            return original if original and original.get("components") else None
+
+        await ix.wait_for(lambda _: progress() is not None, 20)
+        message = progress()
+        assert message is not None
+        cancel_id = find_id(message, ":cancel")
+        pressed = await stack.fake.click(owner, message, cancel_id)
+        assert await wait_ephemeral_text(pressed) == en("cancel.cancelled")
+    finally:
+        stack.gemini.reset()
+    assert (await _user(session_factory, owner)).daily_used == used
+    async with session_factory() as s:
+        generation = await s.get(Generation, cancel_id.split(":")[1])
+    assert generation is not None
+    assert (generation.status, generation.error_message) == ("failed", "cancelled")
+    assert (await _counts(session_factory))[0] == scenes_before
+    assert [k for k in stack.s3.list_keys(stack.bucket) if k.startswith("scenes/")] == stored_before
