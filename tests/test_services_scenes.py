@@ -12,6 +12,7 @@ from bot.services.scenes.cast import cast_choices, resolve_cast
 from bot.services.scenes.gallery import scene_gallery_page
 from bot.services.scenes.prompt import scene_prompt
 from bot.services.visibility import scene_in_gallery
+from db.bot_models import GuildHiddenCharacter
 from db.engine import Database
 from db.scene_models import Scene, SceneCharacter
 from tests.factories import make_character, make_user
@@ -138,3 +139,33 @@ async def test_a_public_scene_shows_only_while_its_cast_is_public_or_the_creator
     scene.is_public = False
     await session.flush()
     assert not await shown()
+
+
+async def test_a_character_hidden_in_a_guild_keeps_it_out_of_scenes_there_only(session):
+    """Hidden by one guild's moderators: not castable in that guild, and a public scene with
+    it is not in that guild's gallery; elsewhere both still hold."""
+    me, other = await _members(session)
+    mine = await _pictured(session, me, "Mine Hidden")
+    theirs = await _pictured(session, other, "Theirs Hidden", is_public=True)
+    scene = Scene(user_id=me.id, setting="a field", is_public=True, generation_status="completed")
+    session.add(scene)
+    await session.flush()
+    for position, character in enumerate((mine, theirs)):
+        session.add(SceneCharacter(scene_id=scene.id, character_id=character.id, position=position))
+    session.add(GuildHiddenCharacter(guild_id=42, character_id=theirs.id, moderator_discord_id=1))
+    await session.flush()
+
+    async def shown(guild_id: int | None) -> bool:
+        found = await session.scalar(
+            select(Scene.id).where(Scene.id == scene.id, scene_in_gallery(guild_id))
+        )
+        return found is not None
+
+    assert await shown(None)
+    assert await shown(7)
+    assert not await shown(42)
+    typed = f"{mine.id}, {theirs.id}"
+    assert len(await resolve_cast(session, typed, me.id, 7)) == 2
+    with pytest.raises(InvalidInputError) as caught:
+        await resolve_cast(session, typed, me.id, 42)
+    assert caught.value.reason_key == "invalid.scene_unavailable"
