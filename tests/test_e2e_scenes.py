@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from bot.i18n import Catalog
 from db.engine import make_session_factory
-from db.meta import CONVERSATION_ID, IMAGE_KEY, PARENT_VARIANT_ID, SOURCE_IMAGE_KEY
+from db.meta import CONVERSATION_ID, IMAGE_KEY, MESSAGE_ID, PARENT_VARIANT_ID, SOURCE_IMAGE_KEY
 from db.models import Character, Generation, User
 from db.scene_models import Scene, SceneCharacter, SceneGeneration
 from tests.conftest import truncate_all
@@ -375,6 +375,13 @@ async def test_the_scenes_gallery_follows_the_cast(stack: Stack, factory, cast):
     assert "Old friends" not in await _gallery_titles(stack, viewer)
     listing = await wait_reply(await stack.command(owner, "scene list"))
     assert "Old friends" in listing["embeds"][0]["description"]
+
+    # Regenerate now needs Cador's portrait, which is private again: refused, by name
+    used = (await _user(session_factory, owner)).daily_used
+    post = stack.fake.message(scene.meta[MESSAGE_ID])
+    refused = await stack.fake.click(owner, post, f"scene:{scene.id}:regen")
+    assert await wait_ephemeral_text(refused) == en("invalid.scene_unavailable", item="Cador")
+    assert (await _user(session_factory, owner)).daily_used == used
 
 
 async def test_scene_buttons_autocomplete_show_and_delete(stack: Stack, factory, cast):

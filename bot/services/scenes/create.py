@@ -79,7 +79,14 @@ async def _prepare(
             view = await scene_view(session, scene)
             typed = ", ".join(m.character.id for m in view.cast)
             setting, title, style = scene.setting, scene.title, scene.style_type
-        cast = await resolve_cast(session, typed, user.id, request.guild_id)
+        try:
+            cast = await resolve_cast(session, typed, user.id, request.guild_id)
+        except InvalidInputError as exc:  # Regenerate: name the character, not its id
+            if scene_id is None or "item" not in exc.params:
+                raise
+            names = {m.character.id: m.character.name or "?" for m in view.cast}
+            item = str(exc.params["item"])
+            raise InvalidInputError(str(exc), exc.reason_key, item=names.get(item, item)) from None
         style = style or cast[0].style_type or "realistic"
         prompt = scene_prompt(cast, setting, title)
         quota = await charge(session, user.id)
