@@ -97,24 +97,9 @@ class RecordedRequest:
                     texts.append(str(part["text"]))
                 blob = part.get("inlineData") or part.get("inline_data")
                 if isinstance(blob, dict):
-                    images.append(decode_inline(blob.get("data", "")))
+                    images.append(decode_blob(blob.get("data", "")))
             out.append((str(content.get("role") or "user"), texts, images))
         return out
-
-
-_URLSAFE = str.maketrans("-_", "+/")
-
-
-def decode_inline(data: Any) -> bytes:
-    """Inline image data as the API takes it: base64, standard or URL-safe (the SDK sends
-    URL-safe); b"" when it is neither."""
-    text = str(data or "")
-    for candidate in (text, text.translate(_URLSAFE)):
-        try:
-            return base64.b64decode(candidate, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-    return b""
 
 
 @dataclass
@@ -438,6 +423,18 @@ def _model_resource(model: str) -> dict[str, Any]:
     }
 
 
+def decode_blob(data: Any) -> bytes:
+    """An inline image's bytes: the SDK sends URL-safe base64 (``-`` and ``_``), which the API
+    accepts as well as the standard alphabet; anything else is ``b""``."""
+    text = str(data or "")
+    try:
+        if "-" in text or "_" in text:
+            return base64.urlsafe_b64decode(text.encode())
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
     recorded = RecordedRequest(
         model=model, body=body if isinstance(body, dict) else {}, api_key=key
@@ -449,7 +446,7 @@ def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
                 recorded.texts.append(str(part["text"]))
             blob = part.get("inlineData") or part.get("inline_data")
             if isinstance(blob, dict):
-                recorded.images.append(decode_inline(blob.get("data", "")))
+                recorded.images.append(decode_blob(blob.get("data", "")))
                 recorded.image_mimes.append(str(blob.get("mimeType") or blob.get("mime_type")))
     config = recorded.body.get("generationConfig") or {}
     modalities = [str(m).upper() for m in config.get("responseModalities") or []]
