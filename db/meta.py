@@ -22,6 +22,12 @@ GENERATION_ID = "generationId"
 GUILD_ID = "guildId"
 CHANNEL_ID = "channelId"
 MESSAGE_ID = "messageId"
+CONTENT_FILTER = "contentFilter"
+"""``relaxed`` on an image made under the relaxed filter (a variant's own), and on a character
+any of whose images was: such a character is never published."""
+RELAXED = "relaxed"
+PARENT_VARIANT_ID = "parentVariantId"
+"""The variant a variant was edited from (absent: from the portrait)."""
 STORAGE_KEY_FIELDS = (IMAGE_KEY, THUMBNAIL_KEY, REFERENCE_KEY)
 FROM_DISCORD = "discord"
 
@@ -52,6 +58,11 @@ class Meta:
         """The character's thread id, if it has one."""
         value = (self.raw or {}).get(CONVERSATION_ID)
         return int(value) if value and str(value).isdigit() else None
+
+    @property
+    def relaxed(self) -> bool:
+        """Whether the row holds an image made under the relaxed content filter."""
+        return self.text(CONTENT_FILTER) == RELAXED
 
     @property
     def storage_keys(self) -> list[str]:

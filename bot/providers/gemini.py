@@ -23,7 +23,8 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import ValidationError
 
-from bot.providers.base import ImageResult, PromptResult
+from bot.providers.base import ImageResult, PictureDescription, PromptResult
+from bot.providers.describe import DESCRIBE_INSTRUCTION, description_schema, parse_description
 from bot.providers.gemini_attributes import SYSTEM_INSTRUCTION, attributes_schema, parse_attributes
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
 
@@ -266,6 +267,32 @@ class GeminiPromptOptimizer(_GeminiCaller):
             name=name,
             gender=gender,
             age=age,
+        )
+
+    async def describe(
+        self, image: bytes, mime_type: str, *, content_filter: str = "moderate"
+    ) -> PictureDescription:
+        """The character the picture shows (a text request with the image attached).
+
+        Raises: GenerationError on provider failure or an unusable answer.
+        """
+        config = self._config(
+            content_filter,
+            system_instruction=DESCRIBE_INSTRUCTION,
+            response_mime_type="application/json",
+            response_schema=description_schema(),
+            temperature=0.4,
+        )
+        parts = [
+            types.Part.from_bytes(data=image, mime_type=mime_type),
+            types.Part.from_text(text=f"Describe this picture. Content filter: {content_filter}"),
+        ]
+        response = await self._generate(parts, config, operation="picture description")
+        candidate = _check_blocked(response)
+        return parse_description(
+            _candidate_text(candidate),
+            finish=_enum_name(candidate.finish_reason),
+            model=self._model,
         )
 
 

@@ -18,7 +18,8 @@ from types import MappingProxyType
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.providers.base import CharacterAttributes, ImageResult, PromptResult
+from bot.providers.base import CharacterAttributes, ImageResult, PictureDescription, PromptResult
+from bot.providers.describe import describe_offline
 
 OFFLINE_MODEL = "offline"
 SIZE = 768
@@ -242,6 +243,13 @@ class OfflinePromptOptimizer:
         pieces.append(f"{', '.join(personality)} expression")
         pieces.append(description.strip()[:300])
         return PromptResult(attributes=attributes, prompt=", ".join(pieces), model=OFFLINE_MODEL)
+
+    async def describe(
+        self, image: bytes, mime_type: str, *, content_filter: str = "moderate"
+    ) -> PictureDescription:
+        """Never fails: the picture's dominant colours decide (an unreadable one reads grey)."""
+        del mime_type, content_filter
+        return await asyncio.to_thread(describe_offline, image, OFFLINE_MODEL)
 
 
 class OfflineImageProvider:

@@ -30,6 +30,8 @@ class CreateRequest:
     age: str | None = None
     reference: bytes | None = None
     reference_mime: str | None = None
+    age_restricted: bool = False
+    """Whether the channel allows the relaxed content filter (age-restricted, or a DM)."""
 
 
 @dataclass
@@ -43,6 +45,10 @@ class Outcome:
     quota: QuotaStatus | None
     variant: ThemeVariant | None = None
     theme: CharacterTheme | None = None
+    filter_lowered: bool = False
+    """The member chose ``relaxed`` but the channel is not age-restricted: ``moderate`` was used."""
+    relaxed: bool = False
+    """The image was made under ``relaxed``: it may be shown only where that is allowed."""
     timings: dict[str, float] = field(default_factory=dict)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.providers.base import ImageProvider, PromptOptimizer
+from bot.providers.base import ImageProvider, PictureDescription, PromptOptimizer
 from bot.services.generation import create, regenerate, variant
 from bot.services.generation.model import (
     CreateRequest,
@@ -23,13 +23,14 @@ from bot.services.generation.model import (
 )
 from bot.services.generation.runner import GenerationRunner
 from bot.services.generation.slots import GenerationSlots
+from bot.services.generation.variant import VariantSource
 from bot.storage.base import Storage
 from db.engine import Database
 
 if TYPE_CHECKING:
     from bot.services.ratelimit import SharedRateLimit
 
-__all__ = ["CreateRequest", "GenerationPipeline", "Outcome"]
+__all__ = ["CreateRequest", "GenerationPipeline", "Outcome", "VariantSource"]
 
 
 class GenerationPipeline:
@@ -81,6 +82,7 @@ class GenerationPipeline:
         character_id: str,
         instruction: str | None = None,
         progress: Progress = no_progress,
+        age_restricted: bool = False,
     ) -> Outcome:
         """Draw a new portrait of an existing character (its prompt, plus an instruction).
 
@@ -95,6 +97,7 @@ class GenerationPipeline:
             character_id=character_id,
             instruction=instruction,
             progress=progress,
+            age_restricted=age_restricted,
         )
 
     async def create_variant(
@@ -105,6 +108,7 @@ class GenerationPipeline:
         instruction: str,
         theme_name: str | None = None,
         progress: Progress = no_progress,
+        source: VariantSource | None = None,
     ) -> Outcome:
         """Edit the character's current image with an instruction; file it under a theme
         (created when missing; "Variations" when none is given).
@@ -121,7 +125,21 @@ class GenerationPipeline:
             instruction=instruction,
             theme_name=theme_name,
             progress=progress,
+            source=source,
         )
+
+    async def describe_picture(
+        self, image: bytes, mime_type: str, *, age_restricted: bool = False
+    ) -> PictureDescription:
+        """The character a picture shows, read by the text model (no quota: the create that
+        follows is charged), within the shared request budget.
+
+        Raises: GenerationError.
+        """
+        if self.rate_limit is not None:
+            await self.rate_limit.acquire()
+        content_filter = "relaxed" if age_restricted else "moderate"
+        return await self.optimizer.describe(image, mime_type, content_filter=content_filter)
 
     @property
     def in_flight(self) -> int:

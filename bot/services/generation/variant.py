@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.errors import InvalidInputError
+from bot.errors import InvalidInputError, NotFoundError
 from bot.providers.base import ImageProvider, ImageResult
 from bot.services.characters import get_owned_character
 from bot.services.generation.inputs import variant_inputs
@@ -14,16 +14,37 @@ from bot.services.generation.model import Outcome, Progress
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
-    DEFAULT_FILTER,
+    effective_filter,
     finish,
     generating_user,
     locked_character,
+    mark_relaxed,
     store_drawn,
 )
 from bot.services.quota import QuotaStatus, charge
 from bot.services.themes import get_or_create_theme
-from db.meta import FROM_DISCORD, GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, SOURCE, THUMBNAIL_KEY, Meta
+from db.meta import (
+    CONTENT_FILTER,
+    FROM_DISCORD,
+    GENERATION_ID,
+    IMAGE_KEY,
+    IMAGE_MODEL,
+    PARENT_VARIANT_ID,
+    RELAXED,
+    SOURCE,
+    THUMBNAIL_KEY,
+    Meta,
+)
 from db.models import ThemeVariant
+
+
+@dataclass(frozen=True)
+class VariantSource:
+    """Which image a variant edits (``variant_id`` None: the portrait), and whether the
+    channel allows the relaxed filter (age-restricted, or a DM with the bot)."""
+
+    variant_id: str | None = None
+    age_restricted: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,8 +54,10 @@ class _Prepared:
     instruction: str
     theme: str
     source_key: str
+    source_variant_id: str | None
     style: str
     content_filter: str
+    filter_lowered: bool
     quota: QuotaStatus
 
 
@@ -44,17 +67,31 @@ async def _prepare(
     character_id: str,
     instruction: str,
     theme_name: str | None,
+    source: VariantSource,
 ) -> _Prepared:
     text, theme = variant_inputs(instruction, theme_name)
     runner.check_open()
     async with runner.db.transaction() as session:
         user = await generating_user(session, user_id)
         character = await get_owned_character(session, character_id, user.id)
-        source_key = Meta(character.meta).image_key
+        source_meta = Meta(character.meta)
+        if source.variant_id is not None:
+            parent = await session.get(ThemeVariant, source.variant_id)
+            if parent is None or parent.character_id != character.id:
+                raise NotFoundError("variant")
+            source_meta = Meta(parent.meta)
+        source_key = source_meta.image_key
         if character.generation_status != "completed" or not source_key:
             raise InvalidInputError(
                 "This character has no finished image to edit yet.", "invalid.no_image"
             )
+        if source_meta.relaxed and not source.age_restricted:
+            raise InvalidInputError(
+                "That image was made under the relaxed filter: edit it in an age-restricted "
+                "channel or a DM with the bot.",
+                "invalid.relaxed_source",
+            )
+        content_filter, lowered = effective_filter(user.content_filter_level, source.age_restricted)
         quota = await charge(session, user.id)
         generation = await start_generation(
             session,
@@ -63,10 +100,20 @@ async def _prepare(
             style=character.style_type,
             character_id=character.id,
         )
-        content_filter = user.content_filter_level or DEFAULT_FILTER
         style = character.style_type or "realistic"
     job = Job(generation.id, "variant", user.id)
-    return _Prepared(job, character_id, text, theme, source_key, style, content_filter, quota)
+    return _Prepared(
+        job,
+        character_id,
+        text,
+        theme,
+        source_key,
+        source.variant_id,
+        style,
+        content_filter,
+        lowered,
+        quota,
+    )
 
 
 async def _draw(
@@ -115,6 +162,14 @@ async def _persist(
                     SOURCE: FROM_DISCORD,
                 },
             )
+            if prepared.source_variant_id is not None:
+                variant.meta = {
+                    **(variant.meta or {}),
+                    PARENT_VARIANT_ID: prepared.source_variant_id,
+                }
+            if prepared.content_filter == RELAXED:
+                variant.meta = {**(variant.meta or {}), CONTENT_FILTER: RELAXED}
+                mark_relaxed(row, prepared.content_filter)
             session.add(variant)
             await session.flush()
             await session.refresh(variant)
@@ -123,6 +178,8 @@ async def _persist(
     outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
     outcome.variant = variant
     outcome.theme = theme_row
+    outcome.filter_lowered = prepared.filter_lowered
+    outcome.relaxed = prepared.content_filter == RELAXED
     return outcome
 
 
@@ -135,6 +192,7 @@ async def create_variant(
     instruction: str,
     theme_name: str | None,
     progress: Progress,
+    source: VariantSource | None = None,
 ) -> Outcome:
     """Edit the character's current image with an instruction; file it under a theme
     (created when missing; "Variations" when none is given).
@@ -143,7 +201,9 @@ async def create_variant(
         NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
         GenerationError, StorageError, InvalidInputError.
     """
-    prepared = await _prepare(runner, user_id, character_id, instruction, theme_name)
+    prepared = await _prepare(
+        runner, user_id, character_id, instruction, theme_name, source or VariantSource()
+    )
 
     async def work() -> Outcome:
         image = await _draw(runner, images, prepared, progress)
