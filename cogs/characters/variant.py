@@ -10,10 +10,12 @@ import discord
 
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
+from bot.interactions.placement import age_restricted
 from bot.interactions.replies import NO_MENTIONS, deliver
+from bot.services.generation import VariantSource
 from bot.ui.embeds import variant_embed
 from bot.ui.text import clip
-from cogs.characters.generating import defer, generate, image_file, image_filename
+from cogs.characters.generating import defer, filter_note, generate, image_file, image_filename
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +27,15 @@ async def variant_flow(
     instruction: str,
     theme: str | None,
     thread_id: int | None,
+    source_variant_id: str | None = None,
 ) -> None:
     """A variant: drawn, stored, and posted in the character's thread (``thread_id``, from
     ``Meta(character.meta).conversation_id``).
 
     Inside the thread the response itself is the post; elsewhere the reply is private and the
-    variant goes to the thread (or, with no thread, into the reply, public)."""
+    variant goes to the thread (or, with no thread, into the reply, public). ``source_variant_id``
+    names the variant whose image is edited (None: the portrait). An image made under the
+    relaxed filter stays in the channel that allowed it."""
     deps = deps_of(interaction.client)
     deps.flows.track()  # shutdown waits for the post, not only the generation
     in_thread = thread_id is not None and interaction.channel_id == thread_id
@@ -46,6 +51,7 @@ async def variant_flow(
             instruction=instruction,
             theme_name=theme,
             progress=progress,
+            source=VariantSource(source_variant_id, age_restricted(interaction)),
         ),
     )
     if outcome.variant is None or outcome.theme is None:  # pragma: no cover - always set
@@ -62,7 +68,8 @@ async def variant_flow(
     )
     files = image_file(outcome.image, outcome.mime_type, "variant")
     content = t(lang, "variant.created", theme=clip(outcome.theme.name, 50))
-    if thread_id is not None and not in_thread:
+    content += filter_note(deps.catalog, lang, outcome)
+    if thread_id is not None and not in_thread and not outcome.relaxed:
         try:
             thread = interaction.client.get_partial_messageable(thread_id)
             posted = await thread.send(

@@ -62,7 +62,15 @@ async def public_character_autocomplete(
 class Moderation(FeatureCog):
     """Moderator commands."""
 
-    mod = app_commands.Group(name=_("mod"), description=_("Moderate the gallery"), guild_only=True)
+    mod = app_commands.Group(
+        name=_("mod"),
+        description=_("Moderate the gallery"),
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(
+            guild=True, dm_channel=False, private_channel=False
+        ),
+        allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+    )
 
     # -- checks -----------------------------------------------------------------------------
 
