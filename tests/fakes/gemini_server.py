@@ -345,15 +345,21 @@ def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
                 recorded.texts.append(str(part["text"]))
             blob = part.get("inlineData") or part.get("inline_data")
             if isinstance(blob, dict):
-                try:
-                    recorded.images.append(base64.b64decode(blob.get("data", ""), validate=True))
-                except (binascii.Error, ValueError):
-                    recorded.images.append(b"")
+                recorded.images.append(_decode_blob(str(blob.get("data", ""))))
                 recorded.image_mimes.append(str(blob.get("mimeType") or blob.get("mime_type")))
     config = recorded.body.get("generationConfig") or {}
     modalities = [str(m).upper() for m in config.get("responseModalities") or []]
     recorded.kind = "image" if "IMAGE" in modalities else "text"
     return recorded
+
+
+def _decode_blob(data: str) -> bytes:
+    """An inlineData payload: base64, standard or URL-safe (google-genai sends the latter);
+    empty when it is neither."""
+    try:
+        return base64.b64decode(data.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def _image_answer(png: bytes) -> dict[str, Any]:
