@@ -497,3 +497,52 @@ async def test_offline_attributes_take_the_name_occupation_and_clothing_from_the
     assert attributes.clothing is not None
     assert "apron" in attributes.clothing
     assert "Rosa" in result.prompt
+
+
+# --- describe: a picture read into a character --------------------------------------------
+
+
+async def test_gemini_describe_sends_the_picture_and_reads_the_attributes(fake, client):
+    """describe() is a text request (JSON, the description schema) carrying the picture; the
+    answer becomes attributes, a description and a known style; the filter is sent."""
+    picture = png_bytes((10, 120, 200), size=24)
+    result = await _optimizer(client).describe(picture, "image/png", content_filter="strict")
+    [request] = fake.requests
+    assert request.kind == "text"
+    assert request.images == [picture]
+    assert request.image_mimes == ["image/png"]
+    config = request.body["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert "style" in str(config.get("responseSchema") or config.get("responseJsonSchema"))
+    assert {s["threshold"] for s in request.body["safetySettings"]} == {"BLOCK_LOW_AND_ABOVE"}
+    assert result.attributes.name == "Fake Nova"
+    assert result.attributes.personality == ["curious", "stubborn", "kind"]
+    assert result.description
+    assert result.style in STYLES
+    assert result.model == TEXT_MODEL
+
+
+async def test_gemini_describe_refused_picture_is_a_generation_error(fake, client):
+    """A picture the model blocks fails as a GenerationError, like any text request."""
+    fake.fail_next("blocked")
+    with pytest.raises(GenerationError):
+        await _optimizer(client, max_retries=0).describe(png_bytes(), "image/png")
+
+
+async def test_offline_describe_reads_the_pictures_colours_deterministically():
+    """Offline, the picture's dominant colours name the character and pick its style; the
+    same picture always reads the same; an unreadable one still gives a character."""
+    optimizer = OfflinePromptOptimizer()
+    pink = png_bytes((235, 140, 180), size=32)
+    first = await optimizer.describe(pink, "image/png")
+    again = await optimizer.describe(pink, "image/png")
+    assert first == again
+    assert first.attributes.name == "Rosa"
+    assert first.style == "anime"
+    assert "pink" in first.description
+    assert first.model == "offline"
+    other = await optimizer.describe(png_bytes((20, 20, 20), size=32), "image/png")
+    assert (other.attributes.name, other.style) == ("Raven", "cyberpunk")
+    broken = await optimizer.describe(b"not a picture", "image/png")
+    assert broken.attributes.name
+    assert broken.style in STYLES
