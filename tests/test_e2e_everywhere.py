@@ -22,6 +22,7 @@ from tests.fakes.discord.everywhere import (
     MANAGE_WEBHOOKS,
     ElsewhereGuild,
     add_nsfw_channel,
+    dm_channel,
     message_command,
     post_member_message,
     user_command,
@@ -294,6 +295,37 @@ async def test_relaxed_filter_only_in_age_restricted_channels(stack: Stack, sess
     assert "relaxed" in await wait_ephemeral_text(press)
     async with session_factory() as s:
         assert (await s.get(Character, relaxed_id)).is_public is False
+    # its relaxed portrait is not edited (nor shown) outside an age-restricted channel
+    start = len(stack.gemini.requests)
+    outside = await stack.command(
+        member, "variant create", {"instruction": "smile", "character": relaxed_id}
+    )
+    assert "relaxed" in await wait_ephemeral_text(outside)
+    assert len(stack.gemini.requests) == start
+
+
+async def test_a_dm_with_the_bot_is_the_conversation_and_allows_relaxed(
+    stack: Stack, session_factory
+):
+    """In a DM with the bot, /character create posts in the DM (no thread) and a member's
+    relaxed filter applies."""
+    member = stack.member("tristan")
+    chosen = await stack.command(member, "settings", {"content_filter": "relaxed"})
+    await wait_ephemeral_text(chosen)
+    dm = dm_channel(stack.fake, member.user)
+    before = len(stack.fake.requests)
+    start = len(stack.gemini.requests)
+    ix = await stack.fake.send_command(
+        member.user, dm["id"], "character create", {"description": "a harper at sea"}
+    )
+    message = await wait_final(ix)
+    assert message["channel_id"] == dm["id"]
+    assert not ix.ephemeral
+    assert not [r for r in stack.fake.requests[before:] if "thread" in r.route]
+    assert {_thresholds(r) for r in stack.gemini.requests[start:]} == {
+        frozenset({"BLOCK_ONLY_HIGH"})
+    }
+    assert "moderate" not in (message["content"] or "")
 
 
 async def test_view_profile_never_shows_a_private_profile(stack: Stack):

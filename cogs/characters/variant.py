@@ -10,7 +10,7 @@ import discord
 
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
-from bot.interactions.placement import age_restricted
+from bot.interactions.placement import Placement, age_restricted, placement
 from bot.interactions.replies import NO_MENTIONS, deliver
 from bot.services.generation import VariantSource
 from bot.ui.embeds import variant_embed
@@ -35,9 +35,12 @@ async def variant_flow(
     Inside the thread the response itself is the post; elsewhere the reply is private and the
     variant goes to the thread (or, with no thread, into the reply, public). ``source_variant_id``
     names the variant whose image is edited (None: the portrait). An image made under the
-    relaxed filter stays in the channel that allowed it."""
+    relaxed filter stays in the channel that allowed it; where the bot is not a member, the
+    variant is the reply itself."""
     deps = deps_of(interaction.client)
     deps.flows.track()  # shutdown waits for the post, not only the generation
+    if placement(interaction) is Placement.FOLLOWUPS:
+        thread_id = None  # where the bot is not a member, the result is the reply itself
     in_thread = thread_id is not None and interaction.channel_id == thread_id
     await defer(interaction, public=in_thread or thread_id is None)
     member = await caller(interaction)

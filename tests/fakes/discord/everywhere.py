@@ -17,7 +17,12 @@ from .interactions import APPLICATION_COMMAND, FakeInteraction
 from .messages import DiscordHTTPError, UploadedFile
 from .rest import body_dict, files_of, json_response
 from .sending import ATTACHMENT_SIZE_LIMIT
-from .state import DEFAULT_MEMBER_PERMISSIONS, FakeMember, text_channel_payload
+from .state import (
+    DEFAULT_MEMBER_PERMISSIONS,
+    FakeMember,
+    dm_channel_payload,
+    text_channel_payload,
+)
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -58,6 +63,17 @@ def post_member_message(
     if uploads:
         payload["attachments"] = [{"id": i, "filename": u.filename} for i, u in enumerate(uploads)]
     return fake.writer.create(channel_id, author, payload, uploads)
+
+
+def dm_channel(fake: FakeDiscord, user: dict[str, Any]) -> dict[str, Any]:
+    """The DM channel between the bot and ``user`` (made on first use, as POST
+    /users/@me/channels makes it)."""
+    channel_id = fake.dm_channels.get(user["id"])
+    if channel_id is None:
+        channel_id = fake.ids.next()
+        fake.channels[channel_id] = dm_channel_payload(channel_id, user)
+        fake.dm_channels[user["id"]] = channel_id
+    return fake.channels[channel_id]
 
 
 # -- interactions ----------------------------------------------------------------------------
