@@ -26,6 +26,8 @@ CONTENT_FILTER = "contentFilter"
 """``relaxed`` on an image made under the relaxed filter (a variant's own), and on a character
 any of whose images was: such a character is never published."""
 RELAXED = "relaxed"
+PORTRAIT_FILTER = "portraitContentFilter"
+"""``relaxed`` while the character's current portrait is one made under the relaxed filter."""
 PARENT_VARIANT_ID = "parentVariantId"
 """The variant a variant was edited from (absent: from the portrait)."""
 STORAGE_KEY_FIELDS = (IMAGE_KEY, THUMBNAIL_KEY, REFERENCE_KEY)
@@ -63,6 +65,11 @@ class Meta:
     def relaxed(self) -> bool:
         """Whether the row holds an image made under the relaxed content filter."""
         return self.text(CONTENT_FILTER) == RELAXED
+
+    @property
+    def relaxed_portrait(self) -> bool:
+        """Whether the character's current portrait was made under the relaxed filter."""
+        return self.text(PORTRAIT_FILTER) == RELAXED
 
     @property
     def storage_keys(self) -> list[str]:

@@ -150,7 +150,7 @@ async def _persist(
             }
             if ref_key:
                 row.meta[REFERENCE_KEY] = ref_key
-            mark_relaxed(row, prepared.content_filter)
+            mark_relaxed(row, prepared.content_filter, portrait=True)
             await finish(session, job, user_id=row.user_id, new_character=True)
     outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
     outcome.filter_lowered = prepared.filter_lowered

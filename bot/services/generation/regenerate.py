@@ -107,7 +107,7 @@ async def _persist(
                 THUMBNAIL_KEY: stored.thumbnail_key,
                 GENERATION_ID: job.generation_id,
             }
-            mark_relaxed(row, prepared.content_filter)
+            mark_relaxed(row, prepared.content_filter, portrait=True)
             await finish(session, job, user_id=row.user_id, new_character=False)
     await delete_quietly(runner.storage, prepared.old_keys)
     outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)

@@ -13,7 +13,7 @@ from bot.services.generation.records import complete_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.storage.images import extension_for, image_key, variant_key
 from bot.storage.portraits import StoredPortrait, put_tracked, store_portrait
-from db.meta import CONTENT_FILTER, RELAXED
+from db.meta import CONTENT_FILTER, PORTRAIT_FILTER, RELAXED
 from db.models import Character, User
 
 DEFAULT_FILTER = "moderate"
@@ -29,13 +29,20 @@ def effective_filter(chosen: str | None, age_restricted: bool) -> tuple[str, boo
     return level, False
 
 
-def mark_relaxed(row: Character, content_filter: str) -> None:
+def mark_relaxed(row: Character, content_filter: str, *, portrait: bool = False) -> None:
     """Record on the character that one of its images was made under ``relaxed``; such a
-    character leaves (and stays out of) the public gallery."""
-    if content_filter != RELAXED:
-        return
-    row.meta = {**(row.meta or {}), CONTENT_FILTER: RELAXED}
-    row.is_public = False
+    character leaves (and stays out of) the public gallery. ``portrait``: the image is its new
+    portrait, whose own filter is recorded too (a portrait drawn under another filter clears
+    it)."""
+    meta = dict(row.meta or {})
+    if portrait:
+        meta.pop(PORTRAIT_FILTER, None)
+    if content_filter == RELAXED:
+        meta[CONTENT_FILTER] = RELAXED
+        if portrait:
+            meta[PORTRAIT_FILTER] = RELAXED
+        row.is_public = False
+    row.meta = meta
 
 
 async def generating_user(session: AsyncSession, user_id: str) -> User:

@@ -59,6 +59,13 @@ class _Prepared:
     content_filter: str
     filter_lowered: bool
     quota: QuotaStatus
+    source_relaxed: bool = False
+    """The edited image was made under relaxed: what is made from it counts as relaxed too."""
+
+    @property
+    def relaxed(self) -> bool:
+        """Whether the new image is recorded as made under the relaxed filter."""
+        return self.content_filter == RELAXED or self.source_relaxed
 
 
 async def _prepare(
@@ -75,17 +82,19 @@ async def _prepare(
         user = await generating_user(session, user_id)
         character = await get_owned_character(session, character_id, user.id)
         source_meta = Meta(character.meta)
+        source_relaxed = source_meta.relaxed_portrait
         if source.variant_id is not None:
             parent = await session.get(ThemeVariant, source.variant_id)
             if parent is None or parent.character_id != character.id:
                 raise NotFoundError("variant")
             source_meta = Meta(parent.meta)
+            source_relaxed = source_meta.relaxed
         source_key = source_meta.image_key
         if character.generation_status != "completed" or not source_key:
             raise InvalidInputError(
                 "This character has no finished image to edit yet.", "invalid.no_image"
             )
-        if source_meta.relaxed and not source.age_restricted:
+        if source_relaxed and not source.age_restricted:
             raise InvalidInputError(
                 "That image was made under the relaxed filter: edit it in an age-restricted "
                 "channel or a DM with the bot.",
@@ -113,6 +122,7 @@ async def _prepare(
         content_filter,
         lowered,
         quota,
+        source_relaxed=source_relaxed,
     )
 
 
@@ -167,9 +177,9 @@ async def _persist(
                     **(variant.meta or {}),
                     PARENT_VARIANT_ID: prepared.source_variant_id,
                 }
-            if prepared.content_filter == RELAXED:
+            if prepared.relaxed:
                 variant.meta = {**(variant.meta or {}), CONTENT_FILTER: RELAXED}
-                mark_relaxed(row, prepared.content_filter)
+                mark_relaxed(row, RELAXED)
             session.add(variant)
             await session.flush()
             await session.refresh(variant)
@@ -179,7 +189,7 @@ async def _persist(
     outcome.variant = variant
     outcome.theme = theme_row
     outcome.filter_lowered = prepared.filter_lowered
-    outcome.relaxed = prepared.content_filter == RELAXED
+    outcome.relaxed = prepared.relaxed
     return outcome
 
 
