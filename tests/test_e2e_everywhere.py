@@ -338,3 +338,20 @@ async def test_view_profile_never_shows_a_private_profile(stack: Stack):
     text = await wait_ephemeral_text(ix)
     assert ix.ephemeral
     assert "kay" not in text.lower()
+
+
+async def test_context_menus_refuse_what_they_cannot_use(stack: Stack, session_factory):
+    """ "Make a character" on a message without a picture, "Edit this image" on a member's
+    message or on someone else's character: a clear private refusal, nothing charged."""
+    member, other = stack.member("dagonet"), stack.member("lamorak")
+    text_only = post_member_message(stack.fake, member, stack.channel["id"], "no picture here")
+    ix = await message_command(stack.fake, member, text_only, "Make a character")
+    assert "no picture" in (await wait_ephemeral_text(ix)).lower()
+    ix = await message_command(stack.fake, member, text_only, "Edit this image")
+    assert "not one of my" in (await wait_ephemeral_text(ix)).lower()
+    card = await _create(stack, other, "a jousting champion")
+    ix = await message_command(stack.fake, member, card, "Edit this image")
+    assert "owner" in (await wait_ephemeral_text(ix)).lower()
+    assert ix.modal is None
+    user = await _user(session_factory, member)
+    assert user.daily_used == 0
