@@ -355,3 +355,33 @@ async def test_context_menus_refuse_what_they_cannot_use(stack: Stack, session_f
     assert ix.modal is None
     user = await _user(session_factory, member)
     assert user.daily_used == 0
+
+
+async def test_make_a_character_where_the_bot_is_not(stack: Stack, session_factory):
+    """A user-installed "Make a character" in a server the bot is not in: proposal, modal and
+    create all through the interactions' own messages; no thread, no request of the bot's own
+    to that server's channels."""
+    elsewhere = ElsewhereGuild(stack.fake, "Far Away")
+    member = elsewhere.member("palamedes")
+    picture = png_bytes((230, 210, 60), size=36)
+    posted = elsewhere.post(member, "look", [("me.png", picture, "image/png")])
+    before = len(stack.fake.requests)
+    ix = await elsewhere.message_command(member, posted, "Make a character")
+    await ix.wait_for(lambda i: any(custom_ids(m) for m in i.messages()), 15)
+    proposal = next(m for m in ix.messages() if custom_ids(m))
+    press = await elsewhere.click(member, proposal, custom_ids(proposal)[0])
+    await press.acknowledged(timeout=3)
+    modal = press.modal
+    assert modal is not None
+    values = {c["custom_id"]: c.get("value") or "" for c in _modal_inputs(modal)}
+    submitted = await elsewhere.submit_modal(member, modal, values, message=proposal)
+    message = await wait_final(submitted)
+    assert message["channel_id"] == elsewhere.channel["id"]
+    requests = stack.fake.requests[before:]
+    assert not [r for r in requests if r.path.startswith("/channels/")]
+    user = await _user(session_factory, member)
+    async with session_factory() as s:
+        row = (await s.scalars(select(Character).where(Character.user_id == user.id))).one()
+    assert row.generation_status == "completed"
+    assert row.meta["referenceKey"]
+    assert "conversationId" not in row.meta

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .interactions import APPLICATION_COMMAND, FakeInteraction
+from .interactions import (
+    APPLICATION_COMMAND,
+    MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
+    FakeInteraction,
+    find_component,
+    modal_submit_components,
+)
 from .messages import DiscordHTTPError, UploadedFile
 from .rest import body_dict, files_of, json_response
 from .sending import ATTACHMENT_SIZE_LIMIT
@@ -149,14 +156,66 @@ class ElsewhereGuild:
         options: dict[str, Any] | None = None,
     ) -> FakeInteraction:
         """A slash command of the user-installed app in this server's channel."""
-        fake = self.fake
-        data = fake._command_data(
+        data = self.fake._command_data(
             who, self.channel["id"], name, options, attachments=None, raw_options=None
         )
-        payload: dict[str, Any] = {
+        return await self.fake._send(self._payload(APPLICATION_COMMAND, who, data))
+
+    def post(self, who: FakeMember, content: str, files: list[tuple[str, bytes, str]]) -> dict:
+        """A message a member posts there (the bot does not see it)."""
+        return post_member_message(self.fake, who.user, self.channel["id"], content, files=files)
+
+    async def message_command(
+        self, who: FakeMember, message: dict[str, Any], name: str
+    ) -> FakeInteraction:
+        """A message context menu of the user-installed app on a message there."""
+        command = _registered(self.fake, name, MESSAGE_COMMAND)
+        data = {
+            "id": command["id"],
+            "name": command["name"],
+            "type": MESSAGE_COMMAND,
+            "target_id": message["id"],
+            "resolved": {"messages": {message["id"]: dict(message)}},
+        }
+        return await self.fake._send(self._payload(APPLICATION_COMMAND, who, data))
+
+    async def click(
+        self, who: FakeMember, message: dict[str, Any], custom_id: str
+    ) -> FakeInteraction:
+        """Press a button on one of the app's messages there."""
+        stored = self.fake.messages[str(message["id"])]
+        component = find_component(stored.get("components") or [], custom_id)
+        if component is None:
+            raise ValueError(f"no component {custom_id!r}")
+        data = {"custom_id": custom_id, "component_type": component["type"]}
+        payload = self._payload(MESSAGE_COMPONENT, who, data)
+        payload["message"] = dict(stored)
+        return await self.fake._send(payload)
+
+    async def submit_modal(
+        self,
+        who: FakeMember,
+        modal: dict[str, Any],
+        values: dict[str, str],
+        *,
+        message: dict[str, Any] | None = None,
+    ) -> FakeInteraction:
+        """Submit a modal the app opened there (its layout mirrored)."""
+        data = {
+            "custom_id": modal["custom_id"],
+            "components": modal_submit_components(modal, values),
+        }
+        payload = self._payload(MODAL_SUBMIT, who, data)
+        if message is not None:
+            payload["message"] = dict(self.fake.messages[str(message["id"])])
+        return await self.fake._send(payload)
+
+    def _payload(self, itype: int, who: FakeMember, data: dict[str, Any]) -> dict[str, Any]:
+        fake = self.fake
+        return {
             "id": fake.ids.next(),
             "application_id": fake.application_id,
-            "type": APPLICATION_COMMAND,
+            "type": itype,
             "data": data,
             "guild_id": self.id,
             "guild": {"id": self.id, "locale": "en-US", "features": []},
@@ -175,7 +234,6 @@ class ElsewhereGuild:
             "context": 0,
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
         }
-        return await fake._send(payload)
 
 
 # -- channel webhooks ------------------------------------------------------------------------
