@@ -10,11 +10,13 @@ wherever the member is, the bot a member there or not.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import discord
 
 from bot.errors import InvalidInputError
@@ -31,6 +33,7 @@ from bot.ui.text import button_label, clip
 from cogs.characters.flows import MAX_REFERENCE_BYTES, create_and_post, defer, read_reference
 
 PICTURE_STEM = "picture"
+DOWNLOAD_SECONDS = 20.0
 # Embed images are fetched only from Discord's own hosts (its media proxy and CDN).
 _DISCORD_MEDIA = ("discordapp.net", "discordapp.com", "discord.com")
 _IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|webp|gif)$", re.IGNORECASE)
@@ -59,12 +62,14 @@ async def picture_of(client: discord.Client, message: discord.Message) -> tuple[
                 return data, mime
     for embed in message.embeds:
         for media in (embed.image, embed.thumbnail):
-            url = media.proxy_url or (media.url if _discord_media(media.url) else None)
+            # Discord's media proxy (or its CDN) only: never a link a message points anywhere
+            url = next((u for u in (media.proxy_url, media.url) if _discord_media(u)), None)
             if not url:
                 continue
             try:
-                data = await client.http.get_from_cdn(url)
-            except (discord.HTTPException, ValueError):
+                async with asyncio.timeout(DOWNLOAD_SECONDS):
+                    data = await client.http.get_from_cdn(url)
+            except (discord.HTTPException, aiohttp.ClientError, TimeoutError, ValueError):
                 raise InvalidInputError(
                     "I couldn't download the picture.", "invalid.image.download"
                 ) from None
