@@ -216,7 +216,7 @@ async def test_user_installed_create_where_the_bot_is_not(stack: Stack, session_
     assert "conversationId" not in (row.meta or {})
 
 
-async def test_character_say_speaks_through_a_webhook(stack: Stack):
+async def test_character_say_speaks_through_a_webhook(stack: Stack, session_factory):
     """Acceptance 5: /character say posts through the channel's webhook with the character's
     name and picture (created once, reused in its thread with thread_id); mentions ping no one;
     someone else's character and a missing Manage Webhooks permission are refused."""
@@ -243,6 +243,9 @@ async def test_character_say_speaks_through_a_webhook(stack: Stack):
         assert first["webhook"] == second["webhook"]
         assert first["body"]["username"] == name
         assert first["body"]["avatar_url"].startswith("http")
+        async with session_factory() as s:
+            row = await s.get(Character, character_id)
+        assert row.meta["thumbnailKey"] in first["body"]["avatar_url"]  # its thumbnail
         assert first["body"]["allowed_mentions"]["parse"] == []
         assert first["message"]["channel_id"] == stack.channel["id"]
         assert first["message"]["author"]["username"] == name

@@ -16,8 +16,11 @@ from bot.interactions.deps import deps_of
 from bot.interactions.placement import bot_is_member
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services import characters
-from bot.storage.pictures import is_web_url, picture
+from bot.storage.base import Storage
+from bot.storage.pictures import is_web_url, picture_of
 from bot.ui.text import clip
+from db.meta import Meta
+from db.models import Character
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,20 @@ async def channel_webhook(
     return await channel.create_webhook(name=WEBHOOK_NAME, reason="/character say")
 
 
+async def avatar_url(storage: Storage, row: Character) -> str | None:
+    """A link Discord can fetch to the character's thumbnail (else its image); None when the
+    picture is only a local file (the webhook then shows its default avatar)."""
+    meta = Meta(row.meta)
+    shown = await picture_of(
+        storage,
+        meta.thumbnail_key or meta.image_key,
+        None,
+        row.thumbnail_url or row.image_url,
+        name="avatar",
+    )
+    return shown.url if shown is not None and is_web_url(shown.url) else None
+
+
 async def say_flow(interaction: discord.Interaction[Any], character_id: str, text: str) -> None:
     """Post ``text`` as the member's character; only its owner may."""
     deps = deps_of(interaction.client)
@@ -90,8 +107,7 @@ async def say_flow(interaction: discord.Interaction[Any], character_id: str, tex
     parent, thread = await _target(interaction)
     if not interaction.app_permissions.manage_webhooks:
         raise _needs_webhooks()
-    shown = await picture(deps.storage, row, name="avatar")
-    avatar = shown.url if shown is not None and is_web_url(shown.url) else None
+    avatar = await avatar_url(deps.storage, row)
     try:
         webhook = await channel_webhook(interaction.client, parent)
         await webhook.send(
