@@ -4,7 +4,7 @@ picture into a character, speaking as a character, age-restricted channels (issu
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from db.models import Character, ThemeVariant, User
 from tests.conftest import truncate_all
@@ -358,6 +358,16 @@ async def test_context_menus_refuse_what_they_cannot_use(stack: Stack, session_f
     assert ix.modal is None
     user = await _user(session_factory, member)
     assert user.daily_used == 0
+    # no unit left today: the picture is not even read
+    async with session_factory.begin() as s:
+        await s.execute(update(User).where(User.id == user.id).values(daily_used=User.daily_quota))
+    picture = post_member_message(
+        stack.fake, member, stack.channel["id"], "", files=[("p.png", png_bytes(), "image/png")]
+    )
+    start = len(stack.gemini.requests)
+    ix = await message_command(stack.fake, member, picture, "Make a character")
+    assert "used" in (await wait_ephemeral_text(ix)).lower()
+    assert len(stack.gemini.requests) == start
 
 
 async def test_make_a_character_where_the_bot_is_not(stack: Stack, session_factory):

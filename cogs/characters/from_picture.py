@@ -119,7 +119,7 @@ async def make_from_message(
         raise InvalidInputError("That message has no picture.", "invalid.no_picture")
     data, mime = found
     proposal = await deps.pipeline.describe_picture(
-        data, mime, age_restricted=age_restricted(interaction)
+        data, mime, user=member.user, age_restricted=age_restricted(interaction)
     )
     filename = f"{PICTURE_STEM}.{extension_for(mime)}"
     view = discord.ui.View(timeout=None)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.errors import QuotaExceededError
 from bot.providers.base import ImageProvider, PictureDescription, PromptOptimizer
+from bot.services.accounts import ensure_can_generate
 from bot.services.generation import create, regenerate, variant
 from bot.services.generation.model import (
     CreateRequest,
@@ -24,8 +26,10 @@ from bot.services.generation.model import (
 from bot.services.generation.runner import GenerationRunner
 from bot.services.generation.slots import GenerationSlots
 from bot.services.generation.variant import VariantSource
+from bot.services.quota import status_of
 from bot.storage.base import Storage
 from db.engine import Database
+from db.models import User
 
 if TYPE_CHECKING:
     from bot.services.ratelimit import SharedRateLimit
@@ -129,13 +133,18 @@ class GenerationPipeline:
         )
 
     async def describe_picture(
-        self, image: bytes, mime_type: str, *, age_restricted: bool = False
+        self, image: bytes, mime_type: str, *, user: User, age_restricted: bool = False
     ) -> PictureDescription:
-        """The character a picture shows, read by the text model (no quota: the create that
-        follows is charged), within the shared request budget.
+        """The character a picture shows, read by the text model, within the shared request
+        budget. Nothing is charged (the create that follows is), but only a member who could
+        create now is answered: an active account with a unit left today.
 
-        Raises: GenerationError.
+        Raises: AccountRestrictedError, QuotaExceededError, GenerationError.
         """
+        ensure_can_generate(user)
+        standing = status_of(user)
+        if standing.remaining <= 0:
+            raise QuotaExceededError(standing.quota, standing.resets_at)
         if self.rate_limit is not None:
             await self.rate_limit.acquire()
         content_filter = "relaxed" if age_restricted else "moderate"
