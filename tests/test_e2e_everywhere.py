@@ -214,6 +214,10 @@ async def test_user_installed_create_where_the_bot_is_not(stack: Stack, session_
         row = (await s.scalars(select(Character).where(Character.user_id == user.id))).one()
     assert row.generation_status == "completed"
     assert "conversationId" not in (row.meta or {})
+    # speaking as a character needs a channel webhook: not where the bot is not a member
+    say = await elsewhere.command(member, "character say", {"character": row.id, "text": "hi"})
+    assert "server channels" in await wait_ephemeral_text(say)
+    assert not [r for r in stack.fake.requests[before:] if r.path.startswith("/channels/")]
 
 
 async def test_character_say_speaks_through_a_webhook(stack: Stack, session_factory):
