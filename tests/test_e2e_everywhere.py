@@ -402,3 +402,34 @@ async def test_make_a_character_where_the_bot_is_not(stack: Stack, session_facto
     assert row.generation_status == "completed"
     assert row.meta["referenceKey"]
     assert "conversationId" not in row.meta
+
+
+async def test_a_relaxed_portrait_takes_a_public_character_out_of_the_gallery(
+    stack: Stack, session_factory
+):
+    """A public, showcased character redrawn under relaxed in an age-restricted channel leaves
+    the gallery: unpublished, and its showcase post removed from the (normal) showcase
+    channel."""
+    showcase = stack.fake.add_text_channel(stack.guild.id, "showcase-everywhere")
+    admin = stack.member("uther", permissions=1 << 5)  # Manage Server
+    setup = await stack.command(admin, "mod setup", {"showcase_channel": showcase["id"]})
+    await wait_ephemeral_text(setup)
+    member = stack.member("elaine")
+    for options in ({"gallery_showcase": True}, {"content_filter": "relaxed"}):
+        await wait_ephemeral_text(await stack.command(member, "settings", options))
+    card = await _create(stack, member, "a maiden of astolat")
+    character_id = find_id(card, ":fav").split(":")[1]
+    await wait_ephemeral_text(
+        await stack.command(member, "character publish", {"character": character_id})
+    )
+    await stack.fake.wait_until(lambda: bool(stack.fake.channel_messages(showcase["id"])))
+    nsfw = add_nsfw_channel(stack.fake, stack.guild.id, "after-hours")
+    redrawn = await stack.command(
+        member, "character regenerate", {"character": character_id}, channel_id=nsfw["id"]
+    )
+    await wait_final(redrawn)
+    await stack.fake.wait_until(lambda: not stack.fake.channel_messages(showcase["id"]))
+    async with session_factory() as s:
+        row = await s.get(Character, character_id)
+    assert row.is_public is False
+    assert row.meta["contentFilter"] == "relaxed"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,9 @@ from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond, token_alive
 from bot.services.generation import Outcome
 from bot.storage.images import extension_for
+from cogs.gallery.showcase import remove_showcase_posts
+
+log = logging.getLogger(__name__)
 
 
 def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
@@ -111,9 +115,16 @@ async def generate(
     run: Callable[[ProgressReporter], Awaitable[Outcome]],
 ) -> Outcome:
     """A generation of the interaction's, its stages shown as it goes (``run(progress)`` starts
-    it) and guarded against shutdown."""
+    it) and guarded against shutdown. A character that now holds an image made under the
+    relaxed filter has left the gallery: its showcase posts go too."""
     progress = ProgressReporter(deps_of(interaction.client).catalog, interaction, lang)
-    return await guarded(interaction, lang, lambda: run(progress), progress)
+    outcome = await guarded(interaction, lang, lambda: run(progress), progress)
+    if outcome.relaxed:
+        try:
+            await remove_showcase_posts(interaction.client, outcome.character.id)
+        except Exception:  # noqa: BLE001 - the result is still the member's to see
+            log.warning("could not withdraw the showcase posts of %s", outcome.character.id)
+    return outcome
 
 
 def filter_note(catalog: Catalog, lang: str, outcome: Outcome) -> str:
