@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.interactions.acknowledge import acknowledge
+from bot.interactions.caller import checked, command_open_to_blocked
 from bot.interactions.replies import report_error
 
 ACKNOWLEDGES_ITSELF = "acknowledges_itself"
@@ -24,8 +25,9 @@ EVERY_CONTEXT = app_commands.AppCommandContext(guild=True, dm_channel=True, priv
 class CharTree(app_commands.CommandTree[discord.Client]):
     """Acknowledges every other command privately: with its answer when a work slot is free
     and the answer is ready within ``DIRECT_ANSWER_SECONDS``, else by deferring before the
-    work, so a busy database never makes Discord wait. Routes every error to a localised,
-    ephemeral reply.
+    work, so a busy database never makes Discord wait. Refuses a member blocked in the guild
+    (:func:`bot.interactions.caller.admitted`). Routes every error to a localised, ephemeral
+    reply.
 
     Every command installs to servers and to users and works in servers, in DMs with the bot
     and in private channels, unless it says otherwise (``/mod``: servers only)."""
@@ -44,7 +46,7 @@ class CharTree(app_commands.CommandTree[discord.Client]):
             and not interaction.response.is_done()
         ):
             await acknowledge(interaction, directly=True, ephemeral=True, thinking=True)
-        return True
+        return await checked(interaction, open_to_blocked=command_open_to_blocked(command))
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
