@@ -34,6 +34,7 @@ BAD_KEY = "AIzaSy-doctor-revoked-key-9876543210"
 VIEW, SEND, EMBED, ATTACH = 1 << 10, 1 << 11, 1 << 14, 1 << 15
 THREADS, IN_THREADS = 1 << 35, 1 << 38
 MANAGE_WEBHOOKS = 1 << 29
+HISTORY = 1 << 16
 
 moto_s3 = moto_s3_fixture(scope="module")
 
@@ -333,9 +334,10 @@ def test_owner_has_every_permission():
 
 def test_invite_link_asks_for_what_the_bot_uses_and_no_more():
     """The server install: both scopes, and exactly View Channel, Send Messages, Embed Links,
-    Attach Files, Create Public Threads, Send Messages in Threads and Manage Webhooks (for
-    /character say); the install to a member's account: the commands only, no permissions."""
-    used = VIEW | SEND | EMBED | ATTACH | THREADS | IN_THREADS | MANAGE_WEBHOOKS
+    Attach Files, Read Message History (replies in a conversation), Create Public Threads, Send
+    Messages in Threads and Manage Webhooks (for /character say); the install to a member's
+    account: the commands only, no permissions."""
+    used = VIEW | SEND | EMBED | ATTACH | HISTORY | THREADS | IN_THREADS | MANAGE_WEBHOOKS
     query = parse_qs(urlsplit(invite_url(1234567890)).query)
     assert query == {
         "client_id": ["1234567890"],

@@ -16,7 +16,8 @@ from bot.config import Settings
 from bot.errors import GenerationError, InvalidInputError, StorageError
 from bot.providers.factory import build_providers, make_genai_client
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
-from bot.services.generation import CreateRequest, GenerationPipeline, VariantSource
+from bot.services.generation import CreateRequest, GenerationPipeline
+from bot.services.generation.model import VariantRequest
 from bot.services.generation.slots import GenerationSlots
 from bot.storage.factory import open_storage
 from db.engine import Database
@@ -341,17 +342,14 @@ async def test_relaxed_only_where_allowed_recorded_and_carried_to_edits(rig: Rig
     thresholds = {s["threshold"] for s in rig.gemini.requests[-1].body["safetySettings"]}
     assert thresholds == {"BLOCK_ONLY_HIGH"}
     cid = inside.character.id
-    before = len(rig.gemini.requests)
+
+    def edit(instruction: str, **kw) -> VariantRequest:
+        return VariantRequest(user_id=user.id, character_id=cid, instruction=instruction, **kw)
+
     with pytest.raises(InvalidInputError) as refused:
-        await rig.pipeline.create_variant(user_id=user.id, character_id=cid, instruction="smile")
+        await rig.pipeline.edit_image(edit("smile", from_portrait=True))
     assert refused.value.reason_key == "invalid.relaxed_source"
-    assert len(rig.gemini.requests) == before
-    made = await rig.pipeline.create_variant(
-        user_id=user.id,
-        character_id=cid,
-        instruction="smile",
-        source=VariantSource(age_restricted=True),
-    )
+    made = await rig.pipeline.edit_image(edit("smile", from_portrait=True, age_restricted=True))
     assert made.variant is not None
     assert made.variant.meta["contentFilter"] == "relaxed"
     redrawn = await rig.pipeline.regenerate(user_id=user.id, character_id=cid)
@@ -359,23 +357,13 @@ async def test_relaxed_only_where_allowed_recorded_and_carried_to_edits(rig: Rig
     assert "portraitContentFilter" not in redrawn.character.meta
     assert redrawn.character.meta["contentFilter"] == "relaxed"  # its variants still are
     # the new portrait may be edited outside; the relaxed variant may not
-    edited = await rig.pipeline.create_variant(
-        user_id=user.id, character_id=cid, instruction="wave"
-    )
+    edited = await rig.pipeline.edit_image(edit("wave", from_portrait=True))
     assert edited.variant is not None
     assert "contentFilter" not in edited.variant.meta
     with pytest.raises(InvalidInputError):
-        await rig.pipeline.create_variant(
-            user_id=user.id,
-            character_id=cid,
-            instruction="wave",
-            source=VariantSource(variant_id=made.variant.id),
-        )
-    from_variant = await rig.pipeline.create_variant(
-        user_id=user.id,
-        character_id=cid,
-        instruction="wave",
-        source=VariantSource(variant_id=made.variant.id, age_restricted=True),
+        await rig.pipeline.edit_image(edit("wave", source_variant_id=made.variant.id))
+    from_variant = await rig.pipeline.edit_image(
+        edit("wave", source_variant_id=made.variant.id, age_restricted=True)
     )
     assert from_variant.variant is not None
     assert from_variant.variant.meta["parentVariantId"] == made.variant.id

@@ -8,7 +8,8 @@ names its type, so neither depends on the portal's default install settings.
 Only what the code needs: replies to slash commands go through the interaction webhook and
 need no permission; the rest is posting in channels (a character's card when the interaction
 token expired, the showcase channel), the thread opened on a character's card and the
-messages posted in it, with embeds and image files, and the channel webhook that
+messages posted in it, with embeds and image files, in a conversation the replies to
+members' messages (a reply needs Read Message History), and the channel webhook that
 ``/character say`` speaks through (Manage Webhooks).
 """
 
@@ -30,10 +31,13 @@ POSTING = discord.Permissions(
     view_channel=True, send_messages=True, embed_links=True, attach_files=True
 )
 
-#: What the invite asks for: posting, plus the character's thread and the messages in it, and
-#: the channel webhook characters speak through.
+#: What the invite asks for: posting, plus the character's thread, the messages in it, the
+#: replies to members' messages there, and the channel webhook characters speak through.
 REQUESTED = POSTING | discord.Permissions(
-    create_public_threads=True, send_messages_in_threads=True, manage_webhooks=True
+    create_public_threads=True,
+    send_messages_in_threads=True,
+    read_message_history=True,
+    manage_webhooks=True,
 )
 
 

@@ -111,6 +111,7 @@ class EditImageModal(FeatureModal):
             theme=self.theme_input.value.strip() or None,
             thread_id=self.target.thread_id,
             source_variant_id=self.target.variant_id,
+            from_portrait=self.target.variant_id is None,
         )
 
 

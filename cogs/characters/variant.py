@@ -12,10 +12,12 @@ from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.placement import Placement, age_restricted, placement
 from bot.interactions.replies import NO_MENTIONS, deliver
-from bot.services.generation import VariantSource
+from bot.services.conversation.variants import record_variant_message
+from bot.services.generation.model import VariantRequest
 from bot.ui.embeds import variant_embed
 from bot.ui.text import clip
 from cogs.characters.generating import defer, filter_note, generate, image_file, image_filename
+from cogs.conversation.buttons import variant_view
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +30,20 @@ async def variant_flow(
     theme: str | None,
     thread_id: int | None,
     source_variant_id: str | None = None,
+    from_portrait: bool = False,
 ) -> None:
     """A variant: drawn, stored, and posted in the character's thread (``thread_id``, from
     ``Meta(character.meta).conversation_id``).
 
     Inside the thread the response itself is the post; elsewhere the reply is private and the
-    variant goes to the thread (or, with no thread, into the reply, public). ``source_variant_id``
-    names the variant whose image is edited (None: the portrait). An image made under the
-    relaxed filter stays in the channel that allowed it; where the bot is not a member, the
-    variant is the reply itself."""
+    variant goes to the thread (or, with no thread, into the reply, public). The image edited
+    is the variant ``source_variant_id``, else the portrait when ``from_portrait``, else the
+    newest. An image made under the relaxed filter stays in the channel that allowed it; where
+    the bot is not a member, the variant is the reply itself."""
     deps = deps_of(interaction.client)
     deps.flows.track()  # shutdown waits for the post, not only the generation
     if placement(interaction) is Placement.FOLLOWUPS:
-        thread_id = None  # where the bot is not a member, the result is the reply itself
+        thread_id = None  # only the interaction's own messages reach there
     in_thread = thread_id is not None and interaction.channel_id == thread_id
     await defer(interaction, public=in_thread or thread_id is None)
     member = await caller(interaction)
@@ -48,13 +51,19 @@ async def variant_flow(
     outcome = await generate(
         interaction,
         lang,
-        lambda progress: deps.pipeline.create_variant(
-            user_id=member.user.id,
-            character_id=character_id,
-            instruction=instruction,
-            theme_name=theme,
-            progress=progress,
-            source=VariantSource(source_variant_id, age_restricted(interaction)),
+        lambda progress: deps.pipeline.edit_image(
+            VariantRequest(
+                user_id=member.user.id,
+                character_id=character_id,
+                instruction=instruction,
+                theme_name=theme,
+                source_variant_id=source_variant_id,
+                from_portrait=from_portrait,
+                conversation_id=str(thread_id) if thread_id is not None else None,
+                conversation_theme=False,
+                age_restricted=age_restricted(interaction),
+            ),
+            progress,
         ),
     )
     if outcome.variant is None or outcome.theme is None:  # pragma: no cover - always set
@@ -72,16 +81,35 @@ async def variant_flow(
     files = image_file(outcome.image, outcome.mime_type, "variant")
     content = t(lang, "variant.created", theme=clip(outcome.theme.name, 50))
     content += filter_note(deps.catalog, lang, outcome)
+    view = variant_view(deps.catalog, lang, outcome.variant)
     if thread_id is not None and not in_thread and not outcome.relaxed:
         try:
             thread = interaction.client.get_partial_messageable(thread_id)
             posted = await thread.send(
-                content=content, embed=embed, files=files(), allowed_mentions=NO_MENTIONS
+                content=content,
+                embed=embed,
+                files=files(),
+                view=view,
+                allowed_mentions=NO_MENTIONS,
             )
         except discord.HTTPException:
             log.info("character thread %s unavailable; replying in place", thread_id)
         else:
+            await _remember(interaction, outcome.variant.id, posted)
             await deliver(interaction, content=t(lang, "variant.posted", link=posted.jump_url))
             return
         interaction.extras["public_defer"] = False
-    await deliver(interaction, content=content, embed=embed, files=files)
+    posted = await deliver(interaction, content=content, embed=embed, view=view, files=files)
+    await _remember(interaction, outcome.variant.id, posted)
+
+
+async def _remember(
+    interaction: discord.Interaction[Any], variant_id: str, posted: discord.Message
+) -> None:
+    """Where the variant is shown: replies to that message edit this image."""
+    await record_variant_message(
+        deps_of(interaction.client).db,
+        variant_id,
+        channel_id=posted.channel.id,
+        message_id=posted.id,
+    )

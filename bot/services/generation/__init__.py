@@ -3,6 +3,5 @@ as one step, and drained at shutdown."""
 
 from bot.services.generation.model import CreateRequest, Outcome
 from bot.services.generation.pipeline import GenerationPipeline
-from bot.services.generation.variant import VariantSource
 
-__all__ = ["CreateRequest", "GenerationPipeline", "Outcome", "VariantSource"]
+__all__ = ["CreateRequest", "GenerationPipeline", "Outcome"]
