@@ -14,6 +14,7 @@ from bot.config import ConfigError, Settings
 from bot.errors import GenerationError
 from bot.providers.factory import build_providers, make_genai_client
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
+from bot.providers.gemini_describe import GeminiTextModel
 from bot.providers.offline import STYLES, OfflineImageProvider, OfflinePromptOptimizer
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
 from tests.fakes.gemini_server import FakeGemini, png_bytes
@@ -52,6 +53,12 @@ def _fresh_fake(fake):
 
 def _optimizer(client, *, timeout=5.0, max_retries=2):
     return GeminiPromptOptimizer(
+        client, TEXT_MODEL, timeout=timeout, max_retries=max_retries, backoff_base=0.001
+    )
+
+
+def _text_model(client, *, timeout=5.0, max_retries=2):
+    return GeminiTextModel(
         client, TEXT_MODEL, timeout=timeout, max_retries=max_retries, backoff_base=0.001
     )
 
@@ -506,7 +513,7 @@ async def test_gemini_describe_sends_the_picture_and_reads_the_attributes(fake, 
     """describe() is a text request (JSON, the description schema) carrying the picture; the
     answer becomes attributes, a description and a known style; the filter is sent."""
     picture = png_bytes((10, 120, 200), size=24)
-    result = await _optimizer(client).describe(picture, "image/png", content_filter="strict")
+    result = await _text_model(client).describe(picture, "image/png", content_filter="strict")
     [request] = fake.requests
     assert request.kind == "text"
     assert request.images == [picture]
@@ -526,7 +533,7 @@ async def test_gemini_describe_refused_picture_is_a_generation_error(fake, clien
     """A picture the model blocks fails as a GenerationError, like any text request."""
     fake.fail_next("blocked")
     with pytest.raises(GenerationError):
-        await _optimizer(client, max_retries=0).describe(png_bytes(), "image/png")
+        await _text_model(client, max_retries=0).describe(png_bytes(), "image/png")
 
 
 async def test_offline_describe_reads_the_pictures_colours_deterministically():

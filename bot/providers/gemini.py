@@ -24,14 +24,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import ValidationError
 
-from bot.providers.base import (
-    MAX_HISTORY_TURNS,
-    EditTurn,
-    ImageResult,
-    PictureDescription,
-    PromptResult,
-)
-from bot.providers.describe import DESCRIBE_INSTRUCTION, description_schema, parse_description
+from bot.providers.base import MAX_HISTORY_TURNS, EditTurn, ImageResult, PromptResult
 from bot.providers.gemini_attributes import SYSTEM_INSTRUCTION, attributes_schema, parse_attributes
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
 
@@ -305,32 +298,6 @@ class GeminiPromptOptimizer(_GeminiCaller):
             age=age,
         )
 
-    async def describe(
-        self, image: bytes, mime_type: str, *, content_filter: str = "moderate"
-    ) -> PictureDescription:
-        """The character the picture shows (a text request with the image attached).
-
-        Raises: GenerationError on provider failure or an unusable answer.
-        """
-        config = self._config(
-            content_filter,
-            system_instruction=DESCRIBE_INSTRUCTION,
-            response_mime_type="application/json",
-            response_schema=description_schema(),
-            temperature=0.4,
-        )
-        parts = [
-            types.Part.from_bytes(data=image, mime_type=mime_type),
-            types.Part.from_text(text=f"Describe this picture. Content filter: {content_filter}"),
-        ]
-        response = await self._generate(parts, config, operation="picture description")
-        candidate = _check_blocked(response)
-        return parse_description(
-            _candidate_text(candidate),
-            finish=_enum_name(candidate.finish_reason),
-            model=self._model,
-        )
-
 
 class GeminiImageProvider(_GeminiCaller):
     """Draws and edits portraits with a Gemini image model (``response_modalities`` IMAGE)."""
@@ -410,3 +377,9 @@ class GeminiImageProvider(_GeminiCaller):
                 )
         finish = _enum_name(candidate.finish_reason) or "none"
         raise ProviderError("no_image", detail=f"no image part (finish reason {finish})")
+
+
+# shared with the describe capability (bot/providers/gemini_describe.py)
+check_blocked = _check_blocked
+candidate_text = _candidate_text
+enum_name = _enum_name
