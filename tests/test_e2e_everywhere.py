@@ -4,8 +4,9 @@ picture into a character, speaking as a character, age-restricted channels (issu
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
+from db.bot_models import GuildSettings
 from db.models import Character, ThemeVariant, User
 from tests.conftest import truncate_all
 from tests.e2e import (
@@ -37,7 +38,10 @@ async def stack(database_url, engine, tmp_path_factory):
     async with running_stack(database_url, tmp_path_factory.mktemp("e2e")) as s:
         await s.start_bot()
         yield s
+        guild_id = int(s.guild.id)
     await truncate_all(engine)
+    async with engine.begin() as conn:  # the showcase set up here is not another test's
+        await conn.execute(delete(GuildSettings).where(GuildSettings.guild_id == guild_id))
 
 
 @pytest.fixture(autouse=True)
