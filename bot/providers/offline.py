@@ -24,8 +24,10 @@ from bot.providers.base import (
     ImageResult,
     PictureDescription,
     PromptResult,
+    SceneReference,
 )
 from bot.providers.describe import describe_offline
+from bot.providers.scene_art import draw_scene
 
 OFFLINE_MODEL = "offline"
 SIZE = 768
@@ -253,8 +255,7 @@ class OfflinePromptOptimizer:
     async def describe(
         self, image: bytes, mime_type: str, *, content_filter: str = "moderate"
     ) -> PictureDescription:
-        """Never fails: the picture's dominant colours decide (an unreadable one reads grey)."""
-        del mime_type, content_filter
+        """Never fails: the picture's colours decide (the type and filter do not matter)."""
         return await asyncio.to_thread(describe_offline, image, OFFLINE_MODEL)
 
 
@@ -289,6 +290,22 @@ class OfflineImageProvider:
         placeholder draws on the source image, which already shows the earlier turns.)"""
         del mime_type, content_filter, history
         data = await asyncio.to_thread(_draw_edit, image, instruction, style)
+        return ImageResult(data=data, mime_type="image/png", model=OFFLINE_MODEL)
+
+    async def compose(
+        self,
+        prompt: str,
+        references: Sequence[SceneReference],
+        *,
+        style: str,
+        content_filter: str = "moderate",
+    ) -> ImageResult:
+        """Never fails: a labelled placeholder with the portraits side by side, in order."""
+        del content_filter
+        palette = STYLES.get(style, STYLES["realistic"])
+        background = _png(_background(palette))
+        colours = (palette.text, palette.accent, palette.bottom)
+        data = await asyncio.to_thread(draw_scene, background, prompt, references, colours)
         return ImageResult(data=data, mime_type="image/png", model=OFFLINE_MODEL)
 
 

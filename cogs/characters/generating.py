@@ -9,7 +9,7 @@ import contextlib
 import io
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 
@@ -25,6 +25,8 @@ from cogs.conversation.cancel import cancel_view
 from cogs.gallery.showcase import remove_showcase_posts
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 
 def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
@@ -100,9 +102,9 @@ class ProgressReporter:
 async def guarded(
     interaction: discord.Interaction[Any],
     lang: str,
-    run: Callable[[], Awaitable[Outcome]],
+    run: Callable[[], Awaitable[R]],
     progress: ProgressReporter | None = None,
-) -> Outcome:
+) -> R:
     """Run a generation; on shutdown tell the member their unit came back; when a database
     outage outlived the interaction's token, keep what became of their unit as a notice for
     their next reply. Its progress is settled before anything else is said in the response."""
@@ -134,14 +136,14 @@ async def guarded(
 async def generate(
     interaction: discord.Interaction[Any],
     lang: str,
-    run: Callable[[ProgressReporter], Awaitable[Outcome]],
-) -> Outcome:
+    run: Callable[[ProgressReporter], Awaitable[R]],
+) -> R:
     """A generation of the interaction's, its stages shown as it goes (``run(progress)`` starts
     it) and guarded against shutdown. A character that now holds an image made under the
     relaxed filter has left the gallery: its showcase posts go too."""
     progress = ProgressReporter(deps_of(interaction.client).catalog, interaction, lang)
     outcome = await guarded(interaction, lang, lambda: run(progress), progress)
-    if outcome.relaxed:
+    if isinstance(outcome, Outcome) and outcome.relaxed:
         try:
             await remove_showcase_posts(interaction.client, outcome.character.id)
         except Exception:  # noqa: BLE001 - the result is still the member's to see
