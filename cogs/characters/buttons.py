@@ -25,6 +25,7 @@ from bot.ui.text import button_label
 from cogs.characters.export import send_export
 from cogs.characters.generating import filter_note, image_file, image_filename, new_portrait
 from cogs.characters.modals import NewVariantModal
+from cogs.characters.relaxed import withdraw_if_relaxed
 from cogs.gallery.showcase import sync_showcase
 from db.models import Character
 
@@ -191,6 +192,7 @@ async def regenerate_in_place(interaction: discord.Interaction[Any], row: Charac
         except discord.HTTPException:
             log.debug("could not re-enable the buttons", exc_info=True)
         raise
+    await withdraw_if_relaxed(interaction, outcome)
     character = outcome.character
     await deliver(
         interaction,

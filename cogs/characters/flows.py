@@ -38,6 +38,7 @@ from cogs.characters.generating import (
     image_filename,
     new_portrait,
 )
+from cogs.characters.relaxed import withdraw_if_relaxed
 
 __all__ = [
     "ProgressReporter",
@@ -128,6 +129,7 @@ async def post_character(
         view=character_view(deps.catalog, lang, character),
         files=image_file(outcome.image, outcome.mime_type) if has_image else None,
     )
+    await withdraw_if_relaxed(interaction, outcome)
     if not open_conversation:
         return message
     thread = await open_thread(interaction, message, character.name or "Character")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,9 +21,6 @@ from bot.services import notices
 from bot.services.generation import Outcome
 from bot.storage.images import extension_for
 from cogs.conversation.cancel import cancel_view
-from cogs.gallery.showcase import remove_showcase_posts
-
-log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
@@ -139,16 +135,9 @@ async def generate(
     run: Callable[[ProgressReporter], Awaitable[R]],
 ) -> R:
     """A generation of the interaction's, its stages shown as it goes (``run(progress)`` starts
-    it) and guarded against shutdown. A character that now holds an image made under the
-    relaxed filter has left the gallery: its showcase posts go too."""
+    it) and guarded against shutdown."""
     progress = ProgressReporter(deps_of(interaction.client).catalog, interaction, lang)
-    outcome = await guarded(interaction, lang, lambda: run(progress), progress)
-    if isinstance(outcome, Outcome) and outcome.relaxed:
-        try:
-            await remove_showcase_posts(interaction.client, outcome.character.id)
-        except Exception:  # noqa: BLE001 - the result is still the member's to see
-            log.warning("could not withdraw the showcase posts of %s", outcome.character.id)
-    return outcome
+    return await guarded(interaction, lang, lambda: run(progress), progress)
 
 
 def filter_note(catalog: Catalog, lang: str, outcome: Outcome) -> str:

@@ -17,6 +17,7 @@ from bot.services.generation.model import VariantRequest
 from bot.ui.embeds import variant_embed
 from bot.ui.text import clip
 from cogs.characters.generating import defer, filter_note, generate, image_file, image_filename
+from cogs.characters.relaxed import withdraw_if_relaxed
 from cogs.conversation.buttons import variant_view
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ async def variant_flow(
         image_filename=image_filename(outcome.mime_type, "variant"),
     )
     files = image_file(outcome.image, outcome.mime_type, "variant")
+    await withdraw_if_relaxed(interaction, outcome)
     content = t(lang, "variant.created", theme=clip(outcome.theme.name, 50))
     content += filter_note(deps.catalog, lang, outcome)
     view = variant_view(deps.catalog, lang, outcome.variant)
