@@ -395,9 +395,3 @@ class GeminiImageProvider(_GeminiCaller):
                 )
         finish = _enum_name(candidate.finish_reason) or "none"
         raise ProviderError("no_image", detail=f"no image part (finish reason {finish})")
-
-
-# shared with the describe capability (bot/providers/gemini_describe.py)
-check_blocked = _check_blocked
-candidate_text = _candidate_text
-enum_name = _enum_name

@@ -7,7 +7,12 @@ from google.genai import types
 
 from bot.providers.base import PictureDescription
 from bot.providers.describe import DESCRIBE_INSTRUCTION, description_schema, parse_description
-from bot.providers.gemini import GeminiPromptOptimizer, candidate_text, check_blocked, enum_name
+from bot.providers.gemini import (  # the module's own response readers
+    GeminiPromptOptimizer,
+    _candidate_text,
+    _check_blocked,
+    _enum_name,
+)
 
 
 class GeminiTextModel(GeminiPromptOptimizer):
@@ -32,7 +37,9 @@ class GeminiTextModel(GeminiPromptOptimizer):
             types.Part.from_text(text=f"Describe this picture. Content filter: {content_filter}"),
         ]
         response = await self._generate(parts, config, operation="picture description")
-        candidate = check_blocked(response)
+        candidate = _check_blocked(response)
         return parse_description(
-            candidate_text(candidate), finish=enum_name(candidate.finish_reason), model=self._model
+            _candidate_text(candidate),
+            finish=_enum_name(candidate.finish_reason),
+            model=self._model,
         )
