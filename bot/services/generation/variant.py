@@ -11,6 +11,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.errors import InvalidInputError, StorageError
 from bot.providers.base import EditTurn, ImageProvider, ImageResult
 from bot.services.characters import get_owned_character
@@ -29,16 +31,18 @@ from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.sheet import sheet_image_key
 from bot.services.generation.steps import (
-    DEFAULT_FILTER,
+    effective_filter,
     finish,
     generating_user,
     locked_character,
+    mark_relaxed,
     store_drawn,
 )
 from bot.services.quota import QuotaStatus, charge
 from bot.services.themes import DEFAULT_THEME, get_or_create_theme
 from db.meta import (
     CHARACTER_SHEET,
+    CONTENT_FILTER,
     CONVERSATION_ID,
     FROM_DISCORD,
     GENERATION_ID,
@@ -46,6 +50,7 @@ from db.meta import (
     IMAGE_MODEL,
     INSTRUCTION_MESSAGE_ID,
     PARENT_VARIANT_ID,
+    RELAXED,
     SOURCE,
     SOURCE_IMAGE_KEY,
     SUGGESTED_BY,
@@ -65,6 +70,7 @@ class _Prepared:
     theme: str | None
     style: str
     content_filter: str
+    filter_lowered: bool
     quota: QuotaStatus
 
 
@@ -75,6 +81,8 @@ class _Start:
     source: ImageSource
     turns: list[ImageSource]
     theme: str
+    source_relaxed: bool = False
+    """The source was made under relaxed: what is made from it counts as relaxed too."""
     portrait_key: str | None = None
     """The portrait, which the likeness check compares the new image with."""
     sheet_key: str | None = None
@@ -108,10 +116,12 @@ async def _prepare(runner: GenerationRunner, request: VariantRequest) -> _Prepar
             style=character.style_type,
             character_id=character.id,
         )
-        content_filter = user.content_filter_level or DEFAULT_FILTER
+        content_filter, lowered = effective_filter(
+            user.content_filter_level, request.age_restricted
+        )
         style = character.style_type or "realistic"
     job = Job(generation.id, "variant", user.id)
-    return _Prepared(job, request, text, theme, style, content_filter, quota)
+    return _Prepared(job, request, text, theme, style, content_filter, lowered, quota)
 
 
 async def _start(runner: GenerationRunner, prepared: _Prepared) -> _Start:
@@ -132,6 +142,13 @@ async def _start(runner: GenerationRunner, prepared: _Prepared) -> _Start:
             raise InvalidInputError(
                 "This character has no finished image to edit yet.", "invalid.no_image"
             )
+        source_relaxed = await _is_relaxed(session, character, source)
+        if source_relaxed and not request.age_restricted:
+            raise InvalidInputError(
+                "That image was made under the relaxed filter: edit it in an age-restricted "
+                "channel or a DM with the bot.",
+                "invalid.relaxed_source",
+            )
         turns = await branch(session, source)
         theme = prepared.theme
         if theme is None and request.conversation_id is not None:
@@ -143,6 +160,7 @@ async def _start(runner: GenerationRunner, prepared: _Prepared) -> _Start:
         source,
         turns,
         theme or DEFAULT_THEME,
+        source_relaxed,
         portrait_key=Meta(character.meta).image_key,
         sheet_key=sheet_key if sheet_key != source.image_key else None,
     )
@@ -158,6 +176,15 @@ async def _optional(runner: GenerationRunner, key: str | None, what: str) -> byt
     except StorageError:
         log.warning("the %s %s cannot be read; the edit goes on without it", what, key)
         return None
+
+
+async def _is_relaxed(session: AsyncSession, character: Character, source: ImageSource) -> bool:
+    """Whether the source image was made under the relaxed filter (a variant's own mark, or
+    the portrait's)."""
+    if source.variant_id is None:
+        return Meta(character.meta).relaxed_portrait
+    row = await session.get(ThemeVariant, source.variant_id)
+    return row is not None and Meta(row.meta).relaxed
 
 
 async def _draw(
@@ -231,7 +258,14 @@ def _variant_meta(
         SUGGESTED_BY: request.suggested_by,
     }
     meta.update({k: v for k, v in extras.items() if v})
+    if _relaxed(prepared, start):
+        meta[CONTENT_FILTER] = RELAXED
     return meta
+
+
+def _relaxed(prepared: _Prepared, start: _Start) -> bool:
+    """Whether the new image counts as made under relaxed (its own filter, or its source's)."""
+    return prepared.content_filter == RELAXED or start.source_relaxed
 
 
 async def _persist(
@@ -258,6 +292,8 @@ async def _persist(
                 thumbnail_url=stored.thumbnail_url,
                 meta=_variant_meta(prepared, start, drawn, stored.image_key, stored.thumbnail_key),
             )
+            if _relaxed(prepared, start):
+                mark_relaxed(row, RELAXED)
             session.add(variant)
             await session.flush()
             await session.refresh(variant)
@@ -270,6 +306,8 @@ async def _persist(
     outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
     outcome.variant = variant
     outcome.theme = theme_row
+    outcome.filter_lowered = prepared.filter_lowered
+    outcome.relaxed = _relaxed(prepared, start)
     return outcome
 
 
