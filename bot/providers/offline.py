@@ -287,8 +287,7 @@ class OfflineImageProvider:
         history: Sequence[EditTurn] = (),
         references: Sequence[bytes] = (),
     ) -> ImageResult:
-        """Never fails: an unreadable source image is replaced by a fresh placeholder. (The
-        placeholder draws on the source image, which already shows the earlier turns.)"""
+        """Never fails: draws on the source image, or a fresh placeholder if it is unreadable."""
         del mime_type, content_filter, history, references
         data = await asyncio.to_thread(_draw_edit, image, instruction, style)
         return ImageResult(data=data, mime_type="image/png", model=OFFLINE_MODEL)
