@@ -19,6 +19,16 @@ async def no_progress(stage: str, position: int | None) -> None:
 
 
 @dataclass(frozen=True)
+class RemixOrigin:
+    """The character a remix is made from, and its creator, as the remix records them."""
+
+    character_id: str
+    creator_user_id: str
+    character_name: str
+    creator_name: str
+
+
+@dataclass(frozen=True)
 class CreateRequest:
     """What a member asked for with /character create."""
 
@@ -30,6 +40,8 @@ class CreateRequest:
     age: str | None = None
     reference: bytes | None = None
     reference_mime: str | None = None
+    remix: RemixOrigin | None = None
+    """Set when the character is a remix of another (checked again with the charge)."""
 
 
 @dataclass
