@@ -13,7 +13,7 @@ from bot.errors import InvalidInputError
 from bot.services.characters import is_valid_id
 from bot.services.member_settings import allows_remix
 from bot.services.moderation import discord_id_of
-from bot.services.visibility import publicly_visible
+from bot.services.visibility import showcased_join
 from db.engine import Database
 from db.meta import Meta
 from db.models import Character, User
@@ -49,7 +49,7 @@ async def remixable(session: AsyncSession, character_id: str, presser_id: str) -
         await session.execute(
             select(Character, User)
             .join(User, User.id == Character.user_id)
-            .where(Character.id == character_id, publicly_visible())
+            .where(Character.id == character_id, *showcased_join())
         )
     ).one_or_none()
     if row is None:

@@ -24,7 +24,6 @@ from cogs.gallery.paging import (
     browse_message,
     user_gallery_message,
 )
-from cogs.gallery.remix import RemixButton
 
 SORT_CHOICES = [
     app_commands.Choice(name=_("Newest first"), value="newest"),
@@ -93,6 +92,6 @@ class Gallery(FeatureCog):
 
 
 async def setup(client: commands.Bot) -> None:
-    """Load the cog, its persistent page buttons and the Remix button."""
-    client.add_dynamic_items(GalleryBrowseButton, GalleryUserButton, RemixButton)
+    """Load the cog and its persistent page buttons."""
+    client.add_dynamic_items(GalleryBrowseButton, GalleryUserButton)
     await client.add_cog(Gallery(client))

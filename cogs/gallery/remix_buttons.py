@@ -1,6 +1,6 @@
 """The Remix buttons as gallery cards and showcase posts carry them: built here, with nothing of
 the remix flow imported (the showcase is reached from the character flows the remix uses), and
-answered by the persistent ``RemixButton`` of :mod:`cogs.gallery.remix` (``remix:<id>``)."""
+answered by the persistent ``RemixButton`` of :mod:`cogs.remix.remixing` (``remix:<id>``)."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ class RecipeBoard:
         self._closed = False
         self._task: asyncio.Task[None] | None = None
 
-    def text(self) -> str:
+    def render(self) -> str:
         """The header and one line per step."""
         t, lang, recipe = self._catalog.t, self._lang, self._recipe
         lines = [
@@ -84,8 +84,8 @@ class RecipeBoard:
         return report
 
     async def _show(self) -> None:
-        while not self._closed and self.text() != self._shown:
-            text = self.text()
+        while not self._closed and self.render() != self._shown:
+            text = self.render()
             if not token_alive(self._interaction):
                 return
             with contextlib.suppress(discord.HTTPException):
@@ -173,4 +173,4 @@ async def recipe_flow(
     summary = deps.catalog.t(
         lang, "recipe.finished", made=made, steps=steps, theme=clip(recipe.theme_name, 50)
     )
-    await deliver(interaction, content=clip(f"{board.text()}\n\n{summary}", CONTENT_MAX))
+    await deliver(interaction, content=clip(f"{board.render()}\n\n{summary}", CONTENT_MAX))

@@ -115,6 +115,7 @@ class FakeGemini:
         self.max_in_flight = 0
         self.image_png = png_bytes()
         self._scripts: list[_Script] = []
+        self._matching: list[tuple[str, _Script]] = []
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -144,6 +145,7 @@ class FakeGemini:
         """Forget requests, scripts and the concurrency high-water mark; un-hang handlers."""
         self.requests.clear()
         self._scripts.clear()
+        self._matching.clear()
         self.max_in_flight = self.in_flight
         self._release.set()
         self._release = asyncio.Event()
@@ -162,6 +164,17 @@ class FakeGemini:
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}")
         self._scripts.append(_Script(kind, times, model, retry_after))
+
+    def fail_matching(self, kind: str, contains: str) -> None:
+        """Answer every request whose text contains ``contains`` with a failure of ``kind``
+        (one of FAILURE_KINDS), whatever comes before or after it."""
+        if kind not in FAILURE_KINDS:
+            raise ValueError(f"unknown failure kind {kind!r}")
+        self._matching.append((contains, _Script(kind, None, None, None)))
+
+    def _take_matching(self, recorded: RecordedRequest) -> _Script | None:
+        text = recorded.text
+        return next((s for needle, s in self._matching if needle in text), None)
 
     def requests_for(self, model: str) -> list[RecordedRequest]:
         """The recorded requests for one model."""
@@ -237,7 +250,7 @@ class FakeGemini:
             latency = self.image_latency if recorded.kind == "image" else self.text_latency
             if latency > 0:
                 await asyncio.sleep(latency)
-            script = self._take_script(model)
+            script = self._take_matching(recorded) or self._take_script(model)
             if script is not None:
                 recorded.failure = script.kind
                 return await self._failure(script, recorded, key)
@@ -345,15 +358,23 @@ def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
                 recorded.texts.append(str(part["text"]))
             blob = part.get("inlineData") or part.get("inline_data")
             if isinstance(blob, dict):
-                try:
-                    recorded.images.append(base64.b64decode(blob.get("data", ""), validate=True))
-                except (binascii.Error, ValueError):
-                    recorded.images.append(b"")
+                recorded.images.append(_decode_blob(str(blob.get("data", ""))))
                 recorded.image_mimes.append(str(blob.get("mimeType") or blob.get("mime_type")))
     config = recorded.body.get("generationConfig") or {}
     modalities = [str(m).upper() for m in config.get("responseModalities") or []]
     recorded.kind = "image" if "IMAGE" in modalities else "text"
     return recorded
+
+
+def _decode_blob(data: str) -> bytes:
+    """Inline data as the SDK sends it: base64, standard or URL-safe (google-genai encodes
+    bytes URL-safe); b"" when it is neither."""
+    for altchars in (None, b"-_"):
+        try:
+            return base64.b64decode(data, altchars=altchars, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+    return b""
 
 
 def _image_answer(png: bytes) -> dict[str, Any]:
