@@ -3,6 +3,7 @@ recipes (/theme apply), through the real discord.py against the fake Discord and
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.i18n import Catalog
-from db.bot_models import MemberSettings
+from db.bot_models import MemberSettings, UserNotice
 from db.meta import (
     CONVERSATION_ID,
     IMAGE_KEY,
@@ -240,6 +241,68 @@ async def test_remixes_turned_off_refuse_the_button_and_charge_nothing(
     own = await stack.fake.click(owner_member, page, f"remix:{original.id}")
     await own.acknowledged(timeout=5)
     assert own.modal is not None
+
+
+async def _remix(stack: Stack, presser_member, page: dict, character_id: str, text: str) -> dict:
+    pressed = await stack.fake.click(presser_member, page, f"remix:{character_id}")
+    await pressed.acknowledged(timeout=5)
+    assert pressed.modal is not None
+    submitted = await stack.fake.submit_modal(
+        presser_member,
+        stack.channel["id"],
+        f"remixmodal:{character_id}",
+        {"instruction": text},
+        message=page,
+    )
+    return await wait_final(submitted, timeout=30)
+
+
+async def test_owner_out_of_dm_reach_gets_a_notice_with_the_next_reply(
+    stack: Stack, session_factory
+):
+    """When the original's owner can't be DM'd, the remix stands and the owner is told once,
+    privately, with their next reply."""
+    tag = f"ntc{next(_n)}"
+    owner_member, owner, original = await _public_original(stack, session_factory, tag)
+    presser_member = stack.member(f"presser{tag}")
+    await _user(session_factory, presser_member)
+    stack.fake.users.pop(owner_member.id)  # Discord refuses to open a DM with them
+    page = await _gallery_page(stack, presser_member, tag)
+    await _remix(stack, presser_member, page, original.id, "with a crown of reeds")
+    for _ in range(100):  # the notice is kept once the remix is posted
+        async with session_factory() as s:
+            if await s.scalar(select(UserNotice.id).where(UserNotice.user_id == owner.id)):
+                break
+        await asyncio.sleep(0.1)
+    assert stack.fake.dms(owner_member.id) == []
+
+    def distinct(ix) -> list[dict]:
+        return list({m["id"]: m for m in ix.messages()}.values())
+
+    nxt = await stack.command(owner_member, "collection list")
+    await nxt.wait_for(lambda i: len(distinct(i)) >= 2, 10)
+    notice = distinct(nxt)[1]
+    assert f"Lady {tag}" in notice["content"]
+    assert f"presser{tag}" in notice["content"]
+    assert notice["flags"] & 64
+
+
+async def test_settings_panel_turns_remixes_off_and_on(stack: Stack, session_factory):
+    """The /settings panel shows the remix setting and its select changes it."""
+    member = stack.member(f"panel{next(_n)}")
+    user = await _user(session_factory, member)
+    panel = await wait_reply(await stack.command(member, "settings"))
+    assert "settings:remix" in custom_ids(panel)
+    fields = {f["name"]: f["value"] for f in panel["embeds"][0]["fields"]}
+    assert fields[en("settings.remixes")] == en("settings.on")
+    picked = await stack.fake.click(member, panel, "settings:remix", values=["off"])
+    await picked.acknowledged(timeout=5)
+    await picked.wait_for(lambda i: i.edits > 0 or any(c["type"] == 7 for c in i.callbacks), 10)
+    async with session_factory() as s:
+        assert (await s.get(MemberSettings, user.id)).allow_remix is False
+    shown = stack.fake.message(panel["id"])
+    fields = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}
+    assert fields[en("settings.remixes")] == en("settings.off")
 
 
 async def test_forged_or_private_character_is_refused_politely(stack: Stack, session_factory):
