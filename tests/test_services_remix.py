@@ -13,6 +13,7 @@ from bot.services.accounts import SettingsChange, update_settings
 from bot.services.member_settings import allows_remix, set_allow_remix
 from bot.services.remix_rules import remixable
 from bot.services.themes.recipes import MAX_RECIPE_STEPS, recipe_for
+from db.bot_models import GuildHiddenCharacter
 from db.engine import Database
 from db.meta import IMAGE_KEY, REMIX_OF
 from db.models import Character
@@ -66,6 +67,19 @@ async def test_suspended_or_opted_out_owner_hides_the_character_from_remix(sessi
         with pytest.raises(InvalidInputError) as info:
             await remixable(session, original.id, presser.id)
         assert info.value.reason_key == "remix.not_public"
+
+
+async def test_a_character_hidden_in_a_guild_is_not_remixable_there(session):
+    """A guild's moderators hid it: refused in that guild, still remixable elsewhere."""
+    original = await _public(session)
+    presser = await make_user(session)
+    session.add(GuildHiddenCharacter(guild_id=42, character_id=original.id, moderator_discord_id=1))
+    await session.flush()
+    with pytest.raises(InvalidInputError) as info:
+        await remixable(session, original.id, presser.id, 42)
+    assert info.value.reason_key == "remix.not_public"
+    assert (await remixable(session, original.id, presser.id, 43)).character.id == original.id
+    assert (await remixable(session, original.id, presser.id)).character.id == original.id
 
 
 async def test_remixes_off_refuse_others_but_not_the_owner(session):

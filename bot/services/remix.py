@@ -61,7 +61,12 @@ def remix_description(character: Character, instruction: str) -> str:
 
 
 async def remix_request(
-    db: Database, storage: Storage, character_id: str, presser_id: str, instruction: str
+    db: Database,
+    storage: Storage,
+    character_id: str,
+    presser_id: str,
+    instruction: str,
+    guild_id: int | None = None,
 ) -> tuple[CreateRequest, RemixSource]:
     """The create request of a remix (the original's attributes and the instruction, its
     portrait as the reference image, the original recorded; checked again with the charge
@@ -70,7 +75,7 @@ async def remix_request(
     Raises: InvalidInputError, StorageError.
     """
     text = remix_instruction(instruction)
-    source = await check_remixable(db, character_id, presser_id)
+    source = await check_remixable(db, character_id, presser_id, guild_id)
     character = source.character
     stored = await storage.get(Meta(character.meta).image_key or "")
     reference, mime = await validate_reference_image(stored)
@@ -88,6 +93,7 @@ async def remix_request(
             creator_user_id=source.owner_id,
             character_name=character.name or "",
             creator_name=source.creator_name,
+            guild_id=guild_id,
         ),
     )
     return request, source

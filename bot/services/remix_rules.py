@@ -13,7 +13,7 @@ from bot.errors import InvalidInputError
 from bot.services.characters import is_valid_id
 from bot.services.member_settings import allows_remix
 from bot.services.moderation import discord_id_of
-from bot.services.visibility import showcased_join
+from bot.services.visibility import showcased_join, shown_in_guild
 from db.engine import Database
 from db.meta import Meta
 from db.models import Character, User
@@ -37,8 +37,11 @@ def _not_remixable() -> InvalidInputError:
     )
 
 
-async def remixable(session: AsyncSession, character_id: str, presser_id: str) -> RemixSource:
-    """The publicly visible character ``presser_id`` may remix.
+async def remixable(
+    session: AsyncSession, character_id: str, presser_id: str, guild_id: int | None = None
+) -> RemixSource:
+    """The publicly visible character ``presser_id`` may remix (in ``guild_id``, unless that
+    guild's moderators hid it).
 
     Raises: InvalidInputError (``remix.not_public``: unknown, forged or not in the gallery;
     ``remix.off``: its owner turned remixes off; ``invalid.no_image``: no portrait).
@@ -49,7 +52,7 @@ async def remixable(session: AsyncSession, character_id: str, presser_id: str) -
         await session.execute(
             select(Character, User)
             .join(User, User.id == Character.user_id)
-            .where(Character.id == character_id, *showcased_join())
+            .where(Character.id == character_id, *showcased_join(), shown_in_guild(guild_id))
         )
     ).one_or_none()
     if row is None:
@@ -72,10 +75,12 @@ async def remixable(session: AsyncSession, character_id: str, presser_id: str) -
     )
 
 
-async def check_remixable(db: Database, character_id: str, presser_id: str) -> RemixSource:
+async def check_remixable(
+    db: Database, character_id: str, presser_id: str, guild_id: int | None = None
+) -> RemixSource:
     """The character, if ``presser_id`` may remix it (see :func:`remixable`).
 
     Raises: InvalidInputError.
     """
     async with db.read() as session:
-        return await remixable(session, character_id, presser_id)
+        return await remixable(session, character_id, presser_id, guild_id)

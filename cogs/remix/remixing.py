@@ -61,7 +61,9 @@ class RemixButton(FeatureButton, template=r"remix:(?P<id>[A-Za-z0-9_-]{1,64})"):
         """Refuse at once what cannot be remixed; else ask for the instruction."""
         deps = deps_of(interaction.client)
         member = await caller(interaction)
-        source = await remix.check_remixable(deps.db, self.character_id, member.user.id)
+        source = await remix.check_remixable(
+            deps.db, self.character_id, member.user.id, interaction.guild_id
+        )
         await interaction.response.send_modal(
             RemixModal(deps.catalog, member.lang, self.character_id, source.character.name)
         )
@@ -108,7 +110,7 @@ async def remix_flow(
     await defer(interaction, public=True)
     member = await caller(interaction)
     request, source = await remix.remix_request(
-        deps.db, deps.storage, character_id, member.user.id, instruction
+        deps.db, deps.storage, character_id, member.user.id, instruction, interaction.guild_id
     )
     outcome = await generate(
         interaction,

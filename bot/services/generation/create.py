@@ -68,7 +68,7 @@ async def _prepare(runner: GenerationRunner, request: CreateRequest) -> _Prepare
     async with runner.db.transaction() as session:
         user = await generating_user(session, request.user_id)
         if request.remix is not None:  # still public, still allowed: else nothing is charged
-            await remixable(session, request.remix.character_id, user.id)
+            await remixable(session, request.remix.character_id, user.id, request.remix.guild_id)
         quota = await charge(session, user.id)
         character = placeholder_character(user.id, inputs)
         if request.remix is not None:

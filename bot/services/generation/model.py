@@ -26,6 +26,8 @@ class RemixOrigin:
     creator_user_id: str
     character_name: str
     creator_name: str
+    guild_id: int | None = None
+    """Where it is made (a character that guild's moderators hid cannot be remixed there)."""
 
 
 @dataclass(frozen=True)
