@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -20,7 +21,7 @@ import discord
 from bot.errors import DomainError
 from bot.i18n import Catalog
 from bot.interactions.caller import caller
-from bot.interactions.deps import deps_of
+from bot.interactions.deps import Deps, deps_of
 from bot.interactions.replies import NO_MENTIONS, deliver, error_reply, token_alive
 from bot.services.generation import Outcome
 from bot.services.generation.model import Progress
@@ -131,6 +132,32 @@ async def _post_step(
         log.info("could not post step %d of a recipe", step + 1)
 
 
+def _step(
+    deps: Deps,
+    user_id: str,
+    recipe: Recipe,
+    instruction: str,
+    previous_variant_id: str | None,
+    progress: Progress,
+) -> Callable[[], Awaitable[Outcome]]:
+    """One step: the target's image edited with the instruction, filed under the theme's name.
+
+    The variant pipeline on this branch edits the character's portrait and takes no source
+    image, so every step starts from the target's portrait and ``previous_variant_id`` (the
+    last step made) is not used yet; once the pipeline takes a source variant, each step
+    builds on ``previous_variant_id`` (the portrait for the first) to repeat the theme's chain.
+    """
+    del previous_variant_id
+    return functools.partial(
+        deps.pipeline.create_variant,
+        user_id=user_id,
+        character_id=recipe.target_id,
+        instruction=instruction,
+        theme_name=recipe.theme_name,
+        progress=progress,
+    )
+
+
 async def recipe_flow(
     interaction: discord.Interaction[Any], theme_id: str, character_id: str
 ) -> None:
@@ -145,17 +172,11 @@ async def recipe_flow(
     board = RecipeBoard(deps.catalog, interaction, lang, recipe)
     steps = len(recipe.instructions)
     made = 0
+    previous: str | None = None
     for step, instruction in enumerate(recipe.instructions):
         board.set(step, deps.catalog.t(lang, "recipe.step_running"))
         try:
-            run = functools.partial(
-                deps.pipeline.create_variant,
-                user_id=member.user.id,
-                character_id=recipe.target_id,
-                instruction=instruction,
-                theme_name=recipe.theme_name,
-                progress=board.progress(step),
-            )
+            run = _step(deps, member.user.id, recipe, instruction, previous, board.progress(step))
             outcome = await guarded(interaction, lang, run)
         except Exception as exc:  # the step failed and was refunded; the others go on
             reason, reference = error_reply(deps.catalog, lang, exc)
@@ -167,6 +188,7 @@ async def recipe_flow(
             )
             continue
         made += 1
+        previous = outcome.variant.id if outcome.variant is not None else previous
         board.set(step, deps.catalog.t(lang, "recipe.step_done"))
         await _post_step(interaction, lang, step, steps, outcome)
     await board.settle()
