@@ -15,6 +15,7 @@ from db.bot_models import MemberSettings, UserNotice
 from db.meta import (
     CONVERSATION_ID,
     IMAGE_KEY,
+    PARENT_VARIANT_ID,
     REMIX_OF,
     REMIX_OF_CREATOR,
     THUMBNAIL_KEY,
@@ -413,8 +414,11 @@ async def test_theme_apply_runs_each_step_in_order_into_the_same_theme(
     edits = [r for r in stack.gemini.requests if r.kind == "image"]
     assert len(edits) == 3
     for request, step in zip(edits, steps, strict=True):  # in order, oldest first
-        assert step in request.text
-    assert edits[0].images[0] == png_bytes(TARGET_COLOUR, 64)  # the target's image is edited
+        assert step in request.texts[-1]
+    # the first step edits the target's portrait; each next one the step before it
+    assert edits[0].images[-1] == png_bytes(TARGET_COLOUR, 64)
+    assert edits[1].images[-1] == stack.gemini.image_png
+    assert edits[2].images[-1] == stack.gemini.image_png
 
     async with session_factory() as s:
         made_theme = (
@@ -433,6 +437,8 @@ async def test_theme_apply_runs_each_step_in_order_into_the_same_theme(
             )
         ).all()
     assert [v.prompt for v in made] == steps
+    assert made[1].meta[PARENT_VARIANT_ID] == made[0].id  # the theme's chain, repeated
+    assert made[2].meta[PARENT_VARIANT_ID] == made[1].id
     assert await _used(session_factory, user) == 3
     posted = [m for m in ix.messages() if m.get("embeds")]
     assert len(posted) >= 3

@@ -24,7 +24,7 @@ from bot.interactions.caller import caller
 from bot.interactions.deps import Deps, deps_of
 from bot.interactions.replies import NO_MENTIONS, deliver, error_reply, token_alive
 from bot.services.generation import Outcome
-from bot.services.generation.model import Progress
+from bot.services.generation.model import Progress, VariantRequest
 from bot.services.themes.recipes import Recipe, recipe_for
 from bot.ui.embeds import variant_embed
 from bot.ui.text import CONTENT_MAX, clip
@@ -140,22 +140,18 @@ def _step(
     previous_variant_id: str | None,
     progress: Progress,
 ) -> Callable[[], Awaitable[Outcome]]:
-    """One step: the target's image edited with the instruction, filed under the theme's name.
-
-    The variant pipeline on this branch edits the character's portrait and takes no source
-    image, so every step starts from the target's portrait and ``previous_variant_id`` (the
-    last step made) is not used yet; once the pipeline takes a source variant, each step
-    builds on ``previous_variant_id`` (the portrait for the first) to repeat the theme's chain.
-    """
-    del previous_variant_id
-    return functools.partial(
-        deps.pipeline.create_variant,
+    """One step: an edit of the target filed under the theme's name, building on the last
+    step made (``previous_variant_id``, its branch as history), the first on the target's
+    portrait; so the recipe repeats the theme's chain of edits."""
+    request = VariantRequest(
         user_id=user_id,
         character_id=recipe.target_id,
         instruction=instruction,
         theme_name=recipe.theme_name,
-        progress=progress,
+        source_variant_id=previous_variant_id,
+        from_portrait=previous_variant_id is None,
     )
+    return functools.partial(deps.pipeline.edit_image, request, progress)
 
 
 async def recipe_flow(
