@@ -95,10 +95,7 @@ class RecordedRequest:
                     texts.append(str(part["text"]))
                 blob = part.get("inlineData") or part.get("inline_data")
                 if isinstance(blob, dict):
-                    try:
-                        images.append(base64.b64decode(blob.get("data", ""), validate=True))
-                    except (binascii.Error, ValueError):
-                        images.append(b"")
+                    images.append(decode_blob(blob.get("data", "")))
             out.append((str(content.get("role") or "user"), texts, images))
         return out
 
@@ -406,6 +403,18 @@ def _model_resource(model: str) -> dict[str, Any]:
     }
 
 
+def decode_blob(data: Any) -> bytes:
+    """An inline image's bytes: the SDK sends URL-safe base64 (``-`` and ``_``), which the API
+    accepts as well as the standard alphabet; anything else is ``b""``."""
+    text = str(data or "")
+    try:
+        if "-" in text or "_" in text:
+            return base64.urlsafe_b64decode(text.encode())
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
     recorded = RecordedRequest(
         model=model, body=body if isinstance(body, dict) else {}, api_key=key
@@ -417,23 +426,12 @@ def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
                 recorded.texts.append(str(part["text"]))
             blob = part.get("inlineData") or part.get("inline_data")
             if isinstance(blob, dict):
-                recorded.images.append(_decode_blob(str(blob.get("data", ""))))
+                recorded.images.append(decode_blob(blob.get("data", "")))
                 recorded.image_mimes.append(str(blob.get("mimeType") or blob.get("mime_type")))
     config = recorded.body.get("generationConfig") or {}
     modalities = [str(m).upper() for m in config.get("responseModalities") or []]
     recorded.kind = "image" if "IMAGE" in modalities else "text"
     return recorded
-
-
-def _decode_blob(data: str) -> bytes:
-    """Inline data as the SDK sends it: base64, standard or URL-safe (google-genai encodes
-    bytes URL-safe); b"" when it is neither."""
-    for altchars in (None, b"-_"):
-        try:
-            return base64.b64decode(data, altchars=altchars, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-    return b""
 
 
 def _image_answer(png: bytes) -> dict[str, Any]:
