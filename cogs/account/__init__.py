@@ -1,10 +1,11 @@
-"""A member's own account: /quota, /profile show and edit, /settings and its panel."""
+"""A member's own account: /quota, /profile show and edit (and "View profile" on a member),
+/settings and its panel."""
 
 from __future__ import annotations
 
 from discord.ext import commands
 
-from cogs.account.profile import Profile
+from cogs.account.profile import Profile, profile_menu
 from cogs.account.quota import Account
 from cogs.account.settings import SettingsSelect
 
@@ -14,3 +15,4 @@ async def setup(bot: commands.Bot) -> None:
     bot.add_dynamic_items(SettingsSelect)
     await bot.add_cog(Account(bot))
     await bot.add_cog(Profile(bot))
+    bot.tree.add_command(profile_menu())

@@ -51,6 +51,8 @@ class CreateRequest:
     age: str | None = None
     reference: bytes | None = None
     reference_mime: str | None = None
+    age_restricted: bool = False
+    """Whether the channel allows the relaxed content filter (age-restricted, or a DM)."""
     remix: RemixOrigin | None = None
     """Set when the character is a remix of another (checked again with the charge)."""
 
@@ -73,6 +75,8 @@ class VariantRequest:
     conversation_id: str | None = None
     instruction_message_id: str | None = None
     suggested_by: str | None = None
+    age_restricted: bool = False
+    """Whether the channel allows the relaxed content filter (age-restricted, or a DM)."""
     conversation_theme: bool = True
     """In a conversation with no theme named: the theme last used there (a message), or
     "Variations" all the same (``/variant create``, whose default the design fixes)."""
@@ -89,6 +93,10 @@ class Outcome:
     quota: QuotaStatus | None
     variant: ThemeVariant | None = None
     theme: CharacterTheme | None = None
+    filter_lowered: bool = False
+    """The member chose ``relaxed`` but the channel is not age-restricted: ``moderate`` was used."""
+    relaxed: bool = False
+    """The image was made under ``relaxed``: it may be shown only where that is allowed."""
     timings: dict[str, float] = field(default_factory=dict)
 
 
