@@ -52,6 +52,7 @@ EXTENSIONS = (
     "cogs.themes",
     "cogs.account",
     "cogs.gallery",
+    "cogs.remix",
     "cogs.moderation",
     "cogs.collections",
     "cogs.help",

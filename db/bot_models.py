@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -226,3 +227,18 @@ class ProviderRequestSlot(Base):
     )
 
     __table_args__ = (Index("idx_provider_request_slots_bucket_taken", "bucket", "taken_at"),)
+
+
+class MemberSettings(Base):
+    """The bot's own settings of a member, beyond the platform's ``users`` columns (no row:
+    every default)."""
+
+    __tablename__ = "member_settings"
+
+    user_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    allow_remix: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW, onupdate=text("now()")
+    )

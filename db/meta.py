@@ -55,6 +55,13 @@ CHARACTER_SHEET = "characterSheet"
 """True on a variant that is the character's sheet (a turnaround), sent as a reference."""
 STORAGE_KEY_FIELDS = (IMAGE_KEY, THUMBNAIL_KEY, REFERENCE_KEY)
 FROM_DISCORD = "discord"
+REMIX_OF = "remixOf"
+"""The character a remix was made from (its id)."""
+REMIX_OF_CREATOR = "remixOfCreator"
+"""The user id of the original's creator."""
+REMIX_OF_NAME = "remixOfName"
+REMIX_OF_CREATOR_NAME = "remixOfCreatorName"
+"""The original's name and its creator's display name when the remix was made (the credit)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,6 +225,12 @@ class Character(Base):
             text("(metadata ->> 'conversationId')"),
             postgresql_where=text("(metadata ? 'conversationId')"),
         ),
+        # Beyond the reference (migration 0008): a character's remixes, counted by /character show.
+        Index(
+            "idx_characters_remix_of",
+            text("(metadata ->> 'remixOf')"),
+            postgresql_where=text("(metadata ? 'remixOf')"),
+        ),
         # Beyond the reference (migration 0003): listings in their own order (bench/queries.py).
         Index(
             "idx_characters_user_completed",

@@ -348,13 +348,13 @@ async def test_settings_language_ja_makes_replies_japanese(stack: Stack, session
 
 
 async def test_settings_panel_selects_change_the_clickers_settings(stack: Stack, session_factory):
-    """/settings alone shows four selects; picking one saves it and redraws the panel; a bad
+    """/settings alone shows five selects; picking one saves it and redraws the panel; a bad
     timezone option is refused and changes nothing."""
     member = stack.member(f"dinadan{next(_n)}")
     panel = await reply(await stack.command(member, "settings"))
     assert panel["flags"] & 64
     assert sorted(custom_ids(panel)) == sorted(
-        ["settings:lang", "settings:filter", "settings:vis", "settings:show"]
+        ["settings:lang", "settings:filter", "settings:vis", "settings:show", "settings:remix"]
     )
     ix = await stack.fake.click(member, panel, "settings:vis", values=["public"])
     await ix.acknowledged(timeout=3)

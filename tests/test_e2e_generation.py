@@ -74,6 +74,7 @@ async def test_synced_commands_cover_the_contract(stack: Stack):
             "list": {"character"},
             "rename": {"theme", "new_name"},
             "delete": {"theme"},
+            "apply": {"theme", "character"},
         },
         "variant": {
             "create": {"instruction", "theme", "character"},

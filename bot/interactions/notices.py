@@ -10,7 +10,7 @@ import discord
 from bot.i18n import choose_language
 from bot.interactions.caller import cached_caller, caller_user_id
 from bot.interactions.deps import deps_of
-from bot.interactions.replies import respond
+from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services import notices
 
 log = logging.getLogger(__name__)
@@ -41,3 +41,28 @@ async def deliver_notices(interaction: discord.Interaction[Any]) -> None:
     except discord.HTTPException:
         log.warning("could not show notices to user=%s; keeping them", interaction.user.id)
         await notices.put_back(deps.db, taken.notices)
+
+
+async def tell_member(
+    client: discord.Client,
+    *,
+    user_id: str,
+    discord_id: int | None,
+    language: str | None,
+    key: str,
+    params: dict[str, Any],
+) -> bool:
+    """Send a member a message (catalog ``key`` with ``params``, in their language) by DM,
+    pinging no one; when that fails, keep it as a notice for their next reply. True if DM'd."""
+    deps = deps_of(client)
+    if discord_id is not None:
+        text = deps.catalog.t(choose_language(language, None), key, **params)
+        try:
+            channel = await client.create_dm(discord.Object(id=discord_id))
+            await channel.send(text[:2000], allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.info("could not DM user=%s; keeping a notice", user_id)
+        else:
+            return True
+    await notices.keep_notice(deps.db, user_id, key, params)
+    return False

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
+from bot.services.member_settings import allows_remix, set_allow_remix
 from bot.services.notices import pending_for
 from bot.services.showcase import showcased_character_ids
 from db.bot_models import GuildBlockedUser
@@ -172,6 +173,7 @@ class SettingsChange:
     profile_visibility: str | None = None
     allow_gallery_showcase: bool | None = None
     timezone: str | None = None
+    allow_remix: bool | None = None
 
 
 def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -212,6 +214,8 @@ async def update_settings(session: AsyncSession, user_id: str, change: SettingsC
         updates["timezone"] = validate_timezone(change.timezone)
     for key, value in updates.items():
         setattr(user, key, value)
+    if change.allow_remix is not None:
+        await set_allow_remix(session, user.id, bool(change.allow_remix))
     await session.flush()
     return user
 
@@ -223,6 +227,7 @@ class SettingsSaved:
 
     user: User
     unshow: tuple[str, ...]
+    allow_remix: bool = True
 
 
 async def save_settings(db: Database, user_id: str, change: SettingsChange) -> SettingsSaved:
@@ -237,7 +242,8 @@ async def save_settings(db: Database, user_id: str, change: SettingsChange) -> S
         unshow: tuple[str, ...] = ()
         if change.allow_gallery_showcase is False:
             unshow = await showcased_character_ids(session, user.id)
-    return SettingsSaved(user=user, unshow=unshow)
+        allow_remix = await allows_remix(session, user.id)
+    return SettingsSaved(user=user, unshow=unshow, allow_remix=allow_remix)
 
 
 @dataclass(frozen=True)

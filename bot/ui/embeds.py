@@ -12,7 +12,7 @@ from bot.i18n import Catalog
 from bot.services.quota import QuotaStatus
 from bot.storage.pictures import Picture, is_web_url
 from bot.ui.text import clip, fit_embed
-from db.meta import LIKENESS_SCORE
+from db.meta import LIKENESS_SCORE, REMIX_OF, REMIX_OF_CREATOR_NAME, REMIX_OF_NAME
 from db.models import Character, CharacterTheme, ThemeVariant
 
 STYLE_COLOURS: dict[str, int] = {
@@ -69,9 +69,12 @@ def character_embed(
     *,
     image_filename: str | None = None,
     picture: Picture | None = None,
+    remixes: int = 0,
 ) -> discord.Embed:
-    """The card of a character: name, style, key attributes, the image (a file attached as
-    ``image_filename``, else ``picture``, else the stored URL when Discord can fetch it)."""
+    """The card of a character: name, style, key attributes, the credit of a remix ("remix
+    of X by Y", names only: nobody is pinged), how many remixes it has (``remixes``), the
+    image (a file attached as ``image_filename``, else ``picture``, else the stored URL when
+    Discord can fetch it)."""
     t = catalog.t
     style = character.style_type or "realistic"
     embed = discord.Embed(
@@ -97,6 +100,20 @@ def character_embed(
         embed.add_field(
             name=t(lang, "field.backstory"), value=clip(character.background, 1024), inline=False
         )
+    meta = character.meta or {}
+    if meta.get(REMIX_OF):
+        embed.add_field(
+            name=t(lang, "remix.credit_title"),
+            value=t(
+                lang,
+                "remix.credit",
+                name=clip(str(meta.get(REMIX_OF_NAME) or t(lang, "character.unnamed")), 100),
+                creator=clip(str(meta.get(REMIX_OF_CREATOR_NAME) or "?"), 100),
+            ),
+            inline=False,
+        )
+    if remixes:
+        embed.add_field(name=t(lang, "remix.count_title"), value=str(remixes), inline=True)
     flags = []
     if character.is_public:
         flags.append(t(lang, "flag.public"))

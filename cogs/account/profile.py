@@ -17,6 +17,7 @@ from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services.accounts import SettingsChange
 from bot.services.profiles import member_profile, own_profile
+from bot.services.remix import remix_allowed
 from bot.ui.community import profile_embed
 from cogs.account.profile_edit import ProfileEditModal
 from cogs.account.settings import apply_settings, settings_embed, settings_view
@@ -126,6 +127,7 @@ class Profile(FeatureCog):
         content_filter=_("How strict the content filter is"),
         profile_visibility=_("Who can see your profile and gallery page"),
         gallery_showcase=_("Show your public characters in the gallery"),
+        remixes=_("Let others remix your public characters"),
         timezone=_("Your timezone, e.g. Europe/Paris (your daily quota resets at your midnight)"),
     )
     @app_commands.choices(
@@ -142,6 +144,7 @@ class Profile(FeatureCog):
         profile_visibility: app_commands.Choice[str] | None = None,
         gallery_showcase: bool | None = None,
         timezone: app_commands.Range[str, 1, 64] | None = None,
+        remixes: bool | None = None,
     ) -> None:
         """Your language, filters and privacy (no options: a panel to change them)."""
         change = SettingsChange(
@@ -150,21 +153,23 @@ class Profile(FeatureCog):
             profile_visibility=profile_visibility.value if profile_visibility else None,
             allow_gallery_showcase=gallery_showcase,
             timezone=timezone,
+            allow_remix=remixes,
         )
         catalog = self.deps.catalog
         if change == SettingsChange():
             member = await caller(interaction)
+            allowed = await remix_allowed(self.deps.db, member.user.id)
             await respond(
                 interaction,
-                embed=settings_embed(catalog, member.lang, member.user),
-                view=settings_view(catalog, member.lang, member.user),
+                embed=settings_embed(catalog, member.lang, member.user, allow_remix=allowed),
+                view=settings_view(catalog, member.lang, member.user, allow_remix=allowed),
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        user, lang = await apply_settings(interaction, change)
+        user, lang, allowed = await apply_settings(interaction, change)
         await respond(
             interaction,
             catalog.t(lang, "settings.saved"),
-            embed=settings_embed(catalog, lang, user),
+            embed=settings_embed(catalog, lang, user, allow_remix=allowed),
             allowed_mentions=NO_MENTIONS,
         )

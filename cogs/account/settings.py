@@ -1,5 +1,5 @@
 """The /settings panel and applying a settings change: one private message with a select per
-setting (language, content filter, profile visibility, gallery showcase).
+setting (language, content filter, profile visibility, gallery showcase, remixes).
 
 Each select is a DynamicItem whose custom_id names only the setting (``settings:<field>``); a
 pick applies to whoever picked it, so the panel is stateless, survives restarts and can never
@@ -28,14 +28,15 @@ if TYPE_CHECKING:
     from bot.i18n import Catalog
 
 LANGUAGE_NAMES = {"en": "English", "zh": "中文", "ja": "日本語", "ko": "한국어"}
-FIELDS = ("lang", "filter", "vis", "show")
+FIELDS = ("lang", "filter", "vis", "show", "remix")
 
 
 async def apply_settings(
     interaction: discord.Interaction[Any], change: SettingsChange
-) -> tuple[User, str]:
-    """Apply a change for the member (from the options or the panel); their row and the
-    language to answer in from now on. Opting out of the showcase removes their posts."""
+) -> tuple[User, str, bool]:
+    """Apply a change for the member (from the options or the panel); their row, the
+    language to answer in from now on, and whether they allow remixes. Opting out of the
+    showcase removes their posts."""
     member = await caller(interaction)
     saved = await save_settings(deps_of(interaction.client).db, member.user.id, change)
     for character_id in saved.unshow:
@@ -43,7 +44,7 @@ async def apply_settings(
     lang = choose_language(saved.user.preferred_language, interaction.locale)
     interaction.extras["lang"] = lang
     interaction.extras.pop("caller", None)
-    return saved.user, lang
+    return saved.user, lang, saved.allow_remix
 
 
 def change_for(field: str, value: str) -> SettingsChange:
@@ -54,10 +55,14 @@ def change_for(field: str, value: str) -> SettingsChange:
         return SettingsChange(content_filter=value)
     if field == "vis":
         return SettingsChange(profile_visibility=value)
+    if field == "remix":
+        return SettingsChange(allow_remix=value == "on")
     return SettingsChange(allow_gallery_showcase=value == "on")
 
 
-def settings_embed(catalog: Catalog, lang: str, user: User) -> discord.Embed:
+def settings_embed(
+    catalog: Catalog, lang: str, user: User, *, allow_remix: bool = True
+) -> discord.Embed:
     """The member's current settings."""
     t = catalog.t
     embed = discord.Embed(title=t(lang, "settings.title"), colour=0x5865F2)
@@ -82,13 +87,29 @@ def settings_embed(catalog: Catalog, lang: str, user: User) -> discord.Embed:
         value=t(lang, "settings.on" if user.allow_gallery_showcase else "settings.off"),
         inline=True,
     )
+    embed.add_field(
+        name=t(lang, "settings.remixes"),
+        value=t(lang, "settings.on" if allow_remix else "settings.off"),
+        inline=True,
+    )
     embed.add_field(name=t(lang, "settings.timezone"), value=user.timezone or "UTC", inline=True)
     embed.set_footer(text=t(lang, "settings.hint"))
     return fit_embed(embed)
 
 
-def _options(field: str, catalog: Catalog, lang: str, user: User) -> list[discord.SelectOption]:
+def _options(
+    field: str, catalog: Catalog, lang: str, user: User, allow_remix: bool
+) -> list[discord.SelectOption]:
     t = catalog.t
+    if field == "remix":
+        return [
+            discord.SelectOption(
+                label=t(lang, "settings.remix.on"), value="on", default=allow_remix
+            ),
+            discord.SelectOption(
+                label=t(lang, "settings.remix.off"), value="off", default=not allow_remix
+            ),
+        ]
     if field == "lang":
         current = user.preferred_language or "en"
         return [
@@ -123,10 +144,11 @@ _PLACEHOLDERS = {
     "filter": "settings.content_filter",
     "vis": "settings.profile_visibility",
     "show": "settings.gallery_showcase",
+    "remix": "settings.remixes",
 }
 
 
-class SettingsSelect(FeatureSelect, template=r"settings:(?P<field>lang|filter|vis|show)"):
+class SettingsSelect(FeatureSelect, template=r"settings:(?P<field>lang|filter|vis|show|remix)"):
     """One setting's select on the panel: a pick applies it for whoever picked."""
 
     def __init__(self, field: str, select: discord.ui.Select[Any] | None = None) -> None:
@@ -136,12 +158,14 @@ class SettingsSelect(FeatureSelect, template=r"settings:(?P<field>lang|filter|vi
         self.field = field
 
     @classmethod
-    def make(cls, field: str, catalog: Catalog, lang: str, user: User) -> SettingsSelect:
+    def make(
+        cls, field: str, catalog: Catalog, lang: str, user: User, allow_remix: bool = True
+    ) -> SettingsSelect:
         """The select of one setting, showing the member's current choice."""
         select: discord.ui.Select[Any] = discord.ui.Select(
             custom_id=f"settings:{field}",
             placeholder=catalog.t(lang, _PLACEHOLDERS[field]),
-            options=_options(field, catalog, lang, user),
+            options=_options(field, catalog, lang, user, allow_remix),
             min_values=1,
             max_values=1,
         )
@@ -165,19 +189,21 @@ class SettingsSelect(FeatureSelect, template=r"settings:(?P<field>lang|filter|vi
         if not values:
             await acknowledge(interaction)
             return
-        user, lang = await apply_settings(interaction, change_for(self.field, values[0]))
+        user, lang, remix = await apply_settings(interaction, change_for(self.field, values[0]))
         catalog = deps_of(interaction.client).catalog
         await update(
             interaction,
-            embed=settings_embed(catalog, lang, user),
-            view=settings_view(catalog, lang, user),
+            embed=settings_embed(catalog, lang, user, allow_remix=remix),
+            view=settings_view(catalog, lang, user, allow_remix=remix),
             allowed_mentions=NO_MENTIONS,
         )
 
 
-def settings_view(catalog: Catalog, lang: str, user: User) -> discord.ui.View:
-    """The four selects, each showing the member's current choice."""
+def settings_view(
+    catalog: Catalog, lang: str, user: User, *, allow_remix: bool = True
+) -> discord.ui.View:
+    """The five selects, each showing the member's current choice."""
     view = discord.ui.View(timeout=None)
     for field in FIELDS:
-        view.add_item(SettingsSelect.make(field, catalog, lang, user))
+        view.add_item(SettingsSelect.make(field, catalog, lang, user, allow_remix))
     return view

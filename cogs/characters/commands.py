@@ -15,7 +15,7 @@ from bot.interactions.caller import caller
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
-from bot.services import characters
+from bot.services import characters, remix
 from bot.services.exporting import FORMATS, CardFormat
 from bot.storage.pictures import picture
 from bot.ui.embeds import character_embed, picture_files
@@ -95,7 +95,8 @@ class Characters(FeatureCog):
         member = await caller(interaction)
         row = await characters.visible_character(self.deps.db, character, member.user.id)
         shown = await picture(self.deps.storage, row, name="portrait")
-        embed = character_embed(self.deps.catalog, member.lang, row, picture=shown)
+        remixes = await remix.remix_count(self.deps.db, row.id)
+        embed = character_embed(self.deps.catalog, member.lang, row, picture=shown, remixes=remixes)
         view = character_view(self.deps.catalog, member.lang, row)
         await respond(
             interaction,

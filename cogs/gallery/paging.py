@@ -25,6 +25,7 @@ from bot.services.pagination import Page
 from bot.storage.pictures import Picture, picture
 from bot.ui.embeds import picture_files, replacing_attachments
 from bot.ui.text import CUSTOM_ID_MAX
+from cogs.gallery.remix_buttons import add_remix_buttons
 from cogs.gallery.report import add_report_buttons
 from cogs.gallery.views import browse_header, page_embeds, user_header
 from db.models import STYLES
@@ -215,6 +216,7 @@ async def browse_message(
     header = browse_header(deps.catalog, lang, filters)
     view = _pager(deps, lang, page, make)
     add_report_buttons(view, deps.catalog, lang, viewer.user.id, page.items[: len(embeds)])
+    add_remix_buttons(view, deps.catalog, lang, page.items[: len(embeds)])
     return header, embeds, view, shown
 
 
@@ -242,4 +244,5 @@ async def user_gallery_message(
     embeds, shown = await _cards(deps, lang, page.items)
     view = _pager(deps, lang, page, make)
     add_report_buttons(view, deps.catalog, lang, viewer.user.id, page.items[: len(embeds)])
+    add_remix_buttons(view, deps.catalog, lang, page.items[: len(embeds)])
     return user_header(deps.catalog, lang, name), embeds, view, shown

@@ -13,6 +13,7 @@ from bot.interactions.replies import NO_MENTIONS
 from bot.services import showcase
 from bot.storage.pictures import picture
 from bot.ui.embeds import character_embed, picture_files
+from cogs.gallery.remix_buttons import add_remix_button
 from cogs.gallery.report import report_view
 from db.models import Character
 
@@ -56,7 +57,9 @@ async def sync_showcase(interaction: discord.Interaction[Any], character: Charac
         message = await channel.send(
             embed=embed,
             files=files or discord.utils.MISSING,
-            view=report_view(deps.catalog, lang, character.id),
+            view=add_remix_button(
+                report_view(deps.catalog, lang, character.id), deps.catalog, lang, character.id
+            ),
             allowed_mentions=NO_MENTIONS,
         )
     except discord.HTTPException:

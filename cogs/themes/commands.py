@@ -1,4 +1,5 @@
-"""/theme … and /variant …: organise a character's variants into themes."""
+"""/theme … and /variant …: organise a character's variants into themes, and re-run a theme
+on another character."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bot.ui.text import clip, fit_embed
 from cogs.characters.variant import variant_flow
 from cogs.common import as_choices, character_autocomplete, own_choices
 from cogs.themes.paging import VariantPageButton, variant_list_message
+from cogs.themes.recipe import recipe_flow
 from db.meta import Meta
 
 
@@ -137,6 +139,22 @@ class Themes(FeatureCog):
         who = await caller(interaction)
         await use_cases.remove_theme(self.deps.db, self.deps.storage, theme, who.user.id)
         await self._say(interaction, "theme.deleted")
+
+    @theme.command(
+        name=_("apply"),
+        description=_("Re-run a theme's variants on another of your characters"),
+        extras=SELF_ACKNOWLEDGING,
+    )
+    @app_commands.describe(
+        theme=_("The theme whose variants to repeat"),
+        character=_("The character to make them for"),
+    )
+    @app_commands.autocomplete(theme=theme_autocomplete, character=character_autocomplete)
+    async def theme_apply(
+        self, interaction: discord.Interaction[Any], theme: str, character: str
+    ) -> None:
+        """Re-run a theme's variants on another of your characters."""
+        await recipe_flow(interaction, theme.strip(), character.strip())
 
     @variant.command(
         name=_("create"),

@@ -139,6 +139,7 @@ class FakeGemini:
         self.max_in_flight = 0
         self.image_png = png_bytes()
         self._scripts: list[_Script] = []
+        self._matching: list[tuple[str, _Script]] = []
         self._storm: tuple[_Script, float] | None = None  # (the answer, until when)
         self._release = asyncio.Event()
         self.likeness_default = 90
@@ -173,6 +174,7 @@ class FakeGemini:
         """Forget requests, scripts and the concurrency high-water mark; un-hang handlers."""
         self.requests.clear()
         self._scripts.clear()
+        self._matching.clear()
         self._storm = None
         self._likeness_scores.clear()
         self.max_in_flight = self.in_flight
@@ -243,6 +245,17 @@ class FakeGemini:
             else (self.likeness_default, "the same character")
         )
         return _text_answer(json.dumps({"score": score, "reason": reason}))
+
+    def fail_matching(self, kind: str, contains: str) -> None:
+        """Answer every request whose text contains ``contains`` with a failure of ``kind``
+        (one of FAILURE_KINDS), whatever comes before or after it."""
+        if kind not in FAILURE_KINDS:
+            raise ValueError(f"unknown failure kind {kind!r}")
+        self._matching.append((contains, _Script(kind, None, None, None)))
+
+    def _take_matching(self, recorded: RecordedRequest) -> _Script | None:
+        text = recorded.text
+        return next((s for needle, s in self._matching if needle in text), None)
 
     def requests_for(self, model: str) -> list[RecordedRequest]:
         """The recorded requests for one model."""
@@ -318,7 +331,11 @@ class FakeGemini:
             latency = self.image_latency if recorded.kind == "image" else self.text_latency
             if latency > 0:
                 await asyncio.sleep(latency)
-            script = self._storm_script(model) or self._take_script(model)
+            script = (
+                self._storm_script(model)
+                or self._take_matching(recorded)
+                or self._take_script(model)
+            )
             if script is not None:
                 recorded.failure = script.kind
                 return await self._failure(script, recorded, key)

@@ -13,7 +13,7 @@ from bot.services.generation.inputs import (
     create_inputs,
     placeholder_character,
 )
-from bot.services.generation.model import CreateRequest, Outcome, Progress
+from bot.services.generation.model import CreateRequest, Outcome, Progress, RemixOrigin
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
@@ -26,6 +26,7 @@ from bot.services.generation.steps import (
     store_reference,
 )
 from bot.services.quota import QuotaStatus, charge
+from bot.services.remix_rules import remixable
 from db.meta import (
     ART_STYLE,
     GENDER,
@@ -34,10 +35,24 @@ from db.meta import (
     IMAGE_MODEL,
     REFERENCE_KEY,
     RELAXED,
+    REMIX_OF,
+    REMIX_OF_CREATOR,
+    REMIX_OF_CREATOR_NAME,
+    REMIX_OF_NAME,
     TEXT_MODEL,
     THUMBNAIL_KEY,
 )
 from db.models import Character
+
+
+def remix_meta(origin: RemixOrigin) -> dict[str, str]:
+    """What a remix records of its original: its id and creator, and the credit's names."""
+    return {
+        REMIX_OF: origin.character_id,
+        REMIX_OF_CREATOR: origin.creator_user_id,
+        REMIX_OF_NAME: origin.character_name,
+        REMIX_OF_CREATOR_NAME: origin.creator_name,
+    }
 
 
 @dataclass(frozen=True)
@@ -55,8 +70,12 @@ async def _prepare(runner: GenerationRunner, request: CreateRequest) -> _Prepare
     runner.check_open()
     async with runner.db.transaction() as session:
         user = await generating_user(session, request.user_id)
+        if request.remix is not None:  # still public, still allowed: else nothing is charged
+            await remixable(session, request.remix.character_id, user.id, request.remix.guild_id)
         quota = await charge(session, user.id)
         character = placeholder_character(user.id, inputs)
+        if request.remix is not None:
+            character.meta = {**(character.meta or {}), **remix_meta(request.remix)}
         session.add(character)
         await session.flush()
         generation = await start_generation(

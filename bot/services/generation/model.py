@@ -28,6 +28,18 @@ async def no_progress(stage: str, position: int | None) -> None:
 
 
 @dataclass(frozen=True)
+class RemixOrigin:
+    """The character a remix is made from, and its creator, as the remix records them."""
+
+    character_id: str
+    creator_user_id: str
+    character_name: str
+    creator_name: str
+    guild_id: int | None = None
+    """Where it is made (a character that guild's moderators hid cannot be remixed there)."""
+
+
+@dataclass(frozen=True)
 class CreateRequest:
     """What a member asked for with /character create."""
 
@@ -41,6 +53,8 @@ class CreateRequest:
     reference_mime: str | None = None
     age_restricted: bool = False
     """Whether the channel allows the relaxed content filter (age-restricted, or a DM)."""
+    remix: RemixOrigin | None = None
+    """Set when the character is a remix of another (checked again with the charge)."""
 
 
 @dataclass(frozen=True)
