@@ -1,0 +1,119 @@
+"""Reading every row of a member (``/account export``): one consistent snapshot, as JSON-ready
+values, with other members' identities withheld.
+
+What a row may name of someone else: a row of the member that references another member (a
+moderation record of which they are the target names its moderator; an item of their
+collection lists another member's public character) keeps the *reference* to the other row's
+id, and only that: a column referencing ``users(id)`` that holds another member's id, and a
+``*discord_id`` column that holds another Discord id, are written as null. Nothing is read from
+the other member's own rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.member_data.plan import MemberPlan, member_plan
+from db.engine import Database
+from db.meta import STORAGE_KEY_FIELDS
+
+EXPORT_FORMAT = "charbot.member-export"
+EXPORT_VERSION = 1
+WITHHELD_NOTE = (
+    "Columns naming another member (their user id or Discord id) are null: another member's "
+    "data is not yours to export. References to other rows (a public character in your "
+    "collection, say) keep that row's id only."
+)
+
+
+@dataclass(frozen=True)
+class MemberRows:
+    """A member's rows by table (plan order), and the stored objects their rows name."""
+
+    user_id: str
+    discord_id: int
+    tables: dict[str, list[dict[str, Any]]]
+    image_keys: tuple[str, ...]
+    character_ids: tuple[str, ...]
+
+    @property
+    def row_count(self) -> int:
+        """How many rows in all."""
+        return sum(len(rows) for rows in self.tables.values())
+
+    def document(self, now: datetime | None = None) -> dict[str, Any]:
+        """The export's JSON document (without the images' part)."""
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_at": (now or datetime.now(UTC)).isoformat(),
+            "member": {"discord_id": str(self.discord_id), "user_id": self.user_id},
+            "note": WITHHELD_NOTE,
+            "tables": self.tables,
+        }
+
+
+def _sort_key(row: dict[str, Any]) -> tuple[str, str]:
+    stamp = row.get("created_at") or row.get("added_at") or ""
+    return str(stamp), json.dumps(row.get("id", row), sort_keys=True, default=str)
+
+
+def _redact(
+    plan: MemberPlan, table: str, row: dict[str, Any], user_id: str, discord_id: int
+) -> dict[str, Any]:
+    for column in plan.user_columns_of(table):
+        if row.get(column) not in (None, user_id):
+            row[column] = None
+    for column, value in list(row.items()):
+        if column.endswith("discord_id") and value is not None and str(value) != str(discord_id):
+            row[column] = None
+    return row
+
+
+def stored_keys(tables: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Every storage key the rows' ``metadata`` names (image, thumbnail, reference)."""
+    keys: list[str] = []
+    for rows in tables.values():
+        for row in rows:
+            meta = row.get("metadata")
+            if isinstance(meta, dict):
+                keys += [
+                    meta[name]
+                    for name in STORAGE_KEY_FIELDS
+                    if isinstance(meta.get(name), str) and meta[name]
+                ]
+    return list(dict.fromkeys(keys))
+
+
+async def read_member_rows(
+    session: AsyncSession, plan: MemberPlan, user_id: str, discord_id: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the member, table by table (redacted, sorted by creation)."""
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for table in plan.tables:
+        found = (await session.execute(text(plan.select_rows(table)), {"uid": user_id})).scalars()
+        rows = [_redact(plan, table, json.loads(raw), user_id, discord_id) for raw in found]
+        tables[table] = sorted(rows, key=_sort_key)
+    return tables
+
+
+async def collect_member_rows(db: Database, user_id: str, discord_id: int) -> MemberRows:
+    """Every row the bot holds about the member, read in one repeatable-read snapshot."""
+    async with db.read() as session:
+        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+        plan = await member_plan(session)
+        tables = await read_member_rows(session, plan, user_id, discord_id)
+    characters = tuple(str(row["id"]) for row in tables.get("characters", []))
+    return MemberRows(
+        user_id=user_id,
+        discord_id=discord_id,
+        tables=tables,
+        image_keys=tuple(stored_keys(tables)),
+        character_ids=characters,
+    )
