@@ -1,9 +1,11 @@
-"""A member's own account: /quota, /profile show and edit, /settings and its panel."""
+"""A member's own account: /quota, /profile show and edit, /settings and its panel, and their
+data: /account export and /account delete."""
 
 from __future__ import annotations
 
 from discord.ext import commands
 
+from cogs.account.data import MemberData
 from cogs.account.profile import Profile
 from cogs.account.quota import Account
 from cogs.account.settings import SettingsSelect
@@ -14,3 +16,4 @@ async def setup(bot: commands.Bot) -> None:
     bot.add_dynamic_items(SettingsSelect)
     await bot.add_cog(Account(bot))
     await bot.add_cog(Profile(bot))
+    await bot.add_cog(MemberData(bot))
