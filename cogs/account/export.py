@@ -1,5 +1,6 @@
 """/account export's delivery: the member's data as files they alone see, sized to the upload
-limit of the interaction (Discord says it in ``attachment_size_limit``)."""
+limit of the interaction (Discord sends it as ``attachment_size_limit``; discord.py 2.5+ reads
+it into ``Interaction.filesize_limit``)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ FALLBACK_UPLOAD_LIMIT = 8 * 1024 * 1024
 
 def upload_limit(interaction: discord.Interaction[Any]) -> int:
     """The most bytes one file may have in an answer to this interaction."""
-    limit = getattr(interaction, "attachment_size_limit", None)
+    limit = getattr(interaction, "filesize_limit", None)
     return int(limit) if isinstance(limit, int) and limit > 0 else FALLBACK_UPLOAD_LIMIT
 
 
