@@ -5,8 +5,10 @@ suspension (added by migration 0006)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Integer, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
@@ -31,8 +33,8 @@ class StorageDeletion(Base):
 
 class AccountCarryover(Base):
     """What survives a deleted account, keyed by a hash of the Discord identity (never the id
-    itself): today's used quota (until that day is over) and a suspension or ban (for as long as
-    it lasts), applied to the account that the next use creates."""
+    itself): today's used quota (until that day is over), and a suspension or ban and the
+    servers' blocks (for as long as they last), applied to the account the next use creates."""
 
     __tablename__ = "account_carryover"
 
@@ -42,6 +44,9 @@ class AccountCarryover(Base):
     timezone: Mapped[str | None] = mapped_column(Text)
     account_status: Mapped[str] = mapped_column(
         Text, nullable=False, server_default=text("'active'")
+    )
+    guild_blocks: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb")
     )
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(

@@ -20,7 +20,14 @@ from bot.services.carryover import carried_for
 from bot.services.member_data.collect import read_member_rows
 from bot.services.member_data.plan import member_plan
 from db.account_models import StorageDeletion
-from db.bot_models import ModerationAction, ShowcasePost, UserNotice
+from db.bot_models import (
+    CharacterReport,
+    GuildBlockedUser,
+    GuildHiddenCharacter,
+    ModerationAction,
+    ShowcasePost,
+    UserNotice,
+)
 from db.models import (
     Character,
     CharacterCollection,
@@ -43,6 +50,7 @@ from tests.fakes.discord import FakeMember
 from tests.fakes.discord.sending import ATTACHMENT_SIZE_LIMIT
 
 MANAGE_GUILD = 1 << 5
+OTHER_GUILD = 424242424242424242
 CATALOG = Catalog.load()
 _n = itertools.count(1)
 
@@ -153,6 +161,28 @@ async def pair(stack: Stack, engine):
                 details={"to": "active"},
             )
         )
+        s.add(
+            GuildBlockedUser(
+                guild_id=OTHER_GUILD,
+                user_id=alys.user_id,
+                moderator_discord_id=int(bryn.discord.id),
+                reason="too many posts",
+            )
+        )
+        s.add(
+            GuildHiddenCharacter(
+                guild_id=OTHER_GUILD,
+                character_id=alys.character_ids[0],
+                moderator_discord_id=int(bryn.discord.id),
+            )
+        )
+        s.add(
+            CharacterReport(
+                character_id=bryn.character_ids[0],
+                reporter_user_id=alys.user_id,
+                reason="looks like a real person",
+            )
+        )
     return alys, bryn, showcase
 
 
@@ -213,6 +243,9 @@ async def test_export_holds_every_row_of_the_member_and_none_of_another(stack, p
         "user_notices",
         "moderation_actions",
         "showcase_posts",
+        "guild_blocked_users",
+        "guild_hidden_characters",
+        "character_reports",
     ):
         assert tables[table], f"{table} holds no row of the member"
     assert [row["id"] for row in tables["users"]] == [alys.user_id]
@@ -224,6 +257,10 @@ async def test_export_holds_every_row_of_the_member_and_none_of_another(stack, p
     assert record["target_user_id"] == alys.user_id
     assert record["moderator_user_id"] is None
     assert record["moderator_discord_id"] is None
+    (block,) = tables["guild_blocked_users"]
+    assert block["moderator_discord_id"] is None
+    assert [r["moderator_discord_id"] for r in tables["guild_hidden_characters"]] == [None]
+    assert [r["character_id"] for r in tables["character_reports"]] == [bryn.character_ids[0]]
     text = json.dumps(document)
     bryn_user = await _user_row(engine, bryn.user_id)
     for secret in (bryn.user_id, bryn.discord.id, bryn_user.username, bryn_user.email):
@@ -365,6 +402,9 @@ async def test_delete_erases_the_member_and_leaves_the_other_untouched(
     assert fresh.daily_used == used_today
     async with session_factory() as s:
         assert await carried_for(s, fresh.auth0_id or "") is None
+        block = await s.get(GuildBlockedUser, (OTHER_GUILD, fresh.id))
+        assert block is not None
+        assert block.moderator_discord_id == int(bryn.discord.id)
 
 
 async def _exists(session, table: str, ids: list[str]) -> list[str]:

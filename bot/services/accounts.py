@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
-from bot.services.carryover import carried_values
+from bot.services.carryover import carried_values, restore_blocks, take_carryover
 from bot.services.notices import pending_for
 from bot.services.showcase import showcased_character_ids
 from db.engine import Database
@@ -96,14 +96,16 @@ async def get_or_create_user(
         values["daily_quota"] = daily_quota
     if language in LANGUAGES:
         values["preferred_language"] = language
-    # a member who deleted their account today comes back with today's count (and a sanction)
-    values.update(await carried_values(session, auth0_id))
+    # a member who deleted their account comes back with today's count, a sanction, blocks
+    carried = await take_carryover(session, auth0_id)
+    values.update(carried_values(carried))
     for username in username_candidates(username_hint, discord_id):
         # ON CONFLICT DO NOTHING covers every unique index: a concurrent first use (auth0_id,
         # email) or a username someone else has; the SELECT below tells which.
         stmt = insert(User).values(username=username, **values).on_conflict_do_nothing()
         inserted = (await session.execute(stmt.returning(User.id))).scalar_one_or_none()
         if inserted is not None:
+            await restore_blocks(session, inserted, carried)
             break
         if await get_user_by_discord_id(session, discord_id) is not None:
             break

@@ -1,10 +1,10 @@
 """Account erasure: storage_deletions (stored objects whose rows are gone, deleted after the
 commit and retried until storage confirms) and account_carryover (a deleted account's quota use
 of the day and a suspension or ban, keyed by a hash of the Discord identity, so deleting and
-coming back neither resets the daily quota nor lifts a sanction).
+coming back neither resets the daily quota nor lifts a sanction or a server's block).
 
 Revision ID: 0006
-Revises: 0004 (re-chained after 0005 once that lands)
+Revises: 0005
 Create Date: 2026-12-07 08:00:00.000000
 
 """
@@ -13,10 +13,11 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -44,6 +45,12 @@ def upgrade() -> None:
         sa.Column("last_reset_date", sa.DateTime(timezone=True), nullable=False),
         sa.Column("timezone", sa.Text(), nullable=True),
         sa.Column("account_status", sa.Text(), server_default=sa.text("'active'"), nullable=False),
+        sa.Column(
+            "guild_blocks",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
