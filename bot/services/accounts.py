@@ -26,6 +26,18 @@ def auth0_id_for(discord_id: int) -> str:
     return f"oauth2|discord|{int(discord_id)}"
 
 
+def public_name(display_name: str | None, username: str | None, auth0_id: str | None) -> str | None:
+    """The name others may read: the display name, else the username, leaving out any that
+    holds the member's Discord id (a username made from the id when the name was taken, say),
+    since a member's id is shown to no one else."""
+    prefix = auth0_id_for(0)[:-1]
+    snowflake = auth0_id[len(prefix) :] if auth0_id and auth0_id.startswith(prefix) else ""
+    for name in (display_name, username):
+        if name and not (snowflake and snowflake in name):
+            return name
+    return None
+
+
 def placeholder_email(discord_id: int) -> str:
     """A syntactically valid address on a reserved domain, until the web platform links one."""
     return f"discord_{int(discord_id)}@users.discord.invalid"

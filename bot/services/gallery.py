@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInputError, NotFoundError
+from bot.services.accounts import public_name
 from bot.services.characters import is_valid_id
 from bot.services.pagination import (
     Page,
@@ -32,7 +33,7 @@ from bot.services.visibility import published, showcased_join
 from db.engine import Database
 from db.models import STYLES, Character, User
 
-_EntrySelect = Select[Character, str, str | None, str | None]
+_EntrySelect = Select[Character, str, str | None, str | None, str | None]
 GallerySort = Literal["newest", "oldest"]
 MAX_TAG = 50
 
@@ -55,11 +56,15 @@ class GalleryEntry:
     creator_id: str
     creator_display_name: str | None
     creator_username: str | None
+    creator_identity: str | None = None
+    """The creator's ``auth0_id``: a name holding their Discord id is never printed."""
 
     @property
     def creator_name(self) -> str:
-        """The name to print: display name, else username, else "someone"."""
-        return self.creator_display_name or self.creator_username or "someone"
+        """The name to print: display name, else username, else "someone" (a name that holds
+        the creator's Discord id is skipped: see :func:`~bot.services.accounts.public_name`)."""
+        shown = public_name(self.creator_display_name, self.creator_username, self.creator_identity)
+        return shown or "someone"
 
 
 class ProfilePrivateError(InvalidInputError):
@@ -70,7 +75,7 @@ class ProfilePrivateError(InvalidInputError):
 
 
 def _base() -> _EntrySelect:
-    return select(Character, User.id, User.display_name, User.username).join(
+    return select(Character, User.id, User.display_name, User.username, User.auth0_id).join(
         User, User.id == Character.user_id
     )
 
@@ -119,6 +124,7 @@ async def _page(
                 creator_id=r[1],
                 creator_display_name=r[2],
                 creator_username=r[3],
+                creator_identity=r[4],
             )
             for r in page.items
         ],
