@@ -192,12 +192,13 @@ async def purge_storage(
             await _delete_entry(storage, entry.key, entry.is_prefix)
         except StorageError as exc:  # log, keep the row, retry later
             failed += 1
-            log.warning("could not delete stored object(s) %s: %s", entry.key, exc)
+            reason = exc.detail or str(exc)
+            log.warning("could not delete stored object(s) %s: %s", entry.key, reason)
             async with db.transaction() as session:
                 await session.execute(
                     update(StorageDeletion)
                     .where(StorageDeletion.key == entry.key)
-                    .values(attempts=StorageDeletion.attempts + 1, last_error=str(exc)[:500])
+                    .values(attempts=StorageDeletion.attempts + 1, last_error=reason[:500])
                 )
             continue
         done += 1
