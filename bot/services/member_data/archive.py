@@ -133,7 +133,9 @@ def _parts(
     placed: dict[str, int] = {}
     sizes: list[int] = [0]
     left_out: list[str] = []
-    reserve = len(_json({**rows.document(now), "images": []})) + 100 * len(found) + 4096
+    # part 1 keeps room for the JSON with every image's entry (compressed, it is smaller)
+    listed = [{"key": k, "file": image_file(k), "part": MAX_PARTS} for k in [*found, *unreadable]]
+    reserve = len(_json({**rows.document(now), "images": listed})) + 64 * len(listed) + 512
     sizes[0] = reserve
     for key, data in found.items():
         cost = _cost(key, data)
