@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.i18n import Catalog
-from db.models import User
+from db.models import CharacterCollection, CharacterCollectionItem, User
 from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
@@ -88,8 +88,8 @@ async def test_a_profile_that_is_not_public_is_shown_to_no_one_else(
 
 async def test_a_members_discord_id_reaches_no_one_else(stack: Stack, session_factory):
     """A member whose only name is a username made from their Discord id publishes a
-    character: another member's gallery card, the showcase post and that member's export of
-    the character name them as "someone", never by the id."""
+    character: another member's gallery card, the showcase post, that member's export of the
+    character and the owner's public collection name them as "someone", never by the id."""
     tag = next(_n)
     showcase = stack.fake.add_text_channel(stack.guild.id, f"showcase-{tag}")
     admin = stack.member(f"uther{tag}", permissions=MANAGE_GUILD)
@@ -128,7 +128,15 @@ async def test_a_members_discord_id_reaches_no_one_else(stack: Stack, session_fa
     posts = [m for m in stack.fake.channel_messages(showcase["id"]) if m["embeds"]]
     assert [m["embeds"][0]["title"] for m in posts] == [f"Idless {tag}"]
 
-    seen = _everything_seen(stack, [browse, exported, refused], showcase["id"])
-    for ix in (browse, exported, refused):
+    async with session_factory.begin() as s:
+        shelf = CharacterCollection(user_id=user.id, name=f"Shelf {tag}", is_public=True)
+        s.add(shelf)
+        await s.flush()
+        s.add(CharacterCollectionItem(collection_id=shelf.id, character_id=character.id))
+    shown = await stack.command(viewer, "collection show", {"collection": shelf.id})
+    assert (await wait_reply(shown))["embeds"][0]["title"] == f"Shelf {tag}"
+
+    seen = _everything_seen(stack, [browse, exported, refused, shown], showcase["id"])
+    for ix in (browse, exported, refused, shown):
         seen = seen.replace(json.dumps(ix.payload), "")
     assert owner.id not in seen
