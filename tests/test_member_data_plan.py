@@ -133,3 +133,31 @@ def test_direct_tables_are_decided_by_their_user_columns_only():
     assert rule.user_columns == ("moderator_user_id", "target_user_id")
     assert rule.parents == ()
     assert plan.undecided == ()
+
+
+async def test_a_key_that_would_block_erasure_has_its_rows_deleted_first(session):
+    """A later table whose key into a member's characters neither cascades nor sets null
+    would make deleting the users row fail: erasure deletes the rows pointing at them first."""
+    from bot.services.member_data.erase import erase_rows
+    from db.models import Character, User
+    from tests.factories import make_character, make_user
+
+    await session.execute(
+        text(
+            "CREATE TABLE later_pins (id text PRIMARY KEY, "
+            "character_id text NOT NULL REFERENCES characters(id))"
+        )
+    )
+    user = await make_user(session)
+    character = await make_character(session, user)
+    await session.execute(text("INSERT INTO later_pins VALUES ('pin', :c)"), {"c": character.id})
+    plan = await member_plan(session)
+    assert [(fk.table, fk.on_delete) for fk in plan.blocking_keys()] == [
+        ("later_pins", "no action")
+    ]
+    erasure = await erase_rows(session, user.id)
+    assert erasure.rows["later_pins"] == 1
+    assert await session.scalar(text("SELECT count(*) FROM later_pins")) == 0
+    session.expunge_all()
+    assert await session.get(User, user.id) is None
+    assert await session.get(Character, character.id) is None

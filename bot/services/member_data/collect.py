@@ -104,8 +104,9 @@ async def read_member_rows(
 
 
 async def collect_member_rows(db: Database, user_id: str, discord_id: int) -> MemberRows:
-    """Every row the bot holds about the member, read in one repeatable-read snapshot."""
-    async with db.read() as session:
+    """Every row the bot holds about the member, read in one repeatable-read snapshot (a
+    read-only transaction: the autocommit reads would see each table at another moment)."""
+    async with db.transaction() as session:
         await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         plan = await member_plan(session)
         tables = await read_member_rows(session, plan, user_id, discord_id)

@@ -82,21 +82,11 @@ async def _counts(session: AsyncSession, plan: MemberPlan, user_id: str) -> dict
 
 
 async def _delete_blocking(session: AsyncSession, plan: MemberPlan, user_id: str) -> None:
-    """Delete the rows whose keys would stop the users row's delete (deepest tables first)."""
+    """Delete the rows whose keys would stop the users row's delete (none in today's schema;
+    deepest tables first)."""
     order = {table: i for i, table in enumerate(plan.tables)}
-    blocking = sorted(plan.blocking_keys(), key=lambda fk: -order.get(fk.table, len(order)))
-    for fk in blocking:
-        if fk.table in order:
-            await session.execute(text(plan.delete_rows(fk.table)), {"uid": user_id})
-        else:  # a row of someone else that points at theirs without a rule: unlink it
-            parent = plan.condition(fk.ref_table)
-            await session.execute(
-                text(
-                    f'DELETE FROM "{fk.table}" WHERE "{fk.column}" IN '
-                    f'(SELECT "{fk.ref_column}" FROM "{fk.ref_table}" WHERE {parent})'
-                ),
-                {"uid": user_id},
-            )
+    for fk in sorted(plan.blocking_keys(), key=lambda fk: -order.get(fk.table, len(order))):
+        await session.execute(text(plan.delete_referencing(fk)), {"uid": user_id})
 
 
 async def queue_storage_deletions(
@@ -107,7 +97,7 @@ async def queue_storage_deletions(
     entries += [{"key": p, "is_prefix": True} for p in prefixes]
     if entries:
         await session.execute(insert(StorageDeletion).values(entries).on_conflict_do_nothing())
-    return tuple(e["key"] for e in entries)  # type: ignore[misc]
+    return (*keys, *prefixes)
 
 
 async def erase_rows(session: AsyncSession, user_id: str) -> Erasure:

@@ -138,6 +138,15 @@ class MemberPlan:
         """SQL deleting the member's rows of ``table``."""
         return f"DELETE FROM {_quote(table)} WHERE {self.condition(table)}"
 
+    def delete_referencing(self, fk: ForeignKey) -> str:
+        """SQL deleting the rows of ``fk.table`` whose ``fk.column`` points at the member's
+        rows of ``fk.ref_table``."""
+        return (
+            f"DELETE FROM {_quote(fk.table)} WHERE {_quote(fk.column)} IN "
+            f"(SELECT {_quote(fk.ref_column)} FROM {_quote(fk.ref_table)} "
+            f"WHERE {self.condition(fk.ref_table)})"
+        )
+
     def blocking_keys(self) -> tuple[ForeignKey, ...]:
         """Keys into the member's rows that neither cascade nor set null: deleting the users
         row would fail on them, so their rows are deleted first (children first)."""
