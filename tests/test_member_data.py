@@ -177,3 +177,40 @@ async def test_a_sanction_and_todays_count_outlive_the_account(session_factory):
         )
     async with session_factory.begin() as s:
         assert await forget_expired(s) == 1
+
+
+async def test_erasure_takes_the_members_discord_id_out_of_others_rows(session_factory):
+    """A variant Alys suggested in Bryn's conversation stays Bryn's without her id as its
+    credit; her waiting suggestion goes, another member's stays; Bryn's export of it (before)
+    names no other member either."""
+    from db.models import ThemeVariant
+    from tests.factories import make_theme, make_variant
+
+    async with session_factory.begin() as s:
+        alys = await make_user(s)
+        bryn = await make_user(s)
+        alys_id = (alys.auth0_id or "").rsplit("|", 1)[1]
+        character = await make_character(
+            s,
+            bryn,
+            meta={
+                "suggestions": [
+                    {"id": "a", "text": "a hat", "suggestedBy": alys_id},
+                    {"id": "c", "text": "a cape", "suggestedBy": "1234"},
+                ]
+            },
+        )
+        variant = await make_variant(s, await make_theme(s, character))
+        row = await s.get(ThemeVariant, variant.id)
+        row.meta = {"suggestedBy": alys_id, "conversationId": "77"}
+    db = Database(session_factory)
+    bryn_id = int((bryn.auth0_id or "").rsplit("|", 1)[1])
+    exported = json.dumps((await collect_member_rows(db, bryn.id, bryn_id)).tables)
+    assert alys_id not in exported
+    assert "1234" not in exported
+    await erase_member(db, alys.id)
+    async with session_factory() as s:
+        kept = await s.get(ThemeVariant, variant.id)
+        assert kept.meta == {"conversationId": "77"}
+        still = await s.get(Character, character.id)
+        assert [x["id"] for x in still.meta["suggestions"]] == ["c"]

@@ -26,12 +26,19 @@ def auth0_id_for(discord_id: int) -> str:
     return f"oauth2|discord|{int(discord_id)}"
 
 
+def discord_id_in(auth0_id: str | None) -> int | None:
+    """The Discord id in an ``auth0_id`` from Discord (see :func:`auth0_id_for`), else None."""
+    prefix = auth0_id_for(0)[:-1]
+    rest = auth0_id[len(prefix) :] if auth0_id and auth0_id.startswith(prefix) else ""
+    return int(rest) if rest.isdigit() else None
+
+
 def public_name(display_name: str | None, username: str | None, auth0_id: str | None) -> str | None:
     """The name others may read: the display name, else the username, leaving out any that
     holds the member's Discord id (a username made from the id when the name was taken, say),
     since a member's id is shown to no one else."""
-    prefix = auth0_id_for(0)[:-1]
-    snowflake = auth0_id[len(prefix) :] if auth0_id and auth0_id.startswith(prefix) else ""
+    found = discord_id_in(auth0_id)
+    snowflake = str(found) if found is not None else ""
     for name in (display_name, username):
         if name and not (snowflake and snowflake in name):
             return name

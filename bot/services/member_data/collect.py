@@ -5,13 +5,15 @@ What a row may name of someone else: a row of the member that references another
 moderation record of which they are the target names its moderator; an item of their
 collection lists another member's public character) keeps the *reference* to the other row's
 id, and only that: a column referencing ``users(id)`` that holds another member's id, and a
-``*discord_id`` column that holds another Discord id, are written as null. Nothing is read from
-the other member's own rows.
+``*discord_id`` column or a JSON key such as ``suggestedBy`` (who suggested a variant) that
+holds another Discord id, are written as null. Nothing is read from the other member's own
+rows.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,7 @@ from bot.services.member_data.plan import MemberPlan, member_plan
 from db.engine import Database
 from db.meta import STORAGE_KEY_FIELDS
 
+_IDENTITY_KEY = re.compile(r"(?i:discord_?id)$|By$")
 EXPORT_FORMAT = "charbot.member-export"
 EXPORT_VERSION = 1
 WITHHELD_NOTE = (
@@ -64,16 +67,35 @@ def _sort_key(row: dict[str, Any]) -> tuple[str, str]:
     return str(stamp), json.dumps(row.get("id", row), sort_keys=True, default=str)
 
 
+def _names_someone(key: str) -> bool:
+    """Whether a column or JSON key holds a member's Discord id (``moderator_discord_id``, a
+    variant's ``suggestedBy``)."""
+    return _IDENTITY_KEY.search(key) is not None
+
+
+def _withhold(value: Any, discord_id: int) -> Any:
+    """``value`` (JSON) with every Discord id of someone else under an identity key nulled."""
+    if isinstance(value, dict):
+        return {
+            k: (
+                None
+                if _names_someone(k) and v is not None and str(v) != str(discord_id)
+                else _withhold(v, discord_id)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_withhold(v, discord_id) for v in value]
+    return value
+
+
 def _redact(
     plan: MemberPlan, table: str, row: dict[str, Any], user_id: str, discord_id: int
 ) -> dict[str, Any]:
     for column in plan.user_columns_of(table):
         if row.get(column) not in (None, user_id):
             row[column] = None
-    for column, value in list(row.items()):
-        if column.endswith("discord_id") and value is not None and str(value) != str(discord_id):
-            row[column] = None
-    return row
+    return dict(_withhold(row, discord_id))
 
 
 def stored_keys(tables: dict[str, list[dict[str, Any]]]) -> list[str]:

@@ -7,7 +7,8 @@ generations, collections with their items, notices, and any later table whose ke
 A key into their rows that would block the delete (no action/restrict) has its rows deleted
 first, children first, so a table added later cannot make erasure fail. Rows of others that
 only *refer* to them keep existing with the reference set to null where the schema says so (the
-moderation log: ``moderator_user_id``/``target_user_id``).
+moderation log: ``moderator_user_id``/``target_user_id``), and their Discord id is taken out of
+others' metadata (the credit of a variant they suggested, their waiting suggestions).
 
 The stored objects: their keys, and the folder of each of their characters (``characters/<id>/``,
 which also holds objects no row names any more), are written to ``storage_deletions`` in that
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import ConflictError, NotFoundError, StorageError
 from bot.services import carryover
+from bot.services.accounts import discord_id_in
 from bot.services.member_data.collect import stored_keys
 from bot.services.member_data.plan import MemberPlan, member_plan
 from bot.services.showcase import PostedMessage
@@ -39,6 +41,23 @@ from db.models import Character, Generation, ThemeVariant, User
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
+SUGGESTED_BY = "suggestedBy"
+"""The key of ``metadata`` (a variant's, and each of a character's waiting suggestions) that
+names, by Discord id, the member who suggested an edit in someone else's conversation."""
+
+_UNCREDIT = (
+    "UPDATE {table} SET metadata = metadata - '" + SUGGESTED_BY + "' "
+    "WHERE metadata ->> '" + SUGGESTED_BY + "' = :did"
+)
+_DROP_SUGGESTIONS = text(
+    "UPDATE characters SET metadata = jsonb_set(metadata, '{suggestions}', coalesce(("
+    "  SELECT jsonb_agg(e) FROM jsonb_array_elements(metadata -> 'suggestions') AS e"
+    "  WHERE e ->> '" + SUGGESTED_BY + "' IS DISTINCT FROM :did), '[]'::jsonb)) "
+    "WHERE jsonb_typeof(metadata -> 'suggestions') = 'array' "
+    "AND metadata -> 'suggestions' @> jsonb_build_array(jsonb_build_object('"
+    + SUGGESTED_BY
+    + "', CAST(:did AS text)))"
+)
 
 
 class ErasureBusyError(ConflictError):
@@ -100,6 +119,15 @@ async def queue_storage_deletions(
     return (*keys, *prefixes)
 
 
+async def scrub_identity(session: AsyncSession, discord_id: int) -> None:
+    """Take the member's Discord id out of other members' rows: the credit of variants they
+    suggested (the variant stays its owner's) and their suggestions still waiting."""
+    did = str(int(discord_id))
+    for table in ("theme_variants", "characters"):
+        await session.execute(text(_UNCREDIT.format(table=table)), {"did": did})
+    await session.execute(_DROP_SUGGESTIONS, {"did": did})
+
+
 async def erase_rows(session: AsyncSession, user_id: str) -> Erasure:
     """Delete every row of the member (see the module).
 
@@ -138,6 +166,9 @@ async def erase_rows(session: AsyncSession, user_id: str) -> Erasure:
         session, keys, [f"characters/{character_id}/" for character_id in characters]
     )
     await carryover.remember(session, user)
+    identity = discord_id_in(user.auth0_id)
+    if identity is not None:
+        await scrub_identity(session, identity)
     await _delete_blocking(session, plan, user_id)
     await session.execute(delete(User).where(User.id == user_id))
     return Erasure(
