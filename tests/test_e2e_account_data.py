@@ -459,3 +459,20 @@ async def _exists(session, table: str, ids: list[str]) -> list[str]:
         text(f'SELECT id FROM "{table}" WHERE id = ANY(:ids)'), {"ids": ids}
     )
     return list(found.scalars())
+
+
+async def test_delete_by_someone_who_never_used_the_bot_makes_no_account(stack, session_factory):
+    """A member with no account gets the modal in their client's language; confirming says
+    there is nothing to delete, and no account is made on the way."""
+    newcomer = stack.member(f"newcomer{next(_n)}", locale="ja")
+    opened = await stack.command(newcomer, "account delete")
+    await opened.acknowledged(timeout=3)
+    word = CATALOG.t("ja", "account.delete_word")
+    assert opened.modal["title"] == CATALOG.t("ja", "account.delete_title")
+    done = await stack.fake.submit_modal(
+        newcomer, stack.channel["id"], opened.modal["custom_id"], {"confirm": word}
+    )
+    assert (await wait_ephemeral_text(done)) == CATALOG.t("ja", "account.delete_nothing")
+    async with session_factory() as s:
+        found = await s.scalar(select(User).where(User.auth0_id == f"oauth2|discord|{newcomer.id}"))
+    assert found is None
