@@ -15,6 +15,21 @@ from tests.e2e import Stack, collect_violations, running_stack, wait_final, wait
 from tests.fakes.discord.sending import ATTACHMENT_SIZE_LIMIT
 
 
+def _sent(ix) -> list[dict]:
+    """The messages of the interaction that carry a file, once each, in the order sent (the
+    first followup after a deferral fills the original message in)."""
+    seen: dict[str, dict] = {}
+    for message in ix.messages():
+        if message.get("attachments"):
+            seen.setdefault(message["id"], message)
+    return list(seen.values())
+
+
+def _zip(stack: Stack, message: dict) -> zipfile.ZipFile:
+    data = stack.fake.attachment_bytes(message["attachments"][0]["url"])
+    return zipfile.ZipFile(io.BytesIO(data))
+
+
 @pytest.fixture(scope="module")
 async def stack(database_url, engine, tmp_path_factory):
     async with running_stack(database_url, tmp_path_factory.mktemp("e2e-account-local")) as s:
@@ -44,18 +59,18 @@ async def test_local_export_over_the_limit_arrives_in_parts(stack: Stack):
     stack.fake.attachment_size_limit = limit
     try:
         ix = await stack.command(member, "account export")
-        await wait_reply(ix, timeout=20)
-        await ix.wait_for(lambda i: len(i.messages()) > 1, timeout=20)
+        await ix.wait_for(lambda i: len(_sent(i)) >= 1, timeout=20)
+        first = _zip(stack, _sent(ix)[0])
+        document = json.loads(first.read("charbot-export.json"))
+        count = max(i["part"] for i in document["images"])
+        assert count > 1
+        await ix.wait_for(lambda i: len(_sent(i)) == count, timeout=20)
     finally:
         stack.fake.attachment_size_limit = ATTACHMENT_SIZE_LIMIT
-    messages = ix.messages()
+    messages = _sent(ix)
     assert all(m["flags"] & 64 for m in messages)
-    parts = [
-        zipfile.ZipFile(io.BytesIO(stack.fake.attachment_bytes(m["attachments"][0]["url"])))
-        for m in messages
-    ]
+    parts = [_zip(stack, m) for m in messages]
     assert all(m["attachments"][0]["size"] <= limit for m in messages)
-    document = json.loads(parts[0].read("charbot-export.json"))
     placed = {i["key"]: i["part"] for i in document["images"]}
     assert sorted(placed) == images
     for key, part in placed.items():
