@@ -76,7 +76,8 @@ class Erasure:
 
     user_id: str
     rows: dict[str, int]
-    """Rows of the member per table before the delete (every one of them is gone)."""
+    """Rows of the member per table before the delete: all gone, but for rows that only refer
+    to them through a key that sets null (a moderation record naming them stays, unlinked)."""
     showcase_posts: tuple[PostedMessage, ...]
     storage_entries: tuple[str, ...]
     """The ``storage_deletions`` keys written (objects and character folders)."""
