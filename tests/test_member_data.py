@@ -143,6 +143,7 @@ async def test_storage_deletions_are_retried_until_storage_confirms(
     await sweep_leftovers(db, storage)
     assert await pending_storage_deletions(db) == 0
     assert not any([await storage.exists(k) for k in keys])
+    assert list((tmp_path / "characters").iterdir()) == []  # no empty folder left either
 
 
 async def test_a_sanction_and_todays_count_outlive_the_account(session_factory):

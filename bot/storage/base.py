@@ -42,6 +42,15 @@ class ListingStorage(Protocol):
 
 
 @runtime_checkable
+class PruningStorage(Protocol):
+    """A storage with folders that can be left empty (local files): it removes them."""
+
+    async def prune(self, prefix: str) -> None:
+        """Remove the empty folders under ``prefix``. Raises: StorageError."""
+        ...
+
+
+@runtime_checkable
 class ExpiringLinks(Protocol):
     """A storage that gives links which stop working after a while (S3's presigned URLs)."""
 

@@ -108,6 +108,28 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"local list {prefix!r} failed: {exc}") from exc
 
+    def _prune(self, prefix: str) -> None:
+        folder = self._resolved(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir():
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only when empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+    async def prune(self, prefix: str) -> None:
+        """Remove the empty folders left under ``prefix`` (files stay where they are).
+
+        Raises:
+            StorageError: the prefix is unsafe.
+        """
+        try:
+            await asyncio.to_thread(self._prune, prefix)
+        except OSError as exc:
+            raise StorageError(f"local prune {prefix!r} failed: {exc}") from exc
+
     async def put(self, key: str, data: bytes, content_type: str) -> str:
         """Write the file atomically and return its ``file://`` URI (content type unused).
 

@@ -32,7 +32,7 @@ from bot.services.accounts import discord_id_in
 from bot.services.member_data.collect import stored_keys
 from bot.services.member_data.plan import MemberPlan, member_plan
 from bot.services.showcase import PostedMessage
-from bot.storage.base import ListingStorage, Storage
+from bot.storage.base import ListingStorage, PruningStorage, Storage
 from db.account_models import StorageDeletion
 from db.bot_models import ShowcasePost
 from db.engine import Database
@@ -196,6 +196,8 @@ async def _delete_entry(storage: Storage, key: str, is_prefix: bool) -> None:
     if isinstance(storage, ListingStorage):
         for stored in await storage.list_keys(key):
             await storage.delete(stored)
+    if isinstance(storage, PruningStorage):
+        await storage.prune(key)
 
 
 async def purge_storage(
