@@ -86,8 +86,10 @@ def build_deps(
         image_model=settings.gemini_image_model,
         rate_limit=rate_limit,
         metrics=metrics,
+        settle_within=settings.stale_generation_minutes * 60.0,
     )
     admission = Admission(settings.database_pool_size)
+    metrics.track_database(lambda: db.outage.down, lambda: db.outage.seconds)
     metrics.track_queues(
         lambda: pipeline.slots.waiting,
         lambda: rate_limit.waiting if rate_limit else 0,
@@ -134,6 +136,7 @@ class CharBot(commands.AutoShardedBot):
                 metrics,
                 gateway_connected=self.gateway_connected,
                 database_ok=deps.db.answers,
+                outage=deps.db.outage,
                 host=settings.metrics_host,
                 port=settings.metrics_port,
             )
@@ -209,14 +212,16 @@ class CharBot(commands.AutoShardedBot):
                 self.deps.metrics.refunded(sum(1 for f in failed if f.refunded), source="sweep")
                 if failed:
                     log.warning("failed and refunded %d stale generations", len(failed))
-            except Exception:
-                log.exception("stale generation sweep failed")
+            except Exception as error:  # an outage is logged once, by the database handle
+                if not self.deps.db.outage.saw(error):
+                    log.exception("stale generation sweep failed")
             try:
                 done, failing = await sweep_leftovers(self.deps.db, self.deps.storage)
                 if done or failing:
                     log.info("storage deletions: %d done, %d still failing", done, failing)
-            except Exception:
-                log.exception("storage deletion sweep failed")
+            except Exception as error:
+                if not self.deps.db.outage.saw(error):
+                    log.exception("storage deletion sweep failed")
             await asyncio.sleep(self.deps.settings.sweep_interval_seconds)
 
     async def on_ready(self) -> None:

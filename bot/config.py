@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     gemini_text_model: str = "gemini-2.5-flash"
     gemini_timeout_seconds: float = Field(default=90.0, gt=0)
     gemini_max_retries: int = Field(default=3, ge=0, le=10)
+    # a busy provider (429/503 with Retry-After) is waited out this long; within the 15-minute
+    # interaction token, so the member still gets the result in place
+    gemini_wait_seconds: float = Field(default=300.0, ge=0, le=840)
     gemini_requests_per_minute: int | None = Field(default=None, ge=1)
     gemini_rate_window_seconds: float = Field(default=60.0, gt=0, le=3600)
 

@@ -39,6 +39,22 @@ _ENGLISH: dict[str, str] = {
     "error.storage": "I couldn't save the image. Please try again.",
     "error.internal": "Something went wrong on my side. Please try again.",
     "error.shutting_down": "The bot is restarting. Please try again in a minute.",
+    "error.database_unavailable": (
+        "The database is unavailable right now, so nothing was done and nothing was charged. "
+        "Please try again in a minute."
+    ),
+    "error.database_refunded": (
+        "The database was unavailable, so your image could not be finished. Your generation "
+        "was refunded; please try again."
+    ),
+    "error.database_unavailable_after_generation": (
+        "Your image was made and saved (that used one generation), but the database became "
+        "unavailable before I could finish here. Nothing else was charged."
+    ),
+    "error.database_refund_pending": (
+        "The database is unavailable, so your image could not be finished. Your generation "
+        "will be refunded as soon as the database is back."
+    ),
     "mod.not_moderator": (
         "Only moderators (Manage Messages, or the server's moderator role) can do that."
     ),
@@ -142,3 +158,19 @@ class StorageError(DomainError):
     def __init__(self, detail: str = "") -> None:
         self.detail = detail
         super().__init__()
+
+
+class DatabaseUnavailableError(DomainError):
+    """The database could not be reached while a generation ran; the key says what became of
+    the member's unit: ``error.database_refunded`` (given back once the database answered) or
+    ``error.database_refund_pending`` (the stale sweep will give it back)."""
+
+    key = "error.database_refunded"
+
+
+class GenerationSavedError(DomainError):
+    """The generation's result was saved (an earlier try of its write committed, though the
+    database went away before saying so), but what the member asked for cannot be finished
+    here; their unit was rightly used, and nothing is undone."""
+
+    key = "error.database_unavailable_after_generation"

@@ -44,7 +44,9 @@ DISCORD_LOCALES = {str(locale) for locale in COMMAND_LOCALES}  # zh-CN, ja, ko
 # f-string keys in the code, and every key each can become. A new f-string key fails
 # ``test_every_dynamic_key_is_known`` until it is listed here.
 DYNAMIC_KEYS: dict[str, tuple[str, ...]] = {
-    "progress.{}": tuple(f"progress.{s}" for s in ("queued", "prompt", "drawing", "saving")),
+    "progress.{}": tuple(
+        f"progress.{s}" for s in ("queued", "prompt", "drawing", "saving", "busy", "database")
+    ),
     "style.{}": tuple(f"style.{s}" for s in STYLES),
     "list.title.{}": tuple(f"list.title.{f}" for f in ("all", "favorites", "library")),
     "settings.filter.{}": tuple(f"settings.filter.{f}" for f in CONTENT_FILTERS),

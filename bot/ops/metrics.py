@@ -89,6 +89,16 @@ class BotMetrics:
             ["queue"],
             registry=r,
         )
+        self.database_unreachable = Gauge(
+            "charbot_database_unreachable",
+            "1 while this process cannot reach the database (an outage), else 0",
+            registry=r,
+        )
+        self.database_outage_seconds = Gauge(
+            "charbot_database_outage_seconds",
+            "How long the current database outage has lasted (0 when there is none)",
+            registry=r,
+        )
         self.loop_lag = Gauge(
             "charbot_event_loop_lag_seconds",
             "How late the event loop woke a periodic sampler, last sample",
@@ -106,6 +116,11 @@ class BotMetrics:
         self.queue_depth.labels("slots").set_function(slots)
         self.queue_depth.labels("rate_limit").set_function(rate_limit)
         self.queue_depth.labels("interactions").set_function(interactions)
+
+    def track_database(self, down: Callable[[], bool], seconds: Callable[[], float]) -> None:
+        """Read at scrape time whether the database is unreachable, and for how long."""
+        self.database_unreachable.set_function(lambda: 1.0 if down() else 0.0)
+        self.database_outage_seconds.set_function(seconds)
 
     def track_gateway(self, latencies: Latencies) -> None:
         """Read the shards' gateway latencies at scrape time."""

@@ -3,7 +3,8 @@
 Both talk to ``client.aio.models.generate_content``. Each attempt is bounded by
 ``asyncio.timeout`` (and the same timeout is sent to the SDK, which forwards it as
 ``X-Server-Timeout``); the SDK's own retries are switched off per request so that only the
-bounded retry loop of :mod:`bot.providers.retry` retries (429 and 5xx). Timeouts are not
+bounded retry loop of :mod:`bot.providers.retry` retries (429 and 5xx), and waits out a busy
+provider (Retry-After) for up to GEMINI_WAIT_SECONDS. Timeouts are not
 retried: a hung generation has already cost the member a long wait. No error text or log
 line carries the API key.
 """
@@ -90,6 +91,7 @@ class _GeminiCaller:
         timeout: float,
         max_retries: int,
         backoff_base: float = 1.0,
+        wait_seconds: float = 0.0,
         redact: Sequence[str] = (),
         retry_gate: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
@@ -99,7 +101,9 @@ class _GeminiCaller:
         self._retry_gate = retry_gate
         self._model = model
         self._timeout = timeout
-        self._policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
+        self._policy = RetryPolicy(
+            max_retries=max_retries, backoff_base=backoff_base, wait_seconds=wait_seconds
+        )
         secrets = [s for s in redact if s]
         client_key = getattr(getattr(client, "_api_client", None), "api_key", None)
         if isinstance(client_key, str) and client_key:

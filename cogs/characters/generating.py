@@ -12,10 +12,12 @@ from typing import Any
 
 import discord
 
+from bot.errors import DatabaseUnavailableError
 from bot.i18n import Catalog
-from bot.interactions.caller import Caller
+from bot.interactions.caller import Caller, cached_caller
 from bot.interactions.deps import deps_of
-from bot.interactions.replies import NO_MENTIONS, respond, token_alive
+from bot.interactions.replies import GENERATED, NO_MENTIONS, respond, token_alive
+from bot.services import notices
 from bot.services.generation import Outcome
 from bot.storage.images import extension_for
 
@@ -88,14 +90,25 @@ async def guarded(
     run: Callable[[], Awaitable[Outcome]],
     progress: ProgressReporter | None = None,
 ) -> Outcome:
-    """Run a generation; on shutdown tell the member their unit came back. Its progress is
-    settled before anything else is said in the response."""
+    """Run a generation; on shutdown tell the member their unit came back; when a database
+    outage outlived the interaction's token, keep what became of their unit as a notice for
+    their next reply. Its progress is settled before anything else is said in the response."""
     try:
         try:
-            return await run()
+            outcome = await run()
         finally:
             if progress is not None:
                 await progress.settle()
+        interaction.extras[GENERATED] = True
+        return outcome
+    except DatabaseUnavailableError as error:
+        member = cached_caller(interaction)
+        if member is not None and not token_alive(interaction):
+            with contextlib.suppress(Exception):
+                await notices.keep_notice(
+                    deps_of(interaction.client).db, member.user.id, error.key, error.params
+                )
+        raise
     except asyncio.CancelledError:
         catalog = deps_of(interaction.client).catalog
         with contextlib.suppress(Exception):

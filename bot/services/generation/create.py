@@ -35,6 +35,7 @@ from db.meta import (
     TEXT_MODEL,
     THUMBNAIL_KEY,
 )
+from db.models import Character
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ async def _persist(
         ref_key, reference_url = await store_reference(
             runner, job, character_id, request.reference, request.reference_mime
         )
-    with job.timed("db_persist"):
+
+    async def write() -> Character:
         async with runner.db.transaction() as session:
             row = await locked_character(session, character_id)
             apply_attributes(row, optimized, prepared.inputs)
@@ -146,6 +148,10 @@ async def _persist(
             if ref_key:
                 row.meta[REFERENCE_KEY] = ref_key
             await finish(session, job, user_id=row.user_id, new_character=True)
+        return row
+
+    with job.timed("db_persist"):
+        row = await runner.write(progress, write)
     return Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
 
 

@@ -21,7 +21,7 @@ from bot.services.generation.model import (
     Progress,
     no_progress,
 )
-from bot.services.generation.runner import GenerationRunner
+from bot.services.generation.runner import DEFAULT_SETTLE_WITHIN, GenerationRunner
 from bot.services.generation.slots import GenerationSlots
 from bot.storage.base import Storage
 from db.engine import Database
@@ -47,6 +47,7 @@ class GenerationPipeline:
         image_model: str,
         rate_limit: SharedRateLimit | None = None,
         metrics: GenerationMetrics | None = None,
+        settle_within: float = DEFAULT_SETTLE_WITHIN,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -58,7 +59,12 @@ class GenerationPipeline:
         self.rate_limit = rate_limit
         self.metrics = metrics
         self.runner = GenerationRunner(
-            db, storage, slots=slots, rate_limit=rate_limit, metrics=metrics
+            db,
+            storage,
+            slots=slots,
+            rate_limit=rate_limit,
+            metrics=metrics,
+            settle_within=settle_within,
         )
 
     async def create_character(

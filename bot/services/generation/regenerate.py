@@ -23,6 +23,7 @@ from bot.services.generation.steps import (
 from bot.services.quota import QuotaStatus, charge
 from bot.storage.base import delete_quietly
 from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, THUMBNAIL_KEY, Meta
+from db.models import Character
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ async def _persist(
     job = prepared.job
     await progress("saving", None)
     stored = await store_drawn(runner, job, prepared.character_id, image, variant=None)
-    with job.timed("db_persist"):
+
+    async def write() -> Character:
         async with runner.db.transaction() as session:
             row = await locked_character(session, prepared.character_id)
             row.image_url = row.s3_url = stored.image_url
@@ -102,6 +104,10 @@ async def _persist(
                 GENERATION_ID: job.generation_id,
             }
             await finish(session, job, user_id=row.user_id, new_character=False)
+        return row
+
+    with job.timed("db_persist"):
+        row = await runner.write(progress, write)
     await delete_quietly(runner.storage, prepared.old_keys)
     return Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
 

@@ -1,6 +1,8 @@
 """How every generation runs, whatever it makes: in a bounded slot, marked processing, its
 provider calls rate-limited, timed and counted; on any failure (cancellation included) failed
-and refunded as one step, with the objects it stored deleted; drained at shutdown.
+and refunded as one step, with the objects it stored deleted; drained at shutdown. While the
+database cannot be reached, its outcome waits in the process and is written when it answers
+(:mod:`bot.services.generation.settle`).
 """
 
 from __future__ import annotations
@@ -13,22 +15,24 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.errors import DomainError
+from bot.errors import DatabaseUnavailableError, DomainError, GenerationSavedError
+from bot.providers.retry import waits_reported_to
 from bot.services.generation.model import GenerationMetrics, Outcome, Progress
-from bot.services.generation.records import (
-    delete_unfinished_characters,
-    fail_generation,
-    mark_processing,
-)
+from bot.services.generation.records import mark_processing
+from bot.services.generation.settle import settle_failure, until_written
 from bot.services.generation.slots import GenerationSlots
 from bot.storage.base import Storage, delete_quietly
 from db.engine import Database
+from db.outage import is_unreachable
 
 if TYPE_CHECKING:
     from bot.services.ratelimit import SharedRateLimit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+DEFAULT_SETTLE_WITHIN = 20 * 60.0
+"""How long an outcome waits for the database (the default stale age)."""
 
 
 @dataclass
@@ -63,12 +67,14 @@ class GenerationRunner:
         slots: GenerationSlots,
         rate_limit: SharedRateLimit | None = None,
         metrics: GenerationMetrics | None = None,
+        settle_within: float = DEFAULT_SETTLE_WITHIN,
     ) -> None:
         self.db = db
         self.storage = storage
         self.slots = slots
         self.rate_limit = rate_limit
         self.metrics = metrics
+        self.settle_within = settle_within
         self._running: set[asyncio.Task[Any]] = set()
         self._closing = False
 
@@ -104,7 +110,9 @@ class GenerationRunner:
     ) -> Outcome:
         """Run ``work`` (provider calls, then persist) for the pending generation of ``job``:
         in a slot, after marking it processing. Any failure fails it (refunding its unit once),
-        deletes what it stored and any half-made character, then re-raises."""
+        deletes what it stored and any half-made character, then re-raises; when that failure
+        could only be written after a database outage, or not at all, it raises
+        DatabaseUnavailableError instead, saying whether the unit came back."""
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
@@ -115,10 +123,17 @@ class GenerationRunner:
                     async with self.db.transaction() as session:
                         await mark_processing(session, job.generation_id)
                 outcome = await work()
+        except GenerationSavedError:  # completed after all: nothing to fail or delete
+            self._finished(job, "completed", started)
+            raise
         except BaseException as exc:
-            await asyncio.shield(self._fail(job, exc))
+            settled = await asyncio.shield(self._fail(job, exc, progress))
             outcome_name = "cancelled" if isinstance(exc, asyncio.CancelledError) else "failed"
             self._finished(job, outcome_name, started, error=type(exc).__name__)
+            if isinstance(exc, Exception) and (settled is None or is_unreachable(exc)):
+                if settled is None:  # the stale sweep will give the unit back
+                    raise DatabaseUnavailableError("error.database_refund_pending") from exc
+                raise DatabaseUnavailableError("error.database_refunded") from exc
             raise
         finally:
             if task is not None:
@@ -153,9 +168,19 @@ class GenerationRunner:
                 await progress(stage, None)
         start = time.perf_counter()
         ok = False
+        busy = False
+
+        async def on_wait(seconds: float) -> None:  # the provider is busy: waiting it out
+            nonlocal busy
+            busy = True
+            await progress("busy", None)
+
         try:
-            result = await call()
+            with waits_reported_to(on_wait):
+                result = await call()
             ok = True
+            if busy:
+                await progress(stage, None)
             return result
         finally:
             elapsed = time.perf_counter() - start
@@ -163,6 +188,17 @@ class GenerationRunner:
             job.timings[name] = job.timings.get(name, 0.0) + elapsed
             if self.metrics is not None:
                 self.metrics.provider_call(provider, elapsed, ok=ok)
+
+    async def write(self, progress: Progress, write: Callable[[], Awaitable[T]]) -> T:
+        """A write of the generation's outcome (its persist transaction): while the database
+        cannot be reached it is kept and tried again, the member told they wait for it, for at
+        most the stale age (see :func:`~bot.services.generation.settle.until_written`)."""
+        return await until_written(
+            self.db.outage,
+            write,
+            within=self.settle_within,
+            waiting=lambda: progress("database", None),
+        )
 
     def _finished(self, job: Job, outcome: str, started: float, error: str | None = None) -> None:
         """One structured line per generation, and its counter."""
@@ -188,9 +224,11 @@ class GenerationRunner:
             },
         )
 
-    async def _fail(self, job: Job, exc: BaseException) -> None:
-        """Fail + refund + remove the placeholder character in one transaction, then delete the
-        stored objects; a failure that cannot be recorded is logged (the sweeper settles it)."""
+    async def _fail(self, job: Job, exc: BaseException, progress: Progress) -> bool | None:
+        """Fail + refund + remove the placeholder character in one transaction (kept and
+        written when the database answers, if it does not now), then delete the stored
+        objects. True when this refunded it, False when it was settled already, None when it
+        could not be written in time (the stale sweep will)."""
         if isinstance(exc, DomainError):
             message = str(exc)
         elif isinstance(exc, asyncio.CancelledError):
@@ -198,16 +236,15 @@ class GenerationRunner:
         else:
             message = f"Internal error ({type(exc).__name__})."
         log.info("generation %s failed: %s", job.generation_id, message)
-        try:
-            async with self.db.transaction() as session:
-                refunded = await fail_generation(session, job.generation_id, message)
-                if job.placeholder_character_id:
-                    await delete_unfinished_characters(session, [job.placeholder_character_id])
-            if refunded and self.metrics is not None:
-                self.metrics.refunded()
-        except Exception:
-            log.exception(
-                "could not record the failure of generation %s; the sweeper will",
-                job.generation_id,
-            )
+        refunded = await settle_failure(
+            self.db,
+            job.generation_id,
+            message,
+            placeholder_character_id=job.placeholder_character_id,
+            within=self.settle_within,
+            waiting=lambda: progress("database", None),
+        )
+        if refunded and self.metrics is not None:
+            self.metrics.refunded()
         await delete_quietly(self.storage, job.stored_keys)
+        return refunded

@@ -23,7 +23,7 @@ from bot.services.generation.steps import (
 from bot.services.quota import QuotaStatus, charge
 from bot.services.themes import get_or_create_theme
 from db.meta import FROM_DISCORD, GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, SOURCE, THUMBNAIL_KEY, Meta
-from db.models import ThemeVariant
+from db.models import Character, CharacterTheme, ThemeVariant
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,8 @@ async def _persist(
     job, character_id = prepared.job, prepared.character_id
     await progress("saving", None)
     stored = await store_drawn(runner, job, character_id, image, variant=prepared.instruction)
-    with job.timed("db_persist"):
+
+    async def write() -> tuple[Character, CharacterTheme, ThemeVariant]:
         async with runner.db.transaction() as session:
             row = await locked_character(session, character_id)
             theme_row = await get_or_create_theme(session, character_id, prepared.theme)
@@ -120,6 +121,10 @@ async def _persist(
             await session.refresh(variant)
             theme_row.updated_at = variant.created_at
             await finish(session, job, user_id=row.user_id, new_character=False)
+        return row, theme_row, variant
+
+    with job.timed("db_persist"):
+        row, theme_row, variant = await runner.write(progress, write)
     outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
     outcome.variant = variant
     outcome.theme = theme_row
