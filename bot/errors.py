@@ -59,6 +59,14 @@ _ENGLISH: dict[str, str] = {
         "Only moderators (Manage Messages, or the server's moderator role) can do that."
     ),
     "mod.setup_refused": "Only members with the Manage Server permission can set up moderation.",
+    "mod.platform_scope": (
+        "Only platform moderators can act on the whole platform (`scope:platform`, suspended "
+        "or banned). Nothing was changed."
+    ),
+    "guild.blocked": (
+        "This server's moderators have blocked your use of the bot here. It still works in "
+        "other servers and in direct messages; /account and /help work here too."
+    ),
 }
 
 
@@ -117,6 +125,15 @@ class AccountRestrictedError(DomainError):
 
     def __init__(self, status: str) -> None:
         super().__init__(status=status)
+
+
+class BlockedHereError(DomainError):
+    """The member is blocked from using the bot in this guild (by its moderators)."""
+
+    key = "guild.blocked"
+
+    def __init__(self) -> None:
+        super().__init__()
 
 
 class InvalidInputError(DomainError):

@@ -163,7 +163,7 @@ async def pair(stack: Stack, engine):
         )
         s.add(
             GuildBlockedUser(
-                guild_id=OTHER_GUILD,
+                guild_id=int(stack.guild.id),
                 user_id=alys.user_id,
                 moderator_discord_id=int(bryn.discord.id),
                 reason="too many posts",
@@ -392,10 +392,11 @@ async def test_a_wrong_word_in_the_delete_modal_changes_nothing(stack, pair, eng
 async def test_delete_erases_the_member_and_leaves_the_other_untouched(
     stack, pair, engine, session_factory
 ):
-    """The right word erases Alys: every row (counted before, none after), every S3 object
-    under her characters, her showcase post; the moderation record stays with her reference
-    cleared; Bryn's rows, objects and post are exactly as before. Her next command starts a
-    new account that still counts today's generations."""
+    """The right word erases Alys (blocked in this server, where /account stays open to her):
+    every row (counted before, none after), every S3 object under her characters, her
+    showcase post; the moderation record stays with her reference cleared; Bryn's rows,
+    objects and post are exactly as before. Her next command starts a new account that still
+    counts today's generations and is still blocked here."""
     alys, bryn, _ = pair
     before = await _counts(engine, alys)
     assert sum(before.values()) >= 12
@@ -438,14 +439,15 @@ async def test_delete_erases_the_member_and_leaves_the_other_untouched(
     assert stack.fake.message(bryn.showcase_message_id) is not None
     assert await _rows(engine, bryn.user_id, int(bryn.discord.id)) == bryn_before
 
-    quota = await wait_reply(await stack.command(alys.discord, "quota"))
-    assert "1" in quota["embeds"][0]["description"]
+    # her next command makes the new account, blocked here as the old one was
+    refused = await stack.command(alys.discord, "quota")
+    assert (await wait_ephemeral_text(refused)) == en("guild.blocked")
     fresh = await _user(session_factory, alys.discord)
     assert fresh.id != alys.user_id
     assert fresh.daily_used == used_today
     async with session_factory() as s:
         assert await carried_for(s, fresh.auth0_id or "") is None
-        block = await s.get(GuildBlockedUser, (OTHER_GUILD, fresh.id))
+        block = await s.get(GuildBlockedUser, (int(stack.guild.id), fresh.id))
         assert block is not None
         assert block.moderator_discord_id == int(bryn.discord.id)
 

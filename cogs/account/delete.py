@@ -32,7 +32,9 @@ def normalised(word: str) -> str:
 
 class AccountDeleteModal(FeatureModal):
     """Type the word shown (in the member's language) to erase the account; anything else
-    changes nothing."""
+    changes nothing. Open to a member blocked in the guild: their data stays theirs."""
+
+    open_to_blocked = True
 
     def __init__(self, catalog: Catalog, lang: str, *, discord_id: int) -> None:
         t = catalog.t

@@ -67,7 +67,10 @@ class Gallery(FeatureCog):
             tag=(tag or "").strip().lstrip("#").strip() or None,
             sort=sort.value if sort else "newest",
         )
-        await _reply(interaction, await browse_message(self.deps, viewer, filters, None))
+        message = await browse_message(
+            self.deps, viewer, filters, None, guild_id=interaction.guild_id
+        )
+        await _reply(interaction, message)
 
     @gallery.command(name=_("user"), description=_("A member's published characters"))
     @app_commands.describe(member=_("The member"))
@@ -87,7 +90,14 @@ class Gallery(FeatureCog):
             return
         await _reply(
             interaction,
-            await user_gallery_message(self.deps, viewer, target_id, member.display_name, None),
+            await user_gallery_message(
+                self.deps,
+                viewer,
+                target_id,
+                member.display_name,
+                None,
+                guild_id=interaction.guild_id,
+            ),
         )
 
 

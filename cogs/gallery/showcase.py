@@ -18,9 +18,12 @@ from db.models import Character
 log = logging.getLogger(__name__)
 
 
-async def remove_showcase_posts(client: discord.Client, character_id: str) -> int:
-    """Delete a character's showcase messages in every guild; returns how many."""
-    posts = await showcase.take_posts(deps_of(client).db, character_id)
+async def remove_showcase_posts(
+    client: discord.Client, character_id: str, *, guild_id: int | None = None
+) -> int:
+    """Delete a character's showcase messages in every guild (or in ``guild_id`` only);
+    returns how many."""
+    posts = await showcase.take_posts(deps_of(client).db, character_id, guild_id=guild_id)
     for post in posts:
         try:
             await client.http.delete_message(post.channel_id, post.message_id)
