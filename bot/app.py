@@ -56,7 +56,19 @@ EXTENSIONS = (
     "cogs.moderation",
     "cogs.collections",
     "cogs.help",
+    "cogs.conversation.listener",
 )
+
+
+def gateway_intents(settings: Settings) -> discord.Intents:
+    """Guilds, guild and DM messages (not privileged: a message that mentions the bot, or is
+    in a DM, carries its content); Message Content only when the operator enabled it."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = settings.message_content_intent
+    return intents
 
 
 def point_discord_at(settings: Settings) -> None:
@@ -110,17 +122,15 @@ def build_deps(
 
 
 class CharBot(commands.AutoShardedBot):
-    """The bot: sharded, no privileged intents, never pings anyone."""
+    """The bot: sharded, no privileged intent unless configured, never pings anyone."""
 
     def __init__(self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
         settings = deps.settings
         metrics = deps.metrics
         ack_timer = AckTimer(metrics)
-        intents = discord.Intents.none()
-        intents.guilds = True
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=intents,
+            intents=gateway_intents(settings),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=CharTree,
             help_command=None,
@@ -241,6 +251,11 @@ class CharBot(commands.AutoShardedBot):
             and not self.is_closed()
             and all(not shard.is_closed() for shard in self.shards.values())
         )
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: messages are the conversation feature's (its own listener), so
+        the default command processing, which would log every mention as an unknown command,
+        is left out."""
 
     # -- per interaction ----------------------------------------------------------------------
 

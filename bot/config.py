@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"
     discord_dev_guild_id: int | None = None
+    message_content_intent: bool = False
+    """The operator enabled the privileged Message Content intent in the developer portal:
+    every message of a character's owner in its conversation counts, mention or not."""
 
     database_url: SecretStr | None = None
     database_pool_size: int = Field(default=10, ge=1, le=500)

@@ -39,6 +39,7 @@ _ENGLISH: dict[str, str] = {
     "error.storage": "I couldn't save the image. Please try again.",
     "error.internal": "Something went wrong on my side. Please try again.",
     "error.shutting_down": "The bot is restarting. Please try again in a minute.",
+    "error.cancelled": "Cancelled. The generation unit is back in your quota.",
     "error.database_unavailable": (
         "The database is unavailable right now, so nothing was done and nothing was charged. "
         "Please try again in a minute."
@@ -174,6 +175,15 @@ class StorageError(DomainError):
 
     def __init__(self, detail: str = "") -> None:
         self.detail = detail
+        super().__init__()
+
+
+class GenerationCancelled(DomainError):
+    """The member cancelled the generation: it was failed ("cancelled") and refunded."""
+
+    key = "error.cancelled"
+
+    def __init__(self) -> None:
         super().__init__()
 
 

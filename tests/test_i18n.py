@@ -46,8 +46,10 @@ DISCORD_LOCALES = {str(locale) for locale in COMMAND_LOCALES}  # zh-CN, ja, ko
 # ``test_every_dynamic_key_is_known`` until it is listed here.
 DYNAMIC_KEYS: dict[str, tuple[str, ...]] = {
     "progress.{}": tuple(
-        f"progress.{s}" for s in ("queued", "prompt", "drawing", "saving", "busy", "database")
+        f"progress.{s}"
+        for s in ("queued", "prompt", "drawing", "saving", "busy", "database", "starting")
     ),
+    "cancel.{}": tuple(f"cancel.{a}" for a in ("cancelled", "saving", "finished", "stopped")),
     "style.{}": tuple(f"style.{s}" for s in STYLES),
     "list.title.{}": tuple(f"list.title.{f}" for f in ("all", "favorites", "library")),
     "settings.filter.{}": tuple(f"settings.filter.{f}" for f in CONTENT_FILTERS),

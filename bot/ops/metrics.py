@@ -82,6 +82,13 @@ class BotMetrics:
             ["source"],
             registry=r,
         )
+        self.conversation_messages = Counter(
+            "charbot_conversation_messages",
+            "Messages the bot saw, by what became of them: bot (from a bot or webhook), "
+            "ignored (not meant for a character), hint, suggestion, edit, refused, error",
+            ["outcome"],
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "charbot_queue_depth",
             "Waiting: generations for a free slot (slots) or for the provider budget (rate_limit); "
@@ -144,6 +151,10 @@ class BotMetrics:
         """Quota units were given back."""
         if units:
             self.refunds.labels(source).inc(units)
+
+    def conversation_message(self, outcome: str) -> None:
+        """A message was handled (or ignored) by the conversation feature."""
+        self.conversation_messages.labels(outcome).inc()
 
     # -- exposition -----------------------------------------------------------------------
 

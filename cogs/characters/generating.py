@@ -20,6 +20,7 @@ from bot.interactions.replies import GENERATED, NO_MENTIONS, respond, token_aliv
 from bot.services import notices
 from bot.services.generation import Outcome
 from bot.storage.images import extension_for
+from cogs.conversation.cancel import cancel_view
 
 
 def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
@@ -44,8 +45,9 @@ async def defer(interaction: discord.Interaction[Any], *, public: bool) -> None:
 class ProgressReporter:
     """Shows the stage (queued with position, prompt, drawing, saving) in the deferred response
     without holding the generation up: the edit runs beside it, and while one is on its way
-    only the latest stage waits to be shown (stages passed meanwhile are skipped).
-    :meth:`settle` ends it before the result takes the response's place."""
+    only the latest stage waits to be shown (stages passed meanwhile are skipped). Once the
+    generation exists, a Cancel button comes with it. :meth:`settle` ends it before the result
+    takes the response's place."""
 
     def __init__(self, catalog: Catalog, interaction: discord.Interaction[Any], lang: str) -> None:
         self._catalog = catalog
@@ -55,6 +57,11 @@ class ProgressReporter:
         self._shown: str | None = None
         self._closed = False
         self._task: asyncio.Task[None] | None = None
+        self._view: discord.ui.View | None = None
+
+    def generation_started(self, generation_id: str) -> None:
+        """Offer Cancel with every stage shown from now on."""
+        self._view = cancel_view(self._catalog, self._lang, generation_id)
 
     async def __call__(self, stage: str, position: int | None) -> None:
         text = self._catalog.t(self._lang, f"progress.{stage}", position=position or 0)
@@ -71,7 +78,9 @@ class ProgressReporter:
                 return
             with contextlib.suppress(discord.HTTPException):
                 await self._interaction.edit_original_response(
-                    content=text, allowed_mentions=NO_MENTIONS
+                    content=text,
+                    allowed_mentions=NO_MENTIONS,
+                    view=self._view or discord.utils.MISSING,
                 )
             self._shown = text
 

@@ -24,6 +24,7 @@ from cogs.gallery.paging import (
     browse_message,
     user_gallery_message,
 )
+from cogs.gallery.report import ReportButton
 
 SORT_CHOICES = [
     app_commands.Choice(name=_("Newest first"), value="newest"),
@@ -102,6 +103,6 @@ class Gallery(FeatureCog):
 
 
 async def setup(client: commands.Bot) -> None:
-    """Load the cog and its persistent page buttons."""
-    client.add_dynamic_items(GalleryBrowseButton, GalleryUserButton)
+    """Load the cog, its persistent page buttons and the Report button."""
+    client.add_dynamic_items(GalleryBrowseButton, GalleryUserButton, ReportButton)
     await client.add_cog(Gallery(client))

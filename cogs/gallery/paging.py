@@ -25,6 +25,7 @@ from bot.services.pagination import Page
 from bot.storage.pictures import Picture, picture
 from bot.ui.embeds import picture_files, replacing_attachments
 from bot.ui.text import CUSTOM_ID_MAX
+from cogs.gallery.report import add_report_buttons
 from cogs.gallery.views import browse_header, page_embeds, user_header
 from db.models import STYLES
 
@@ -212,7 +213,9 @@ async def browse_message(
 
     embeds, shown = await _cards(deps, lang, page.items)
     header = browse_header(deps.catalog, lang, filters)
-    return header, embeds, _pager(deps, lang, page, make), shown
+    view = _pager(deps, lang, page, make)
+    add_report_buttons(view, deps.catalog, lang, viewer.user.id, page.items[: len(embeds)])
+    return header, embeds, view, shown
 
 
 async def user_gallery_message(
@@ -237,4 +240,6 @@ async def user_gallery_message(
         return GalleryUserButton(target_user_id, token, forward=forward, label=label)
 
     embeds, shown = await _cards(deps, lang, page.items)
-    return user_header(deps.catalog, lang, name), embeds, _pager(deps, lang, page, make), shown
+    view = _pager(deps, lang, page, make)
+    add_report_buttons(view, deps.catalog, lang, viewer.user.id, page.items[: len(embeds)])
+    return user_header(deps.catalog, lang, name), embeds, view, shown

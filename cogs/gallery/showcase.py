@@ -13,6 +13,7 @@ from bot.interactions.replies import NO_MENTIONS
 from bot.services import showcase
 from bot.storage.pictures import picture
 from bot.ui.embeds import character_embed, picture_files
+from cogs.gallery.report import report_view
 from db.models import Character
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,10 @@ async def sync_showcase(interaction: discord.Interaction[Any], character: Charac
     channel = client.get_partial_messageable(channel_id, guild_id=guild_id)
     try:
         message = await channel.send(
-            embed=embed, files=files or discord.utils.MISSING, allowed_mentions=NO_MENTIONS
+            embed=embed,
+            files=files or discord.utils.MISSING,
+            view=report_view(deps.catalog, lang, character.id),
+            allowed_mentions=NO_MENTIONS,
         )
     except discord.HTTPException:
         log.warning("could not post to showcase channel %s", channel_id)

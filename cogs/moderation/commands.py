@@ -1,10 +1,11 @@
-"""/mod setup, /mod unpublish, /mod user, /mod log: moderation in two scopes.
+"""/mod setup, /mod unpublish, /mod user, /mod log, /mod reports: moderation in two scopes.
 
 /mod is guild-only and shown by default to members with Manage Messages. A guild's moderators
 (Manage Messages, or the guild's moderator role) act in their guild only: unpublish hides the
 character there, user blocks or unblocks the member there. Platform moderators may add
 ``scope:platform``: unpublish everywhere, and set the account status (active, suspended,
-banned). /mod setup needs Manage Server, because it decides who moderates.
+banned). /mod setup needs Manage Server, because it decides who moderates. /mod reports (the
+queue of members' reports) is for platform moderators: :mod:`cogs.moderation.reports`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from cogs.moderation.access import (
 )
 from cogs.moderation.announce import action_entry, notify_owner, post_to_log_channel
 from cogs.moderation.channels import LOG_NEEDS, SHOWCASE_NEEDS, missing_permissions
+from cogs.moderation.reports import REPORT_QUEUE_ITEMS, show_report_queue
 
 STATUS_CHOICES = [
     app_commands.Choice(name=_("Active"), value="active"),
@@ -252,7 +254,13 @@ class Moderation(FeatureCog):
             allowed_mentions=NO_MENTIONS,
         )
 
+    @mod.command(name=_("reports"), description=_("Open reports of gallery characters"))
+    async def reports(self, interaction: discord.Interaction[Any]) -> None:
+        """Open reports, oldest first, to dismiss or unpublish (platform moderators)."""
+        await show_report_queue(interaction)
+
 
 async def setup(client: commands.Bot) -> None:
-    """Load the cog."""
+    """Load the cog and the report queue's buttons."""
+    client.add_dynamic_items(*REPORT_QUEUE_ITEMS)
     await client.add_cog(Moderation(client))

@@ -79,6 +79,29 @@ class RecordedRequest:
         """All text parts (system instruction excluded), joined by newlines."""
         return "\n".join(self.texts)
 
+    @property
+    def turns(self) -> list[tuple[str, list[str], list[bytes]]]:
+        """The request's contents in order, as (role, text parts, image parts): a multi-turn
+        request shows its history (user instruction, model image, ...) before the last turn."""
+        contents = self.body.get("contents") or []
+        out: list[tuple[str, list[str], list[bytes]]] = []
+        for content in contents if isinstance(contents, list) else []:
+            if not isinstance(content, dict):
+                continue
+            texts: list[str] = []
+            images: list[bytes] = []
+            for part in content.get("parts") or []:
+                if "text" in part:
+                    texts.append(str(part["text"]))
+                blob = part.get("inlineData") or part.get("inline_data")
+                if isinstance(blob, dict):
+                    try:
+                        images.append(base64.b64decode(blob.get("data", ""), validate=True))
+                    except (binascii.Error, ValueError):
+                        images.append(b"")
+            out.append((str(content.get("role") or "user"), texts, images))
+        return out
+
 
 @dataclass
 class _Script:

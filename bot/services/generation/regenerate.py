@@ -5,6 +5,7 @@ the old objects)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.errors import InvalidInputError
 from bot.providers.base import ImageProvider, ImageResult
@@ -22,7 +23,7 @@ from bot.services.generation.steps import (
 )
 from bot.services.quota import QuotaStatus, charge
 from bot.storage.base import delete_quietly
-from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, THUMBNAIL_KEY, Meta
+from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, PORTRAIT_AT, THUMBNAIL_KEY, Meta
 from db.models import Character
 
 
@@ -102,6 +103,7 @@ async def _persist(
                 IMAGE_KEY: stored.image_key,
                 THUMBNAIL_KEY: stored.thumbnail_key,
                 GENERATION_ID: job.generation_id,
+                PORTRAIT_AT: datetime.now(UTC).isoformat(),  # the newest image now
             }
             await finish(session, job, user_id=row.user_id, new_character=False)
         return row

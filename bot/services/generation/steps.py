@@ -70,11 +70,12 @@ async def store_drawn(
     variant: str | None,
 ) -> StoredPortrait:
     """Store the provider's image (a portrait, or a variant named after ``variant``) and its
-    thumbnail, tracked for the failure path.
+    thumbnail, tracked for the failure path. From here on the job can no longer be cancelled.
 
-    Raises: GenerationError (``invalid_response``) when the image cannot be decoded;
-        StorageError.
+    Raises: GenerationCancelled when the member cancelled it; GenerationError
+        (``invalid_response``) when the image cannot be decoded; StorageError.
     """
+    runner.begin_saving(job)  # a cancel that came in time stops here; later ones are refused
     ext = extension_for(image.mime_type)
     key = (
         variant_key(character_id, variant, ext)

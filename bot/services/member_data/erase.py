@@ -36,25 +36,26 @@ from bot.storage.base import ListingStorage, PruningStorage, Storage
 from db.account_models import StorageDeletion
 from db.bot_models import ShowcasePost
 from db.engine import Database
+from db.meta import SUGGESTED_BY, SUGGESTIONS
 from db.models import Character, Generation, ThemeVariant, User
 
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
-SUGGESTED_BY = "suggestedBy"
-"""The key of ``metadata`` (a variant's, and each of a character's waiting suggestions) that
-names, by Discord id, the member who suggested an edit in someone else's conversation."""
-
+# ``metadata`` keys (db/meta.py) naming, by Discord id, who suggested an edit in someone
+# else's conversation: a variant's credit, and each of a character's waiting suggestions
 _UNCREDIT = (
     "UPDATE {table} SET metadata = metadata - '" + SUGGESTED_BY + "' "
     "WHERE metadata ->> '" + SUGGESTED_BY + "' = :did"
 )
 _DROP_SUGGESTIONS = text(
-    "UPDATE characters SET metadata = jsonb_set(metadata, '{suggestions}', coalesce(("
-    "  SELECT jsonb_agg(e) FROM jsonb_array_elements(metadata -> 'suggestions') AS e"
+    "UPDATE characters SET metadata = jsonb_set(metadata, '{" + SUGGESTIONS + "}', coalesce(("
+    "  SELECT jsonb_agg(e) FROM jsonb_array_elements(metadata -> '" + SUGGESTIONS + "') AS e"
     "  WHERE e ->> '" + SUGGESTED_BY + "' IS DISTINCT FROM :did), '[]'::jsonb)) "
-    "WHERE jsonb_typeof(metadata -> 'suggestions') = 'array' "
-    "AND metadata -> 'suggestions' @> jsonb_build_array(jsonb_build_object('"
+    "WHERE jsonb_typeof(metadata -> '" + SUGGESTIONS + "') = 'array' "
+    "AND metadata -> '"
+    + SUGGESTIONS
+    + "' @> jsonb_build_array(jsonb_build_object('"
     + SUGGESTED_BY
     + "', CAST(:did AS text)))"
 )
