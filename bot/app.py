@@ -56,6 +56,7 @@ EXTENSIONS = (
     "cogs.moderation",
     "cogs.collections",
     "cogs.help",
+    "cogs.scenes",
     "cogs.conversation.listener",
 )
 

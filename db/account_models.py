@@ -1,6 +1,6 @@
 """Tables that let a member erase their account for real: stored objects still to delete, and
 the little a deleted account leaves behind so deleting cannot reset today's quota or lift a
-suspension (added by migration 0006)."""
+suspension (added by migration 0007)."""
 
 from __future__ import annotations
 

@@ -215,3 +215,38 @@ async def test_erasure_takes_the_members_discord_id_out_of_others_rows(session_f
         assert kept.meta == {"conversationId": "77"}
         still = await s.get(Character, character.id)
         assert [x["id"] for x in still.meta["suggestions"]] == ["c"]
+
+
+async def test_a_members_scenes_are_exported_and_erased_with_their_folder(
+    session_factory, tmp_path: Path
+):
+    """Scenes (a later table) come with the member's data: the scene row, its cast and its
+    image in the export; erasure removes them and everything under ``scenes/<id>/``."""
+    from db.scene_models import Scene, SceneCharacter
+
+    storage = LocalStorage(tmp_path)
+    async with session_factory.begin() as s:
+        user = await make_user(s)
+        character = await make_character(s, user)
+        scene = Scene(user_id=user.id, setting="a tavern at night", meta={})
+        s.add(scene)
+        await s.flush()
+        s.add(SceneCharacter(scene_id=scene.id, character_id=character.id, position=1))
+        key = f"scenes/{scene.id}/picture.png"
+        scene.meta = {"imageKey": key}
+    await storage.put(key, b"scene image", "image/png")
+    await storage.put(f"scenes/{scene.id}/variants/orphan.png", b"orphan", "image/png")
+    db = Database(session_factory)
+    rows = await collect_member_rows(db, user.id, 1)
+    assert [r["id"] for r in rows.tables["scenes"]] == [scene.id]
+    assert len(rows.tables["scene_characters"]) == 1
+    package = await package_export(storage, rows, 1 << 20)
+    names = _zip(package.files[0].data).namelist()
+    assert f"images/{key}" in names
+    assert f"images/scenes/{scene.id}/variants/orphan.png" in names
+    erasure = await erase_member(db, user.id)
+    assert erasure.rows["scenes"] == 1
+    await purge_storage(db, storage, erasure.storage_entries)
+    assert not (tmp_path / "scenes" / scene.id).exists()
+    async with session_factory() as s:
+        assert await s.get(Scene, scene.id) is None

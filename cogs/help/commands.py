@@ -23,6 +23,7 @@ ORDER = (
     "character",
     "variant",
     "theme",
+    "scene",
     "gallery",
     "collection",
     "profile",

@@ -81,14 +81,15 @@ def image_file(key: str) -> str:
 
 async def export_keys(storage: Storage, rows: MemberRows) -> list[str]:
     """The stored objects of the member: those their rows name, and everything stored under
-    their characters' folders (an image of a generation that never completed, say)."""
+    their characters' and scenes' folders (an image of a generation that never completed,
+    say)."""
     keys = list(rows.image_keys)
     if isinstance(storage, ListingStorage):
-        for character_id in rows.character_ids:
+        for folder in rows.folders:
             try:
-                keys += await storage.list_keys(f"characters/{character_id}/")
+                keys += await storage.list_keys(folder)
             except StorageError as exc:
-                log.warning("could not list the stored objects of a character: %s", exc)
+                log.warning("could not list the stored objects of %s: %s", folder, exc)
     return list(dict.fromkeys(keys))
 
 

@@ -43,7 +43,8 @@ class MemberRows:
     discord_id: int
     tables: dict[str, list[dict[str, Any]]]
     image_keys: tuple[str, ...]
-    character_ids: tuple[str, ...]
+    folders: tuple[str, ...]
+    """Storage folders of theirs (``characters/<id>/``, ``scenes/<id>/``)."""
 
     @property
     def row_count(self) -> int:
@@ -98,6 +99,20 @@ def _redact(
     return dict(_withhold(row, discord_id))
 
 
+FOLDERS: dict[str, str] = {"characters": "characters/{id}/", "scenes": "scenes/{id}/"}
+"""Tables whose rows own a storage folder (every object under it is theirs)."""
+
+
+def folders_of(tables: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The storage folders of the member's rows (their characters' and scenes')."""
+    return [
+        pattern.format(id=row["id"])
+        for table, pattern in FOLDERS.items()
+        for row in tables.get(table, [])
+        if isinstance(row.get("id"), str) and row["id"]
+    ]
+
+
 def stored_keys(tables: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Every storage key the rows' ``metadata`` names (image, thumbnail, reference)."""
     keys: list[str] = []
@@ -132,11 +147,10 @@ async def collect_member_rows(db: Database, user_id: str, discord_id: int) -> Me
         await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         plan = await member_plan(session)
         tables = await read_member_rows(session, plan, user_id, discord_id)
-    characters = tuple(str(row["id"]) for row in tables.get("characters", []))
     return MemberRows(
         user_id=user_id,
         discord_id=discord_id,
         tables=tables,
         image_keys=tuple(stored_keys(tables)),
-        character_ids=characters,
+        folders=tuple(folders_of(tables)),
     )

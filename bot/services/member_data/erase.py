@@ -10,11 +10,12 @@ only *refer* to them keep existing with the reference set to null where the sche
 moderation log: ``moderator_user_id``/``target_user_id``), and their Discord id is taken out of
 others' metadata (the credit of a variant they suggested, their waiting suggestions).
 
-The stored objects: their keys, and the folder of each of their characters (``characters/<id>/``,
-which also holds objects no row names any more), are written to ``storage_deletions`` in that
-same transaction. After the commit they are deleted and their rows removed; a failure leaves
-the row (attempts, last error) for the periodic sweep, which retries until storage confirms, so
-no object outlives its rows for longer than storage stays unreachable.
+The stored objects: the keys their rows name, and the folder of each of their characters and
+scenes (``characters/<id>/``, ``scenes/<id>/``, which also hold objects no row names any more),
+are written to ``storage_deletions`` in that same transaction. After the commit they are
+deleted and their rows removed; a failure leaves the row (attempts, last error) for the
+periodic sweep, which retries until storage confirms, so no object outlives its rows for
+longer than storage stays unreachable.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import ConflictError, NotFoundError, StorageError
 from bot.services import carryover
 from bot.services.accounts import discord_id_in
-from bot.services.member_data.collect import stored_keys
+from bot.services.member_data.collect import folders_of, read_member_rows, stored_keys
 from bot.services.member_data.plan import MemberPlan, member_plan
 from bot.services.showcase import PostedMessage
 from bot.storage.base import ListingStorage, PruningStorage, Storage
@@ -37,7 +38,7 @@ from db.account_models import StorageDeletion
 from db.bot_models import ShowcasePost
 from db.engine import Database
 from db.meta import SUGGESTED_BY, SUGGESTIONS
-from db.models import Character, Generation, ThemeVariant, User
+from db.models import Generation, User
 
 log = logging.getLogger(__name__)
 
@@ -148,15 +149,9 @@ async def erase_rows(session: AsyncSession, user_id: str) -> Erasure:
         raise ErasureBusyError()
     plan = await member_plan(session)
     counts = await _counts(session, plan, user_id)
-    owned = Character.user_id == user_id
-    characters = list(await session.scalars(select(Character.id).where(owned)))
-    metas = await session.scalars(select(Character.meta).where(owned))
-    variant_metas = await session.scalars(
-        select(ThemeVariant.meta)
-        .join(Character, Character.id == ThemeVariant.character_id)
-        .where(owned)
-    )
-    keys = stored_keys({"rows": [{"metadata": m} for m in [*metas, *variant_metas]]})
+    identity = discord_id_in(user.auth0_id)
+    tables = await read_member_rows(session, plan, user_id, identity or 0)
+    characters = [str(row["id"]) for row in tables.get("characters", [])]
     posts = (
         await session.execute(
             select(ShowcasePost.channel_id, ShowcasePost.message_id).where(
@@ -164,11 +159,8 @@ async def erase_rows(session: AsyncSession, user_id: str) -> Erasure:
             )
         )
     ).all()
-    entries = await queue_storage_deletions(
-        session, keys, [f"characters/{character_id}/" for character_id in characters]
-    )
+    entries = await queue_storage_deletions(session, stored_keys(tables), folders_of(tables))
     await carryover.remember(session, user)
-    identity = discord_id_in(user.auth0_id)
     if identity is not None:
         await scrub_identity(session, identity)
     await _delete_blocking(session, plan, user_id)

@@ -29,6 +29,10 @@ DECIDED_PARENTS: dict[str, str] = {
     "theme_variants": "character_id",
     # an item belongs to the collection's owner, whoever owns the character it lists
     "character_collection_items": "collection_id",
+    # a scene's cast belongs to the scene's owner (it may cast others' public characters)
+    "scene_characters": "scene_id",
+    # a scene's image belongs to the scene (its generation is the same member's)
+    "scene_generations": "scene_id",
 }
 """For tables reached through more than one owned parent: the column whose parent decides."""
 

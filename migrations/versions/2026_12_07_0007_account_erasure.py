@@ -3,8 +3,8 @@ commit and retried until storage confirms) and account_carryover (a deleted acco
 of the day and a suspension or ban, keyed by a hash of the Discord identity, so deleting and
 coming back neither resets the daily quota nor lifts a sanction or a server's block).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 08:00:00.000000
 
 """
@@ -16,8 +16,8 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0005"
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
