@@ -28,7 +28,7 @@ from bot.interactions.tree import CharTree
 from bot.interactions.users import UserIds
 from bot.ops.eventloop import freeze_startup_heap
 from bot.ops.health import OpsServer
-from bot.ops.invite import invite_url
+from bot.ops.invite import invite_url, user_install_url
 from bot.ops.metrics import BotMetrics
 from bot.providers.base import ImageProvider, PromptOptimizer
 from bot.providers.factory import build_providers, make_genai_client
@@ -243,7 +243,12 @@ class CharBot(commands.AutoShardedBot):
         if self.deps.settings.shard_id_list is not None:
             return
         self._invite_logged = True
-        log.info("The bot is in no server yet. Invite it with %s", invite_url(self.application_id))
+        log.info(
+            "The bot is in no server yet. Invite it with %s (or install it to your own account "
+            "with %s)",
+            invite_url(self.application_id),
+            user_install_url(self.application_id),
+        )
 
     def gateway_connected(self) -> bool:
         """Whether every shard of this process is connected and the bot is ready."""

@@ -22,6 +22,12 @@ GENERATION_ID = "generationId"
 GUILD_ID = "guildId"
 CHANNEL_ID = "channelId"
 MESSAGE_ID = "messageId"
+CONTENT_FILTER = "contentFilter"
+"""``relaxed`` on an image made under the relaxed filter (a variant's own), and on a character
+any of whose images was: such a character is never published."""
+RELAXED = "relaxed"
+PORTRAIT_FILTER = "portraitContentFilter"
+"""``relaxed`` while the character's current portrait is one made under the relaxed filter."""
 PARENT_VARIANT_ID = "parentVariantId"
 """A variant made from another variant: the one it edited."""
 SOURCE_IMAGE_KEY = "sourceImageKey"
@@ -67,6 +73,16 @@ class Meta:
         """The character's thread id, if it has one."""
         value = (self.raw or {}).get(CONVERSATION_ID)
         return int(value) if value and str(value).isdigit() else None
+
+    @property
+    def relaxed(self) -> bool:
+        """Whether the row holds an image made under the relaxed content filter."""
+        return self.text(CONTENT_FILTER) == RELAXED
+
+    @property
+    def relaxed_portrait(self) -> bool:
+        """Whether the character's current portrait was made under the relaxed filter."""
+        return self.text(PORTRAIT_FILTER) == RELAXED
 
     @property
     def storage_keys(self) -> list[str]:

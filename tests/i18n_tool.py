@@ -91,9 +91,13 @@ async def build_tree() -> app_commands.CommandTree[Any]:
 
 def top_level_commands(tree: app_commands.CommandTree[Any]) -> list[Any]:
     """Slash commands and context menus, as ``CommandTree.sync`` would send them."""
-    found: list[Any] = list(tree.get_commands())
-    for kind in (discord.AppCommandType.user, discord.AppCommandType.message):
-        found += tree.get_commands(type=kind)
+    found: list[Any] = []
+    for kind in (
+        discord.AppCommandType.chat_input,
+        discord.AppCommandType.user,
+        discord.AppCommandType.message,
+    ):
+        found += tree.get_commands(type=kind)  # (no type: every kind at once)
     return found
 
 

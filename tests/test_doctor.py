@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert
 from bot.app import open_bot
 from bot.config import Settings
 from bot.ops.doctor_discord import ALL_PERMISSIONS, application_id_from_token, channel_permissions
-from bot.ops.invite import REQUESTED, invite_url
+from bot.ops.invite import REQUESTED, invite_url, user_install_url
 from db.bot_models import GuildSettings
 from tests.conftest import ROOT
 from tests.e2e import LOG_SECRETS
@@ -33,6 +33,7 @@ GOOD_KEY = "AIzaSy-doctor-good-key-0123456789"
 BAD_KEY = "AIzaSy-doctor-revoked-key-9876543210"
 VIEW, SEND, EMBED, ATTACH = 1 << 10, 1 << 11, 1 << 14, 1 << 15
 THREADS, IN_THREADS = 1 << 35, 1 << 38
+MANAGE_WEBHOOKS = 1 << 29
 HISTORY = 1 << 16
 
 moto_s3 = moto_s3_fixture(scope="module")
@@ -269,7 +270,10 @@ async def test_invite_command_prints_the_same_link(services: Services):
     """`charbot invite` prints the doctor's link; with a token Discord refuses, it says so."""
     code, out, err = await services.charbot("invite")
     assert code == 0, err
-    assert out.strip() == invite_url(services.fake.application_id)
+    assert out.split() == [
+        invite_url(services.fake.application_id),
+        user_install_url(services.fake.application_id),
+    ]
     code, out, err = await services.charbot("invite", DISCORD_TOKEN="not-the-token")
     assert code == 1
     assert "DISCORD_TOKEN" in err
@@ -329,16 +333,26 @@ def test_owner_has_every_permission():
 
 
 def test_invite_link_asks_for_what_the_bot_uses_and_no_more():
-    """The invite: both scopes, and exactly View Channel, Send Messages, Embed Links, Attach
-    Files, Read Message History (replies in a conversation), Create Public Threads and Send
-    Messages in Threads."""
+    """The server install: both scopes, and exactly View Channel, Send Messages, Embed Links,
+    Attach Files, Read Message History (replies in a conversation), Create Public Threads, Send
+    Messages in Threads and Manage Webhooks (for /character say); the install to a member's
+    account: the commands only, no permissions."""
+    used = VIEW | SEND | EMBED | ATTACH | HISTORY | THREADS | IN_THREADS | MANAGE_WEBHOOKS
     query = parse_qs(urlsplit(invite_url(1234567890)).query)
     assert query == {
         "client_id": ["1234567890"],
         "scope": ["bot applications.commands"],
-        "permissions": [str(VIEW | SEND | EMBED | ATTACH | HISTORY | THREADS | IN_THREADS)],
+        "permissions": [str(used)],
+        "integration_type": ["0"],
     }
-    assert REQUESTED.value == VIEW | SEND | EMBED | ATTACH | HISTORY | THREADS | IN_THREADS
+    assert REQUESTED.value == used
+    user = urlsplit(user_install_url(1234567890))
+    assert f"{user.scheme}://{user.netloc}{user.path}" == "https://discord.com/oauth2/authorize"
+    assert parse_qs(user.query) == {
+        "client_id": ["1234567890"],
+        "scope": ["applications.commands"],
+        "integration_type": ["1"],
+    }
 
 
 def test_application_id_from_a_real_shaped_token():
@@ -382,7 +396,8 @@ async def test_bot_in_no_server_logs_the_invite_link_at_start(
     lines = [r for r in caplog.records if "Invite it with" in r.getMessage()]
     assert len(lines) == 1
     assert lines[0].levelno == logging.INFO
-    assert lines[0].getMessage().endswith(invite_url(fake.application_id))
+    assert invite_url(fake.application_id) in lines[0].getMessage()
+    assert user_install_url(fake.application_id) in lines[0].getMessage()
     assert violations == []
 
 

@@ -104,6 +104,9 @@ async def test_help_mentions_every_command_in_the_members_language(bot_running: 
     assert japanese is not None
     assert f"{stack.mention('character create')} — {japanese}" in text
     assert stack.mention("settings") in reply["embeds"][0]["description"]
+    # the context menus, by the names the member's client shows
+    for menu in ("Make a character", "Edit this image", "View profile"):
+        assert f"**{CATALOG.command_text('ja', menu)}**" in text, menu
     assert collect_violations(stack) == []
 
 

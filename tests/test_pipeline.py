@@ -13,10 +13,11 @@ from PIL import Image
 from sqlalchemy import func, select, text
 
 from bot.config import Settings
-from bot.errors import GenerationError, StorageError
+from bot.errors import GenerationError, InvalidInputError, StorageError
 from bot.providers.factory import build_providers, make_genai_client
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
 from bot.services.generation import CreateRequest, GenerationPipeline
+from bot.services.generation.model import VariantRequest
 from bot.services.generation.slots import GenerationSlots
 from bot.storage.factory import open_storage
 from db.engine import Database
@@ -315,3 +316,55 @@ async def test_a_portrait_that_cannot_be_thumbnailed_leaves_nothing_stored(
     assert [g.status for g in gens] == ["failed"]
     assert chars == []
     assert rig.s3.list_keys(rig.bucket) == []
+
+
+async def test_relaxed_only_where_allowed_recorded_and_carried_to_edits(rig: Rig, session_factory):
+    """A member who chose relaxed: moderate outside age-restricted channels (said so), relaxed
+    inside (recorded on the character and its portrait); an image made under relaxed is not
+    edited outside, and what is made from it counts as relaxed; a later portrait drawn under
+    moderate clears the portrait's mark but never the character's."""
+    user = await _user(session_factory, daily_quota=10, content_filter_level="relaxed")
+    outside = await rig.pipeline.create_character(
+        CreateRequest(user_id=user.id, description="a plain knight")
+    )
+    assert outside.filter_lowered
+    assert not outside.relaxed
+    assert "contentFilter" not in outside.character.meta
+    thresholds = {s["threshold"] for s in rig.gemini.requests[-1].body["safetySettings"]}
+    assert thresholds == {"BLOCK_MEDIUM_AND_ABOVE"}
+    inside = await rig.pipeline.create_character(
+        CreateRequest(user_id=user.id, description="a night knight", age_restricted=True)
+    )
+    assert not inside.filter_lowered
+    assert inside.relaxed
+    assert inside.character.meta["contentFilter"] == "relaxed"
+    assert inside.character.meta["portraitContentFilter"] == "relaxed"
+    thresholds = {s["threshold"] for s in rig.gemini.requests[-1].body["safetySettings"]}
+    assert thresholds == {"BLOCK_ONLY_HIGH"}
+    cid = inside.character.id
+
+    def edit(instruction: str, **kw) -> VariantRequest:
+        return VariantRequest(user_id=user.id, character_id=cid, instruction=instruction, **kw)
+
+    with pytest.raises(InvalidInputError) as refused:
+        await rig.pipeline.edit_image(edit("smile", from_portrait=True))
+    assert refused.value.reason_key == "invalid.relaxed_source"
+    made = await rig.pipeline.edit_image(edit("smile", from_portrait=True, age_restricted=True))
+    assert made.variant is not None
+    assert made.variant.meta["contentFilter"] == "relaxed"
+    redrawn = await rig.pipeline.regenerate(user_id=user.id, character_id=cid)
+    assert redrawn.filter_lowered
+    assert "portraitContentFilter" not in redrawn.character.meta
+    assert redrawn.character.meta["contentFilter"] == "relaxed"  # its variants still are
+    # the new portrait may be edited outside; the relaxed variant may not
+    edited = await rig.pipeline.edit_image(edit("wave", from_portrait=True))
+    assert edited.variant is not None
+    assert "contentFilter" not in edited.variant.meta
+    with pytest.raises(InvalidInputError):
+        await rig.pipeline.edit_image(edit("wave", source_variant_id=made.variant.id))
+    from_variant = await rig.pipeline.edit_image(
+        edit("wave", source_variant_id=made.variant.id, age_restricted=True)
+    )
+    assert from_variant.variant is not None
+    assert from_variant.variant.meta["parentVariantId"] == made.variant.id
+    assert from_variant.variant.meta["contentFilter"] == "relaxed"

@@ -14,6 +14,7 @@ from bot.config import ConfigError, Settings
 from bot.errors import GenerationError
 from bot.providers.factory import build_providers, make_genai_client
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
+from bot.providers.gemini_describe import GeminiTextModel
 from bot.providers.offline import STYLES, OfflineImageProvider, OfflinePromptOptimizer
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
 from tests.fakes.gemini_server import FakeGemini, png_bytes
@@ -52,6 +53,12 @@ def _fresh_fake(fake):
 
 def _optimizer(client, *, timeout=5.0, max_retries=2):
     return GeminiPromptOptimizer(
+        client, TEXT_MODEL, timeout=timeout, max_retries=max_retries, backoff_base=0.001
+    )
+
+
+def _text_model(client, *, timeout=5.0, max_retries=2):
+    return GeminiTextModel(
         client, TEXT_MODEL, timeout=timeout, max_retries=max_retries, backoff_base=0.001
     )
 
@@ -497,3 +504,52 @@ async def test_offline_attributes_take_the_name_occupation_and_clothing_from_the
     assert attributes.clothing is not None
     assert "apron" in attributes.clothing
     assert "Rosa" in result.prompt
+
+
+# --- describe: a picture read into a character --------------------------------------------
+
+
+async def test_gemini_describe_sends_the_picture_and_reads_the_attributes(fake, client):
+    """describe() is a text request (JSON, the description schema) carrying the picture; the
+    answer becomes attributes, a description and a known style; the filter is sent."""
+    picture = png_bytes((10, 120, 200), size=24)
+    result = await _text_model(client).describe(picture, "image/png", content_filter="strict")
+    [request] = fake.requests
+    assert request.kind == "text"
+    assert request.images == [picture]
+    assert request.image_mimes == ["image/png"]
+    config = request.body["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert "style" in str(config.get("responseSchema") or config.get("responseJsonSchema"))
+    assert {s["threshold"] for s in request.body["safetySettings"]} == {"BLOCK_LOW_AND_ABOVE"}
+    assert result.attributes.name == "Fake Nova"
+    assert result.attributes.personality == ["curious", "stubborn", "kind"]
+    assert result.description
+    assert result.style in STYLES
+    assert result.model == TEXT_MODEL
+
+
+async def test_gemini_describe_refused_picture_is_a_generation_error(fake, client):
+    """A picture the model blocks fails as a GenerationError, like any text request."""
+    fake.fail_next("blocked")
+    with pytest.raises(GenerationError):
+        await _text_model(client, max_retries=0).describe(png_bytes(), "image/png")
+
+
+async def test_offline_describe_reads_the_pictures_colours_deterministically():
+    """Offline, the picture's dominant colours name the character and pick its style; the
+    same picture always reads the same; an unreadable one still gives a character."""
+    optimizer = OfflinePromptOptimizer()
+    pink = png_bytes((235, 140, 180), size=32)
+    first = await optimizer.describe(pink, "image/png")
+    again = await optimizer.describe(pink, "image/png")
+    assert first == again
+    assert first.attributes.name == "Rosa"
+    assert first.style == "anime"
+    assert "pink" in first.description
+    assert first.model == "offline"
+    other = await optimizer.describe(png_bytes((20, 20, 20), size=32), "image/png")
+    assert (other.attributes.name, other.style) == ("Raven", "cyberpunk")
+    broken = await optimizer.describe(b"not a picture", "image/png")
+    assert broken.attributes.name
+    assert broken.style in STYLES

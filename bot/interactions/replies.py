@@ -26,6 +26,7 @@ from bot.i18n import Catalog, choose_language
 from bot.interactions.admission import first_answer
 from bot.interactions.deps import deps_of
 from bot.interactions.observe import finished, outcome_of
+from bot.interactions.placement import bot_is_member
 from bot.ui.text import CONTENT_MAX, clip
 from db.outage import is_unreachable
 
@@ -221,9 +222,12 @@ async def deliver(
         except discord.NotFound:
             log.info("interaction response gone; posting in the channel instead")
         except discord.HTTPException as exc:
-            if exc.status != 401:
+            if exc.status != 401 or not bot_is_member(interaction):
                 raise
             log.info("interaction token expired; posting in the channel instead")
+    if not bot_is_member(interaction):  # only the interaction's own messages reach there
+        msg = "the interaction's token expired where the bot is not a member"
+        raise TimeoutError(msg)
     client: discord.Client = interaction.client
     channel = client.get_partial_messageable(interaction.channel_id or 0)
     text = f"<@{interaction.user.id}> {content or ''}".strip()

@@ -18,12 +18,24 @@ SELF_ACKNOWLEDGING: dict[str, Any] = {ACKNOWLEDGES_ITSELF: True}
 that acknowledges by itself because it chooses between a public and a private reply."""
 
 
+EVERY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
+EVERY_CONTEXT = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
+
+
 class CharTree(app_commands.CommandTree[discord.Client]):
     """Acknowledges every other command privately: with its answer when a work slot is free
     and the answer is ready within ``DIRECT_ANSWER_SECONDS``, else by deferring before the
     work, so a busy database never makes Discord wait. Refuses a member blocked in the guild
     (:func:`bot.interactions.caller.admitted`). Routes every error to a localised, ephemeral
-    reply."""
+    reply.
+
+    Every command installs to servers and to users and works in servers, in DMs with the bot
+    and in private channels, unless it says otherwise (``/mod``: servers only)."""
+
+    def __init__(self, client: discord.Client, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self.allowed_installs = EVERY_INSTALL
+        self.allowed_contexts = EVERY_CONTEXT
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         command = interaction.command

@@ -89,15 +89,17 @@ def cmd_doctor(settings: Settings) -> int:
 
 
 def cmd_invite(settings: Settings) -> int:
-    """Print the link that adds the bot to a server (its application id asked from Discord)."""
+    """Print the links that add the app to a server and to a member's own account (its
+    application id asked from Discord)."""
     from bot.ops.doctor_discord import check_discord
-    from bot.ops.invite import invite_url
+    from bot.ops.invite import invite_url, user_install_url
 
     report = asyncio.run(check_discord(settings, []))
     if report.application_id is None:
         print(f"error: {report.check.detail}. {report.check.fix}".rstrip(), file=sys.stderr)
         return 1
     print(invite_url(report.application_id))
+    print(user_install_url(report.application_id))
     return 0
 
 
@@ -172,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--migrate", action="store_true", help="upgrade the schema before starting")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check the configuration and the services it names")
-    sub.add_parser("invite", help="print the link that adds the bot to a server")
+    sub.add_parser(
+        "invite", help="print the links that add the app to a server and to your own account"
+    )
     users = sub.add_parser("users", help="change a member's tier or account status")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     tier = users_sub.add_parser("set-tier", help="set the subscription tier and its daily quota")

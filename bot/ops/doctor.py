@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.ops.doctor_checks import Check, scrub
 from bot.ops.doctor_discord import check_discord
 from bot.ops.doctor_services import check_gemini, check_storage
-from bot.ops.invite import REQUESTED, SCOPES, invite_url, permission_names
+from bot.ops.invite import REQUESTED, SCOPES, invite_url, permission_names, user_install_url
 from bot.services.guild_settings import ConfiguredChannel, configured_channels
 
 __all__ = ["Check", "check_database", "located_database", "run_doctor"]
@@ -120,9 +120,11 @@ def _print_invite(application_id: str | None) -> None:
         return
     print(f"invite: {invite_url(application_id)}")
     print(
-        f"        (scopes {' '.join(SCOPES)}; permissions {REQUESTED.value}: "
+        f"        (to a server: scopes {' '.join(SCOPES)}; permissions {REQUESTED.value}: "
         f"{', '.join(permission_names(REQUESTED.value))})"
     )
+    print(f"install for yourself: {user_install_url(application_id)}")
+    print("        (to your account: the commands in DMs and in servers the bot is not in)")
 
 
 async def run_doctor(settings: Settings, located: Located | None = None) -> int:

@@ -33,6 +33,17 @@ class PromptResult:
 
 
 @dataclass(frozen=True)
+class PictureDescription:
+    """A picture read by the text model (or the offline reader): the attributes a create would
+    produce, a description to create the character from, and the art style it looks like."""
+
+    attributes: CharacterAttributes
+    description: str
+    style: str
+    model: str
+
+
+@dataclass(frozen=True)
 class ImageResult:
     """One generated or edited image."""
 
@@ -78,6 +89,15 @@ class PromptOptimizer(Protocol):
         content_filter: str = "moderate",
     ) -> PromptResult:
         """Raises: GenerationError on provider failure."""
+        ...
+
+    async def describe(
+        self, image: bytes, mime_type: str, *, content_filter: str = "moderate"
+    ) -> PictureDescription:
+        """The character a picture shows, as attributes, a description and a style.
+
+        Raises: GenerationError on provider failure.
+        """
         ...
 
 

@@ -13,7 +13,8 @@ from google.genai import types
 
 from bot.config import ConfigError, Settings
 from bot.providers.base import ImageProvider, PromptOptimizer
-from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
+from bot.providers.gemini import GeminiImageProvider
+from bot.providers.gemini_describe import GeminiTextModel
 from bot.providers.offline import OfflineImageProvider, OfflinePromptOptimizer
 
 
@@ -58,7 +59,7 @@ def build_providers(
         msg = "GEMINI_API_KEY is set but no Gemini client was built (use make_genai_client)."
         raise ConfigError(msg)
     redact = settings.secrets()
-    optimizer = GeminiPromptOptimizer(
+    optimizer = GeminiTextModel(
         client,
         settings.gemini_text_model,
         timeout=settings.gemini_timeout_seconds,

@@ -22,9 +22,11 @@ from bot.providers.base import (
     CharacterAttributes,
     EditTurn,
     ImageResult,
+    PictureDescription,
     PromptResult,
     SceneReference,
 )
+from bot.providers.describe import describe_offline
 from bot.providers.scene_art import draw_scene
 
 OFFLINE_MODEL = "offline"
@@ -249,6 +251,12 @@ class OfflinePromptOptimizer:
         pieces.append(f"{', '.join(personality)} expression")
         pieces.append(description.strip()[:300])
         return PromptResult(attributes=attributes, prompt=", ".join(pieces), model=OFFLINE_MODEL)
+
+    async def describe(
+        self, image: bytes, mime_type: str, *, content_filter: str = "moderate"
+    ) -> PictureDescription:
+        """Never fails: the picture's colours decide (the type and filter do not matter)."""
+        return await asyncio.to_thread(describe_offline, image, OFFLINE_MODEL)
 
 
 class OfflineImageProvider:

@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 
 from bot.interactions.caller import caller
+from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
@@ -56,6 +57,41 @@ async def timezone_autocomplete(
     return [app_commands.Choice(name=z, value=z) for z in zones[:25]]
 
 
+async def show_profile(
+    interaction: discord.Interaction[Any], member: discord.User | discord.Member | None
+) -> None:
+    """A member's profile, privately; a profile its owner keeps private (or to friends) is
+    shown to no one else."""
+    deps = deps_of(interaction.client)
+    viewer = await caller(interaction)
+    catalog = deps.catalog
+    if member is None or member.id == interaction.user.id:
+        profile = await own_profile(deps.db, viewer.user.id)
+    else:
+        found = await member_profile(deps.db, member.id, viewer.user.id)
+        if found is None:
+            await respond(interaction, catalog.t(viewer.lang, "profile.none"))
+            return
+        profile = found
+    await respond(
+        interaction,
+        embed=profile_embed(catalog, viewer.lang, profile),
+        allowed_mentions=NO_MENTIONS,
+    )
+
+
+async def view_profile_menu(
+    interaction: discord.Interaction[Any], member: discord.User | discord.Member
+) -> None:
+    """The member's profile (the user context menu), as /profile show gives it."""
+    await show_profile(interaction, member)
+
+
+def profile_menu() -> app_commands.ContextMenu:
+    """ "View profile" on a member."""
+    return app_commands.ContextMenu(name=_("View profile"), callback=view_profile_menu)
+
+
 class Profile(FeatureCog):
     """Profiles and settings."""
 
@@ -69,21 +105,7 @@ class Profile(FeatureCog):
         self, interaction: discord.Interaction[Any], member: discord.User | None = None
     ) -> None:
         """Show a member's profile."""
-        viewer = await caller(interaction)
-        catalog = self.deps.catalog
-        if member is None or member.id == interaction.user.id:
-            profile = await own_profile(self.deps.db, viewer.user.id)
-        else:
-            found = await member_profile(self.deps.db, member.id, viewer.user.id)
-            if found is None:
-                await respond(interaction, catalog.t(viewer.lang, "profile.none"))
-                return
-            profile = found
-        await respond(
-            interaction,
-            embed=profile_embed(catalog, viewer.lang, profile),
-            allowed_mentions=NO_MENTIONS,
-        )
+        await show_profile(interaction, member)
 
     @profile.command(name=_("edit"), description=_("Edit your profile"), extras=SELF_ACKNOWLEDGING)
     async def edit(self, interaction: discord.Interaction[Any]) -> None:

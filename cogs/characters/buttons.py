@@ -15,6 +15,7 @@ from bot.i18n import Catalog
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
+from bot.interactions.placement import age_restricted
 from bot.interactions.replies import deliver, update
 from bot.interactions.routing import FeatureButton
 from bot.services import characters
@@ -22,8 +23,9 @@ from bot.services.characters import CharacterFlag
 from bot.ui.embeds import character_embed
 from bot.ui.text import button_label
 from cogs.characters.export import send_export
-from cogs.characters.generating import image_file, image_filename, new_portrait
+from cogs.characters.generating import filter_note, image_file, image_filename, new_portrait
 from cogs.characters.modals import NewVariantModal
+from cogs.characters.relaxed import withdraw_if_relaxed
 from cogs.gallery.showcase import sync_showcase
 from db.models import Character
 
@@ -179,7 +181,9 @@ async def regenerate_in_place(interaction: discord.Interaction[Any], row: Charac
     lang = member.lang
     await update(interaction, view=character_view(deps.catalog, lang, row, disabled=True))
     try:
-        outcome = await new_portrait(interaction, member, row.id)
+        outcome = await new_portrait(
+            interaction, member, row.id, age_restricted=age_restricted(interaction)
+        )
     except BaseException:
         try:
             await interaction.edit_original_response(
@@ -188,10 +192,11 @@ async def regenerate_in_place(interaction: discord.Interaction[Any], row: Charac
         except discord.HTTPException:
             log.debug("could not re-enable the buttons", exc_info=True)
         raise
+    await withdraw_if_relaxed(interaction, outcome)
     character = outcome.character
     await deliver(
         interaction,
-        content=None,
+        content=filter_note(deps.catalog, lang, outcome).strip() or None,
         embed=character_embed(
             deps.catalog, lang, character, image_filename=image_filename(outcome.mime_type)
         ),

@@ -1,5 +1,6 @@
-"""/character …: create, show, list, edit, regenerate, delete, publish, unpublish, export and
-import; and the extension's setup, which registers the characters' persistent buttons."""
+"""/character …: create, show, list, edit, regenerate, delete, publish, unpublish, export,
+import and say; and the extension's setup, which registers the characters' persistent buttons
+and context menus."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from bot.ui.embeds import character_embed, picture_files
 from cogs.characters import flows
 from cogs.characters.buttons import CharacterButton, character_view
 from cogs.characters.export import send_export
+from cogs.characters.from_picture import MakeFromPictureButton
 from cogs.characters.listing import CharacterListButton, ConfirmDeleteButton, character_list_message
+from cogs.characters.menus import context_menus
 from cogs.characters.modals import EditCharacterModal
+from cogs.characters.say import say_flow
 from cogs.common import STYLE_CHOICES, character_autocomplete
 from cogs.gallery.showcase import sync_showcase
 
@@ -204,6 +208,18 @@ class Characters(FeatureCog):
         """Create a character from a Character Card (no quota used)."""
         await flows.import_flow(interaction, card)
 
+    @character.command(name=_("say"), description=_("Speak as your character in this channel"))
+    @app_commands.describe(character=_("The character"), text=_("What the character says"))
+    @app_commands.autocomplete(character=character_autocomplete)
+    async def say(
+        self,
+        interaction: discord.Interaction[Any],
+        character: str,
+        text: app_commands.Range[str, 1, 2000],
+    ) -> None:
+        """Post the text in this channel or thread as the character (needs Manage Webhooks)."""
+        await say_flow(interaction, character, text)
+
     # -- shared actions ---------------------------------------------------------------------
 
     async def _set_public(
@@ -225,5 +241,9 @@ class Characters(FeatureCog):
 
 async def setup(bot: commands.Bot) -> None:
     """Load the cog and the characters' persistent buttons."""
-    bot.add_dynamic_items(CharacterButton, CharacterListButton, ConfirmDeleteButton)
+    bot.add_dynamic_items(
+        CharacterButton, CharacterListButton, ConfirmDeleteButton, MakeFromPictureButton
+    )
     await bot.add_cog(Characters(bot))
+    for menu in context_menus():
+        bot.tree.add_command(menu)

@@ -20,6 +20,7 @@ from bot.cards.limits import too_large
 from bot.errors import InvalidInputError
 from bot.interactions.caller import Caller, caller
 from bot.interactions.deps import deps_of
+from bot.interactions.placement import Placement, age_restricted, placement
 from bot.interactions.replies import NO_MENTIONS, deliver
 from bot.services import characters
 from bot.services.generation import CreateRequest, Outcome
@@ -31,14 +32,17 @@ from cogs.characters.buttons import character_view
 from cogs.characters.generating import (
     ProgressReporter,
     defer,
+    filter_note,
     generate,
     image_file,
     image_filename,
     new_portrait,
 )
+from cogs.characters.relaxed import withdraw_if_relaxed
 
 __all__ = [
     "ProgressReporter",
+    "create_and_post",
     "create_flow",
     "defer",
     "import_flow",
@@ -75,9 +79,12 @@ async def read_reference(attachment: discord.Attachment | None) -> tuple[bytes |
     return await validate_reference_image(data)
 
 
-async def open_thread(message: discord.Message, name: str) -> discord.Thread | None:
-    """Start the character's thread on its message (guild text channels only)."""
-    if message.guild is None:
+async def open_thread(
+    interaction: discord.Interaction[Any], message: discord.Message, name: str
+) -> discord.Thread | None:
+    """Start the character's thread on its message: only in a server channel the bot is in
+    (in a DM the DM is the conversation; where the bot is not a member, nothing is opened)."""
+    if message.guild is None or placement(interaction) is not Placement.THREAD:
         return None
     try:
         return await message.create_thread(name=clip(name, THREAD_NAME_MAX) or "Character")
@@ -116,14 +123,16 @@ async def post_character(
         key = "character.regenerated"
     message = await deliver(
         interaction,
-        content="\n".join([t(lang, key, name=clip(character.name, 100)), *(notes or [])]),
+        content="\n".join([t(lang, key, name=clip(character.name, 100)), *(notes or [])])
+        + filter_note(deps.catalog, lang, outcome),
         embed=embed,
         view=character_view(deps.catalog, lang, character),
         files=image_file(outcome.image, outcome.mime_type) if has_image else None,
     )
+    await withdraw_if_relaxed(interaction, outcome)
     if not open_conversation:
         return message
-    thread = await open_thread(message, character.name or "Character")
+    thread = await open_thread(interaction, message, character.name or "Character")
     in_dm = isinstance(interaction.channel, discord.DMChannel)  # the DM is the conversation
     await characters.record_conversation(
         deps.db,
@@ -160,8 +169,7 @@ async def create_flow(
     reference: discord.Attachment | None,
 ) -> None:
     """/character create, from defer to thread."""
-    deps = deps_of(interaction.client)
-    deps.flows.track()  # shutdown waits for the post, not only the generation
+    deps_of(interaction.client).flows.track()  # shutdown waits for the post, too
     await defer(interaction, public=True)
     member = await caller(interaction)
     ref_bytes, ref_mime = await read_reference(reference)
@@ -174,7 +182,16 @@ async def create_flow(
         age=age,
         reference=ref_bytes,
         reference_mime=ref_mime,
+        age_restricted=age_restricted(interaction),
     )
+    await create_and_post(interaction, member, request)
+
+
+async def create_and_post(
+    interaction: discord.Interaction[Any], member: Caller, request: CreateRequest
+) -> None:
+    """A create request of the (deferred) interaction drawn, then posted with its thread."""
+    deps = deps_of(interaction.client)
     outcome = await generate(
         interaction,
         member.lang,
@@ -192,7 +209,9 @@ async def regenerate_flow(
     ).flows.track()  # shutdown waits for the post, not only the generation
     await defer(interaction, public=True)
     member = await caller(interaction)
-    outcome = await new_portrait(interaction, member, character_id, instruction)
+    outcome = await new_portrait(
+        interaction, member, character_id, instruction, age_restricted=age_restricted(interaction)
+    )
     await post_character(interaction, member, outcome, open_conversation=False)
 
 

@@ -140,11 +140,21 @@ async def generate(
     return await guarded(interaction, lang, lambda: run(progress), progress)
 
 
+def filter_note(catalog: Catalog, lang: str, outcome: Outcome) -> str:
+    """The line that tells the member, once per result, that their relaxed filter gave way to
+    moderate here (empty when it did not)."""
+    if not outcome.filter_lowered:
+        return ""
+    return "\n" + catalog.t(lang, "filter.lowered")
+
+
 async def new_portrait(
     interaction: discord.Interaction[Any],
     caller: Caller,
     character_id: str,
     instruction: str | None = None,
+    *,
+    age_restricted: bool = False,
 ) -> Outcome:
     """The caller's character drawn again (its prompt, plus an instruction), its stages shown
     in the interaction's response.
@@ -161,5 +171,6 @@ async def new_portrait(
             character_id=character_id,
             instruction=instruction,
             progress=progress,
+            age_restricted=age_restricted,
         ),
     )

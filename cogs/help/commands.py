@@ -96,6 +96,12 @@ def help_embed(
         )
         for index, value in enumerate(_chunks(lines)):
             embed.add_field(name=title if index == 0 else "\u200b", value=value, inline=False)
+    menus = [c for c in commands if isinstance(c, app_commands.ContextMenu)]
+    if menus:
+        names = ", ".join(f"**{catalog.command_text(lang, m.name) or m.name}**" for m in menus)
+        embed.add_field(
+            name=t(lang, "help.menus.title"), value=t(lang, "help.menus", menus=names), inline=False
+        )
     return fit_embed(embed)
 
 

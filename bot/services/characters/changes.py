@@ -21,7 +21,15 @@ from bot.services.characters.lookups import (
     is_valid_id,
     storage_keys,
 )
-from db.meta import CHANNEL_ID, CONVERSATION_ID, GUILD_ID, MESSAGE_ID
+from db.meta import (
+    CHANNEL_ID,
+    CONTENT_FILTER,
+    CONVERSATION_ID,
+    GUILD_ID,
+    MESSAGE_ID,
+    RELAXED,
+    Meta,
+)
 from db.models import Character, ThemeVariant
 
 CharacterFlag = Literal["is_favorite", "is_in_library", "is_public"]
@@ -140,6 +148,9 @@ async def set_flag(
     conditions = [Character.id == character_id, Character.user_id == user_id]
     if flag == "is_public":  # only a finished character is published (unpublishing always works)
         conditions.append(or_(~new_value, Character.generation_status == "completed"))
+        # never one with an image made under the relaxed filter
+        relaxed = Character.meta[CONTENT_FILTER].astext == RELAXED
+        conditions.append(or_(~new_value, ~func.coalesce(relaxed, literal(False))))
     # one statement: the change and the updated row (the usual press of a button)
     changed = None
     if is_valid_id(character_id):
@@ -154,6 +165,12 @@ async def set_flag(
         return changed
     # nothing changed: say why
     character = await get_owned_character(session, character_id, user_id)
+    if Meta(character.meta).relaxed:
+        raise InvalidInputError(
+            "Images of this character were made under the relaxed content filter, so it cannot "
+            "be published to the gallery.",
+            reason_key="publish.relaxed",
+        )
     raise InvalidInputError(
         "Only a finished character can be published.",
         reason_key="invalid.publish_not_completed",

@@ -17,10 +17,11 @@ from bot.services.generation.model import CreateRequest, Outcome, Progress
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
-    DEFAULT_FILTER,
+    effective_filter,
     finish,
     generating_user,
     locked_character,
+    mark_relaxed,
     store_drawn,
     store_reference,
 )
@@ -32,6 +33,7 @@ from db.meta import (
     IMAGE_KEY,
     IMAGE_MODEL,
     REFERENCE_KEY,
+    RELAXED,
     TEXT_MODEL,
     THUMBNAIL_KEY,
 )
@@ -44,6 +46,7 @@ class _Prepared:
     character_id: str
     inputs: CreateInputs
     content_filter: str
+    filter_lowered: bool
     quota: QuotaStatus
 
 
@@ -63,9 +66,11 @@ async def _prepare(runner: GenerationRunner, request: CreateRequest) -> _Prepare
             style=inputs.style,
             character_id=character.id,
         )
-        content_filter = user.content_filter_level or DEFAULT_FILTER
+        content_filter, lowered = effective_filter(
+            user.content_filter_level, request.age_restricted
+        )
     job = Job(generation.id, "create", user.id, placeholder_character_id=character.id)
-    return _Prepared(job, character.id, inputs, content_filter, quota)
+    return _Prepared(job, character.id, inputs, content_filter, lowered, quota)
 
 
 async def _draw(
@@ -147,12 +152,16 @@ async def _persist(
             }
             if ref_key:
                 row.meta[REFERENCE_KEY] = ref_key
+            mark_relaxed(row, prepared.content_filter, portrait=True)
             await finish(session, job, user_id=row.user_id, new_character=True)
         return row
 
     with job.timed("db_persist"):
         row = await runner.write(progress, write)
-    return Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
+    outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
+    outcome.filter_lowered = prepared.filter_lowered
+    outcome.relaxed = prepared.content_filter == RELAXED
+    return outcome
 
 
 async def create_character(

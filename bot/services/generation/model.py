@@ -39,6 +39,8 @@ class CreateRequest:
     age: str | None = None
     reference: bytes | None = None
     reference_mime: str | None = None
+    age_restricted: bool = False
+    """Whether the channel allows the relaxed content filter (age-restricted, or a DM)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class VariantRequest:
     conversation_id: str | None = None
     instruction_message_id: str | None = None
     suggested_by: str | None = None
+    age_restricted: bool = False
+    """Whether the channel allows the relaxed content filter (age-restricted, or a DM)."""
     conversation_theme: bool = True
     """In a conversation with no theme named: the theme last used there (a message), or
     "Variations" all the same (``/variant create``, whose default the design fixes)."""
@@ -75,6 +79,10 @@ class Outcome:
     quota: QuotaStatus | None
     variant: ThemeVariant | None = None
     theme: CharacterTheme | None = None
+    filter_lowered: bool = False
+    """The member chose ``relaxed`` but the channel is not age-restricted: ``moderate`` was used."""
+    relaxed: bool = False
+    """The image was made under ``relaxed``: it may be shown only where that is allowed."""
     timings: dict[str, float] = field(default_factory=dict)
 
 

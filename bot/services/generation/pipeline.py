@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.providers.base import ImageProvider, PromptOptimizer
+from bot.errors import QuotaExceededError
+from bot.providers.base import ImageProvider, PictureDescription, PromptOptimizer
+from bot.services.accounts import ensure_can_generate
 from bot.services.generation import create, regenerate, variant
 from bot.services.generation.cancel import CancelAnswer, cancel_generation
 from bot.services.generation.model import (
@@ -26,8 +28,10 @@ from bot.services.generation.model import (
 from bot.services.generation.runner import DEFAULT_SETTLE_WITHIN, GenerationRunner
 from bot.services.generation.slots import GenerationSlots
 from bot.services.generation.turns import ConversationTurns
+from bot.services.quota import status_of
 from bot.storage.base import Storage
 from db.engine import Database
+from db.models import User
 
 if TYPE_CHECKING:
     from bot.services.ratelimit import SharedRateLimit
@@ -91,6 +95,7 @@ class GenerationPipeline:
         character_id: str,
         instruction: str | None = None,
         progress: Progress = no_progress,
+        age_restricted: bool = False,
     ) -> Outcome:
         """Draw a new portrait of an existing character (its prompt, plus an instruction).
 
@@ -105,6 +110,7 @@ class GenerationPipeline:
             character_id=character_id,
             instruction=instruction,
             progress=progress,
+            age_restricted=age_restricted,
         )
 
     async def create_variant(
@@ -164,6 +170,24 @@ class GenerationPipeline:
         Raises: NotFoundError("generation"), NotOwnerError.
         """
         return await cancel_generation(self.runner, generation_id, user_id)
+
+    async def describe_picture(
+        self, image: bytes, mime_type: str, *, user: User, age_restricted: bool = False
+    ) -> PictureDescription:
+        """The character a picture shows, read by the text model, within the shared request
+        budget. Nothing is charged (the create that follows is), but only a member who could
+        create now is answered: an active account with a unit left today.
+
+        Raises: AccountRestrictedError, QuotaExceededError, GenerationError.
+        """
+        ensure_can_generate(user)
+        standing = status_of(user)
+        if standing.remaining <= 0:
+            raise QuotaExceededError(standing.quota, standing.resets_at)
+        if self.rate_limit is not None:
+            await self.rate_limit.acquire()
+        content_filter = "relaxed" if age_restricted else "moderate"
+        return await self.optimizer.describe(image, mime_type, content_filter=content_filter)
 
     @property
     def in_flight(self) -> int:

@@ -15,15 +15,24 @@ from bot.services.generation.model import Outcome, Progress
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
-    DEFAULT_FILTER,
+    effective_filter,
     finish,
     generating_user,
     locked_character,
+    mark_relaxed,
     store_drawn,
 )
 from bot.services.quota import QuotaStatus, charge
 from bot.storage.base import delete_quietly
-from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, PORTRAIT_AT, THUMBNAIL_KEY, Meta
+from db.meta import (
+    GENERATION_ID,
+    IMAGE_KEY,
+    IMAGE_MODEL,
+    PORTRAIT_AT,
+    RELAXED,
+    THUMBNAIL_KEY,
+    Meta,
+)
 from db.models import Character
 
 
@@ -34,12 +43,17 @@ class _Prepared:
     prompt: str
     style: str
     content_filter: str
+    filter_lowered: bool
     old_keys: list[str]
     quota: QuotaStatus
 
 
 async def _prepare(
-    runner: GenerationRunner, user_id: str, character_id: str, instruction: str | None
+    runner: GenerationRunner,
+    user_id: str,
+    character_id: str,
+    instruction: str | None,
+    age_restricted: bool,
 ) -> _Prepared:
     extra = regenerate_instruction(instruction)
     runner.check_open()
@@ -61,12 +75,12 @@ async def _prepare(
             character_id=character.id,
         )
         character.generation_status = "pending"
-        content_filter = user.content_filter_level or DEFAULT_FILTER
+        content_filter, lowered = effective_filter(user.content_filter_level, age_restricted)
         style = character.style_type or "realistic"
         meta = Meta(character.meta)
         old_keys = [k for k in (meta.image_key, meta.thumbnail_key) if k]
     job = Job(generation.id, "regenerate", user.id)
-    return _Prepared(job, character_id, prompt, style, content_filter, old_keys, quota)
+    return _Prepared(job, character_id, prompt, style, content_filter, lowered, old_keys, quota)
 
 
 async def _draw(
@@ -105,13 +119,17 @@ async def _persist(
                 GENERATION_ID: job.generation_id,
                 PORTRAIT_AT: datetime.now(UTC).isoformat(),  # the newest image now
             }
+            mark_relaxed(row, prepared.content_filter, portrait=True)
             await finish(session, job, user_id=row.user_id, new_character=False)
         return row
 
     with job.timed("db_persist"):
         row = await runner.write(progress, write)
     await delete_quietly(runner.storage, prepared.old_keys)
-    return Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
+    outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
+    outcome.filter_lowered = prepared.filter_lowered
+    outcome.relaxed = prepared.content_filter == RELAXED
+    return outcome
 
 
 async def regenerate(
@@ -122,6 +140,7 @@ async def regenerate(
     character_id: str,
     instruction: str | None,
     progress: Progress,
+    age_restricted: bool = False,
 ) -> Outcome:
     """Draw a new portrait of an existing character (its prompt, plus an instruction).
 
@@ -129,7 +148,7 @@ async def regenerate(
         NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
         GenerationError, StorageError, InvalidInputError.
     """
-    prepared = await _prepare(runner, user_id, character_id, instruction)
+    prepared = await _prepare(runner, user_id, character_id, instruction, age_restricted)
 
     async def work() -> Outcome:
         image = await _draw(runner, images, prepared, progress)

@@ -13,9 +13,36 @@ from bot.services.generation.records import complete_generation, generation_stat
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.storage.images import extension_for, image_key, variant_key
 from bot.storage.portraits import StoredPortrait, put_tracked, store_portrait
+from db.meta import CONTENT_FILTER, PORTRAIT_FILTER, RELAXED
 from db.models import Character, User
 
 DEFAULT_FILTER = "moderate"
+
+
+def effective_filter(chosen: str | None, age_restricted: bool) -> tuple[str, bool]:
+    """The content filter a generation uses, and whether the member's choice was lowered:
+    ``relaxed`` applies only where the channel is age-restricted (or a DM with the bot);
+    elsewhere ``moderate``, whatever the member chose."""
+    level = chosen or DEFAULT_FILTER
+    if level == RELAXED and not age_restricted:
+        return DEFAULT_FILTER, True
+    return level, False
+
+
+def mark_relaxed(row: Character, content_filter: str, *, portrait: bool = False) -> None:
+    """Record on the character that one of its images was made under ``relaxed``; such a
+    character leaves (and stays out of) the public gallery. ``portrait``: the image is its new
+    portrait, whose own filter is recorded too (a portrait drawn under another filter clears
+    it)."""
+    meta = dict(row.meta or {})
+    if portrait:
+        meta.pop(PORTRAIT_FILTER, None)
+    if content_filter == RELAXED:
+        meta[CONTENT_FILTER] = RELAXED
+        if portrait:
+            meta[PORTRAIT_FILTER] = RELAXED
+        row.is_public = False
+    row.meta = meta
 
 
 async def generating_user(session: AsyncSession, user_id: str) -> User:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.errors import InvalidInputError
 from bot.providers.base import EditTurn, ImageProvider, ImageResult
 from bot.services.characters import get_owned_character
@@ -24,15 +26,17 @@ from bot.services.generation.model import Outcome, Progress, VariantRequest
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
-    DEFAULT_FILTER,
+    effective_filter,
     finish,
     generating_user,
     locked_character,
+    mark_relaxed,
     store_drawn,
 )
 from bot.services.quota import QuotaStatus, charge
 from bot.services.themes import DEFAULT_THEME, get_or_create_theme
 from db.meta import (
+    CONTENT_FILTER,
     CONVERSATION_ID,
     FROM_DISCORD,
     GENERATION_ID,
@@ -40,6 +44,7 @@ from db.meta import (
     IMAGE_MODEL,
     INSTRUCTION_MESSAGE_ID,
     PARENT_VARIANT_ID,
+    RELAXED,
     SOURCE,
     SOURCE_IMAGE_KEY,
     SUGGESTED_BY,
@@ -57,6 +62,7 @@ class _Prepared:
     theme: str | None
     style: str
     content_filter: str
+    filter_lowered: bool
     quota: QuotaStatus
 
 
@@ -67,6 +73,8 @@ class _Start:
     source: ImageSource
     turns: list[ImageSource]
     theme: str
+    source_relaxed: bool = False
+    """The source was made under relaxed: what is made from it counts as relaxed too."""
 
 
 def _has_image(character: Character) -> None:
@@ -96,10 +104,12 @@ async def _prepare(runner: GenerationRunner, request: VariantRequest) -> _Prepar
             style=character.style_type,
             character_id=character.id,
         )
-        content_filter = user.content_filter_level or DEFAULT_FILTER
+        content_filter, lowered = effective_filter(
+            user.content_filter_level, request.age_restricted
+        )
         style = character.style_type or "realistic"
     job = Job(generation.id, "variant", user.id)
-    return _Prepared(job, request, text, theme, style, content_filter, quota)
+    return _Prepared(job, request, text, theme, style, content_filter, lowered, quota)
 
 
 async def _start(runner: GenerationRunner, prepared: _Prepared) -> _Start:
@@ -120,11 +130,27 @@ async def _start(runner: GenerationRunner, prepared: _Prepared) -> _Start:
             raise InvalidInputError(
                 "This character has no finished image to edit yet.", "invalid.no_image"
             )
+        source_relaxed = await _is_relaxed(session, character, source)
+        if source_relaxed and not request.age_restricted:
+            raise InvalidInputError(
+                "That image was made under the relaxed filter: edit it in an age-restricted "
+                "channel or a DM with the bot.",
+                "invalid.relaxed_source",
+            )
         turns = await branch(session, source)
         theme = prepared.theme
         if theme is None and request.conversation_id is not None:
             theme = await last_theme(session, character.id, request.conversation_id)
-    return _Start(source, turns, theme or DEFAULT_THEME)
+    return _Start(source, turns, theme or DEFAULT_THEME, source_relaxed)
+
+
+async def _is_relaxed(session: AsyncSession, character: Character, source: ImageSource) -> bool:
+    """Whether the source image was made under the relaxed filter (a variant's own mark, or
+    the portrait's)."""
+    if source.variant_id is None:
+        return Meta(character.meta).relaxed_portrait
+    row = await session.get(ThemeVariant, source.variant_id)
+    return row is not None and Meta(row.meta).relaxed
 
 
 async def _draw(
@@ -181,7 +207,14 @@ def _variant_meta(
         SUGGESTED_BY: request.suggested_by,
     }
     meta.update({k: v for k, v in extras.items() if v})
+    if _relaxed(prepared, start):
+        meta[CONTENT_FILTER] = RELAXED
     return meta
+
+
+def _relaxed(prepared: _Prepared, start: _Start) -> bool:
+    """Whether the new image counts as made under relaxed (its own filter, or its source's)."""
+    return prepared.content_filter == RELAXED or start.source_relaxed
 
 
 async def _persist(
@@ -207,6 +240,8 @@ async def _persist(
                 thumbnail_url=stored.thumbnail_url,
                 meta=_variant_meta(prepared, start, image, stored.image_key, stored.thumbnail_key),
             )
+            if _relaxed(prepared, start):
+                mark_relaxed(row, RELAXED)
             session.add(variant)
             await session.flush()
             await session.refresh(variant)
@@ -219,6 +254,8 @@ async def _persist(
     outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
     outcome.variant = variant
     outcome.theme = theme_row
+    outcome.filter_lowered = prepared.filter_lowered
+    outcome.relaxed = _relaxed(prepared, start)
     return outcome
 
 

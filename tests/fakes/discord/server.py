@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .everywhere import ChannelWebhooks
 from .gateway import Gateway, GatewaySession
 from .interactions import FakeInteraction
 from .messages import DiscordHTTPError, MessageWriter, invalid_form
@@ -100,6 +101,9 @@ class FakeDiscord(InteractionSender):
         self.global_commands: dict[str, dict[str, Any]] = {}
         self.guild_commands: dict[str, dict[str, dict[str, Any]]] = {}
         self.command_puts: Counter[str] = Counter()
+        # channel webhooks (everywhere.py): by id, and every execution
+        self.channel_webhooks: dict[str, dict[str, Any]] = {}
+        self.webhook_executions: list[dict[str, Any]] = []
         self.interactions: dict[str, FakeInteraction] = {}
         self.interactions_by_token: dict[str, FakeInteraction] = {}
         self.violations: list[str] = []
@@ -118,7 +122,8 @@ class FakeDiscord(InteractionSender):
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
-        for method, path, handler in Rest(self).routes() + Webhooks(self).routes():
+        routes = Rest(self).routes() + Webhooks(self).routes() + ChannelWebhooks(self).routes()
+        for method, path, handler in routes:
             app.router.add_route(method, API_PREFIX + path, handler)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._cdn)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .everywhere import ChannelWebhooks
 from .interactions import (
     ACK_DEADLINE,
     ALLOWED_CALLBACKS,
@@ -182,6 +183,9 @@ class Webhooks:
     # -- webhook: followups and @original ----------------------------------------------------
     async def followup(self, request: web.Request) -> web.Response:
         fake = self.fake
+        hook = fake.channel_webhooks.get(request.match_info["app_id"])
+        if hook is not None:  # a channel webhook's execution shares the route
+            return await ChannelWebhooks(fake).execute(request, hook)
         ix = self._interaction_for_webhook(request)
         payload = body_dict(request)
         fake.check_message(payload, f"interaction {ix.id} followup")
