@@ -1,0 +1,75 @@
+"""What a round's refs resolve to: the acting member's rows and everyone else's, the members,
+roles, channels and messages of the fake, the custom_ids and select options the bot has put on
+its messages, the modals open now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fuzzing.plans import Scene
+from tests.fuzzing.rows import Owners, Snapshot
+from tests.fuzzing.values import Static
+from tests.fuzzing.world import World
+
+POOL_MAX = 300
+
+
+def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for comp in components:
+        out.append(comp)
+        for key in ("components", "accessory", "component"):
+            child = comp.get(key)
+            out += _walk(child if isinstance(child, list) else [child] if child else [])
+    return out
+
+
+def static_of(world: World) -> Static:
+    """Ids fixed for the run (text may mention them)."""
+    return Static(
+        member_ids=sorted({m for g in world.guilds.values() for m in g.members}),
+        role_ids=[r for g in world.guilds.values() for r in g.roles],
+        channel_ids=[c for g in world.guilds.values() for c in g.channel_ids],
+    )
+
+
+def scene_for(world: World, actor_name: str, rows: Snapshot) -> Scene:
+    actor = world.actors[actor_name]
+    owners = Owners(rows)
+    own: list[str] = []
+    other: list[str] = []
+    for table, by_key in rows.items():
+        for row in by_key.values():
+            row_id = row.get("id")
+            if not isinstance(row_id, str):
+                continue
+            (own if actor.user_id in owners.of(table, row) else other).append(row_id)
+    fake = world.fake
+    custom_ids: list[str] = []
+    select_options: dict[str, list[str]] = {}
+    bot_id = fake.bot_user["id"]
+    bot_messages = [m for m in fake.messages.values() if m["author"]["id"] == bot_id]
+    for message in bot_messages[-POOL_MAX:]:
+        for comp in _walk(message.get("components") or []):
+            cid = comp.get("custom_id")
+            if not cid:
+                continue
+            custom_ids.append(cid)
+            if comp.get("options"):
+                select_options[cid] = [o["value"] for o in comp["options"]]
+    members = {key: list(world.guilds[key].members.values()) for key in ("A", "B")}
+    in_guilds = {m.id for ms in members.values() for m in ms}
+    user_ids = [uid for uid in fake.users if uid not in in_guilds] + [bot_id]
+    return Scene(
+        actor=actor_name,
+        own_ids=own[-POOL_MAX:],
+        other_ids=other[-POOL_MAX:],
+        members=members,
+        user_ids=user_ids,
+        roles={key: list(world.guilds[key].roles) for key in ("A", "B")},
+        channels=[cid for g in world.guilds.values() for cid in g.channel_ids],
+        messages=list(fake.messages)[-POOL_MAX:],
+        custom_ids=sorted(set(custom_ids)),
+        select_options=select_options,
+        open_modals=dict(world.open_modals),
+    )
