@@ -23,6 +23,7 @@ from bot.interactions.admission import Admission, InFlight
 from bot.interactions.deps import Deps
 from bot.interactions.notices import deliver_notices
 from bot.interactions.observe import AckTimer, finished, started
+from bot.interactions.platform import PlatformModerators
 from bot.interactions.tree import CharTree
 from bot.interactions.users import UserIds
 from bot.ops.eventloop import freeze_startup_heap
@@ -101,6 +102,7 @@ def build_deps(
         admission=admission,
         flows=InFlight(),
         users=UserIds(),
+        platform_moderators=PlatformModerators(settings.platform_moderator_id_set),
     )
 
 
@@ -142,10 +144,24 @@ class CharBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         await self.tree.set_translator(CatalogTranslator(self.deps.catalog))
+        await self._learn_platform_moderators()
         for extension in self._extensions:
             await self.load_extension(extension)
         await self.sync_commands()
         self._spawn(self._sweep_forever())
+
+    async def _learn_platform_moderators(self) -> None:
+        """The application's owner and team moderate the platform (with the configured ids)."""
+        try:
+            info = await self.application_info()
+        except discord.HTTPException as error:
+            log.warning(
+                "could not read the application info (%s); platform moderators are "
+                "PLATFORM_MODERATOR_IDS only",
+                error.status,
+            )
+            return
+        self.deps.platform_moderators.learn(info)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     stale_generation_minutes: int = Field(default=20, ge=1)
     sweep_interval_seconds: int = Field(default=300, ge=5)
 
+    platform_moderator_ids: str | None = None
+
     quota_free: int = Field(default=3, ge=0)
     quota_premium: int = Field(default=20, ge=0)
     quota_pro: int = Field(default=100, ge=0)
@@ -118,6 +120,24 @@ class Settings(BaseSettings):
         if not self.shard_ids:
             return None
         return [int(part) for part in self.shard_ids.split(",") if part.strip()]
+
+    @property
+    def platform_moderator_id_set(self) -> frozenset[int]:
+        """PLATFORM_MODERATOR_IDS ("123,456") as Discord user ids."""
+        if not self.platform_moderator_ids:
+            return frozenset()
+        return frozenset(int(p) for p in self.platform_moderator_ids.split(",") if p.strip())
+
+    @field_validator("platform_moderator_ids")
+    @classmethod
+    def _platform_moderator_ids(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not all(p.isdigit() for p in parts):
+            msg = "PLATFORM_MODERATOR_IDS must be comma-separated Discord user ids, e.g. 123,456"
+            raise ValueError(msg)
+        return ",".join(parts)
 
     @field_validator("shard_ids")
     @classmethod

@@ -21,17 +21,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 from db.base import Base
 from db.models import NOW, UUID_DEFAULT
 
-MOD_ACTIONS = ("setup", "unpublish", "set_status")
+MOD_ACTIONS = ("setup", "unpublish", "set_status", "dismiss_report")
+MOD_SCOPES = ("guild", "platform")
+REPORT_STATUSES = ("open", "dismissed", "unpublished")
 
 
 class GuildSettings(Base):
-    """Per-guild configuration: showcase channel and moderator role."""
+    """Per-guild configuration: showcase channel, moderator role and log channel."""
 
     __tablename__ = "guild_settings"
 
     guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     showcase_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     moderator_role_id: Mapped[int | None] = mapped_column(BigInteger)
+    log_channel_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=NOW
     )
@@ -41,12 +44,14 @@ class GuildSettings(Base):
 
 
 class ModerationAction(Base):
-    """Who did what to whom, why and when."""
+    """Who did what to whom, why and when, and in which scope: ``guild`` (the action holds in
+    ``guild_id`` only) or ``platform`` (everywhere; only platform moderators act there)."""
 
     __tablename__ = "moderation_actions"
 
     id: Mapped[str] = mapped_column(Text, primary_key=True, server_default=UUID_DEFAULT)
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    scope: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'guild'"))
     moderator_discord_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     moderator_user_id: Mapped[str | None] = mapped_column(
         Text, ForeignKey("users.id", ondelete="SET NULL")
@@ -68,9 +73,91 @@ class ModerationAction(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "action IN ('setup', 'unpublish', 'set_status')", name="moderation_actions_action_check"
+            "action IN ('setup', 'unpublish', 'set_status', 'dismiss_report')",
+            name="moderation_actions_action_check",
         ),
+        CheckConstraint("scope IN ('guild', 'platform')", name="moderation_actions_scope_check"),
         Index("idx_moderation_actions_guild_created", "guild_id", text("created_at DESC")),
+        Index("idx_moderation_actions_scope_created", "scope", text("created_at DESC")),
+    )
+
+
+class GuildHiddenCharacter(Base):
+    """A character a guild's moderators took out of that guild (its showcase and its view of
+    the gallery); the character stays public elsewhere."""
+
+    __tablename__ = "guild_hidden_characters"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    character_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True
+    )
+    moderator_discord_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW
+    )
+
+    __table_args__ = (Index("idx_guild_hidden_characters_character", "character_id"),)
+
+
+class GuildBlockedUser(Base):
+    """A member a guild's moderators blocked from using the bot in that guild only."""
+
+    __tablename__ = "guild_blocked_users"
+
+    guild_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    user_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    moderator_discord_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW
+    )
+
+    __table_args__ = (Index("idx_guild_blocked_users_user", "user_id"),)
+
+
+class CharacterReport(Base):
+    """A member's report of a public character: open until a platform moderator dismisses it
+    or unpublishes the character. One open report per member and character."""
+
+    __tablename__ = "character_reports"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True, server_default=UUID_DEFAULT)
+    character_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("characters.id", ondelete="CASCADE"), nullable=False
+    )
+    reporter_user_id: Mapped[str] = mapped_column(
+        Text, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'open'"))
+    resolved_by_discord_id: Mapped[int | None] = mapped_column(BigInteger)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=NOW
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'dismissed', 'unpublished')", name="character_reports_status_check"
+        ),
+        Index(
+            "uq_character_reports_open_reporter_character",
+            "reporter_user_id",
+            "character_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index(
+            "idx_character_reports_open_created",
+            "created_at",
+            postgresql_where=text("status = 'open'"),
+        ),
+        Index("idx_character_reports_character", "character_id"),
     )
 
 

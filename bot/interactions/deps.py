@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.i18n import Catalog
 from bot.interactions.admission import Admission, InFlight
 from bot.interactions.command_ids import CommandIds
+from bot.interactions.platform import PlatformModerators
 from bot.interactions.users import UserIds
 from bot.ops.metrics import BotMetrics
 from bot.services.generation import GenerationPipeline
@@ -36,6 +37,8 @@ class Deps:
     """Members' user ids seen by this process (ids never change)."""
     command_ids: CommandIds = field(default_factory=CommandIds)
     """The slash commands' ids, for mentions (learned at sync, or fetched once)."""
+    platform_moderators: PlatformModerators = field(default_factory=PlatformModerators)
+    """Who may moderate the whole platform (configured ids; owner and team learned at start)."""
 
 
 def deps_of(client: Any) -> Deps:

@@ -162,13 +162,16 @@ def record_action(
     target_character_id: str | None = None,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
+    scope: str = "guild",
 ) -> None:
     """Log a moderator action in the session's transaction (the one place a
     ``moderation_actions`` row is made), stamped with the statement's own clock so actions of
-    one transaction keep their order."""
+    one transaction keep their order. ``scope`` is where it holds: ``guild`` (``by``'s guild)
+    or ``platform`` (everywhere)."""
     session.add(
         ModerationAction(
             created_at=func.clock_timestamp(),
+            scope=scope,
             guild_id=by.guild_id,
             moderator_discord_id=by.discord_id,
             moderator_user_id=by.user_id,
@@ -216,6 +219,7 @@ async def unpublish_character(
         target_character_id=character.id,
         reason=why,
         details={"name": character.name},
+        scope="platform",
     )
     await session.flush()
     await session.refresh(character)
@@ -305,6 +309,7 @@ async def set_user_status(
         target_user_id=user.id,
         reason=why,
         details={"from": previous, "to": status},
+        scope="platform",
     )
     await session.flush()
     unshow: tuple[str, ...] = ()
