@@ -228,7 +228,8 @@ class OptionBuilder:
                 raise ValueError(f"unknown channel {value!r}")
             partial: dict[str, Any] = {
                 k: channel[k]
-                for k in ("id", "name", "type", "parent_id", "thread_metadata")
+                # a thread's carries its owner too (discord.py needs it for AppCommandThread)
+                for k in ("id", "name", "type", "parent_id", "thread_metadata", "owner_id")
                 if k in channel
             }
             partial["permissions"] = str(self._fake.bot_permissions)
