@@ -101,7 +101,7 @@ class Run:
         self.next_scene()
 
 
-def figures(tally: Tally, seconds: float) -> str:
+def figures(tally: Tally, seconds: float, world: World) -> str:
     lines = [
         f"fuzz: {tally.sent} interactions in {seconds:.1f} s "
         f"({tally.sent / max(seconds, 1e-9):.1f}/s), {tally.skipped} skipped, "
@@ -111,6 +111,7 @@ def figures(tally: Tally, seconds: float) -> str:
     ]
     if os.environ.get("FUZZ_VERBOSE"):
         lines += [f"  {n}: {c}" for n, c in sorted(tally.names.items())]
+        lines.append(f"  modals submitted: {sorted(world.modal_classes_submitted)}")
     for name, items in tally.failures().items():
         lines.append(f"  {name}: {len(items)}")
         lines += [f"    {item}" for item in items[:8]]
@@ -165,7 +166,7 @@ def test_fuzz_every_interaction(database_url, data_dir, capsys):
     tally = run.tally
     tally.logged_errors = errors.records
     with capsys.disabled():
-        print("\n" + figures(tally, seconds))
+        print("\n" + figures(tally, seconds, world))
 
     assert tally.failures() == {}
     assert tally.sent >= INTERACTIONS

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import threading
 import time
 from collections.abc import Coroutine, Iterator
@@ -166,6 +165,7 @@ class World:
         finally:
             try:
                 self.call(self._stop(), timeout=120)
+                self.call(_cancel_the_rest(), timeout=30)
             finally:
                 self.loop.call_soon_threadsafe(self.loop.stop)
                 self._thread.join(30)
@@ -439,5 +439,10 @@ class World:
         return await snapshot(self.engine)
 
 
-def token() -> str:
-    return secrets.token_hex(4)
+async def _cancel_the_rest() -> None:
+    """Cancel what the bot left running (views' timeouts, discord.py's own waits)."""
+    current = asyncio.current_task()
+    rest = [t for t in asyncio.all_tasks() if t is not current]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)

@@ -20,6 +20,7 @@ from bot.services.generation.steps import (
     DEFAULT_FILTER,
     finish,
     generating_user,
+    lock_member,
     locked_character,
     store_drawn,
     store_reference,
@@ -127,6 +128,7 @@ async def _persist(
         )
     with job.timed("db_persist"):
         async with runner.db.transaction() as session:
+            await lock_member(session, job.user_id)
             row = await locked_character(session, character_id)
             apply_attributes(row, optimized, prepared.inputs)
             row.image_url = row.s3_url = stored.image_url

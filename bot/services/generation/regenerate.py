@@ -17,6 +17,7 @@ from bot.services.generation.steps import (
     DEFAULT_FILTER,
     finish,
     generating_user,
+    lock_member,
     locked_character,
     store_drawn,
 )
@@ -90,6 +91,7 @@ async def _persist(
     stored = await store_drawn(runner, job, prepared.character_id, image, variant=None)
     with job.timed("db_persist"):
         async with runner.db.transaction() as session:
+            await lock_member(session, job.user_id)
             row = await locked_character(session, prepared.character_id)
             row.image_url = row.s3_url = stored.image_url
             row.thumbnail_url = stored.thumbnail_url

@@ -17,6 +17,7 @@ from bot.services.generation.steps import (
     DEFAULT_FILTER,
     finish,
     generating_user,
+    lock_member,
     locked_character,
     store_drawn,
 )
@@ -99,6 +100,7 @@ async def _persist(
     stored = await store_drawn(runner, job, character_id, image, variant=prepared.instruction)
     with job.timed("db_persist"):
         async with runner.db.transaction() as session:
+            await lock_member(session, job.user_id)
             row = await locked_character(session, character_id)
             theme_row = await get_or_create_theme(session, character_id, prepared.theme)
             variant = ThemeVariant(
