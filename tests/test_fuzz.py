@@ -63,6 +63,10 @@ class Run:
     rows: Snapshot = field(default_factory=dict)
     round: int = 0
     scene: Any = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, what: str, started: float) -> None:
+        self.timings[what] = self.timings.get(what, 0.0) + time.monotonic() - started
 
     @property
     def actor(self) -> str:
@@ -85,8 +89,13 @@ class Run:
                 self.tally.skipped += 1
             else:
                 plans.append(made)
+        started = time.monotonic()
         outcomes = world.call(world.run_batch(plans))
+        self.timed("send", started)
+        started = time.monotonic()
         after = world.call(world.snapshot())
+        self.timed("snapshot", started)
+        started = time.monotonic()
         actor = world.actors[self.actor]
         moderated = {int(world.guilds["B"].id)}
         for change in unowned_changes(self.rows, after, actor.user_id, moderated):
@@ -98,10 +107,13 @@ class Run:
         self.tally.violations += world.fake.take_violations()
         self.rows = after
         self.round += 1
+        self.timed("check", started)
+        started = time.monotonic()
         self.next_scene()
+        self.timed("scene", started)
 
 
-def figures(tally: Tally, seconds: float, world: World) -> str:
+def figures(tally: Tally, seconds: float, world: World, timings: dict[str, float]) -> str:
     lines = [
         f"fuzz: {tally.sent} interactions in {seconds:.1f} s "
         f"({tally.sent / max(seconds, 1e-9):.1f}/s), {tally.skipped} skipped, "
@@ -112,6 +124,7 @@ def figures(tally: Tally, seconds: float, world: World) -> str:
     if os.environ.get("FUZZ_VERBOSE"):
         lines += [f"  {n}: {c}" for n, c in sorted(tally.names.items())]
         lines.append(f"  modals submitted: {sorted(world.modal_classes_submitted)}")
+        lines.append(f"  time spent: { {k: round(v, 1) for k, v in timings.items()} }")
     for name, items in tally.failures().items():
         lines.append(f"  {name}: {len(items)}")
         lines += [f"    {item}" for item in items[:8]]
@@ -166,7 +179,7 @@ def test_fuzz_every_interaction(database_url, data_dir, capsys):
     tally = run.tally
     tally.logged_errors = errors.records
     with capsys.disabled():
-        print("\n" + figures(tally, seconds, world))
+        print("\n" + figures(tally, seconds, world, run.timings))
 
     assert tally.failures() == {}
     assert tally.sent >= INTERACTIONS

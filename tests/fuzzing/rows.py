@@ -84,14 +84,18 @@ class Owners:
     def __init__(self, *snapshots: Snapshot) -> None:
         self._tables = {t.name: t for t in tables()}
         self._snapshots = snapshots
+        self._index: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = {}
 
     def _find(self, table: str, column: str, value: Any) -> list[dict[str, Any]]:
-        rows = []
-        for snap in self._snapshots:
-            for row in snap.get(table, {}).values():
-                if row.get(column) == value:
-                    rows.append(row)
-        return rows
+        index = self._index.get((table, column))
+        if index is None:
+            index = self._index[(table, column)] = {}
+            for snap in self._snapshots:
+                for row in snap.get(table, {}).values():
+                    key = row.get(column)
+                    if key is not None:
+                        index.setdefault(json.dumps(key, sort_keys=True), []).append(row)
+        return index.get(json.dumps(value, sort_keys=True), [])
 
     def of(self, table_name: str, row: dict[str, Any], _depth: int = 0) -> set[str]:
         if table_name == "users":

@@ -53,9 +53,9 @@ from tests.fuzzing.values import Upload
 T = TypeVar("T")
 MANAGE_GUILD = 1 << 5
 ACK_WAIT = 3.5  # a little past Discord's 3 s: a late answer is then seen as late, not missing
-ANSWER_WAIT = 2.0  # a little for the answer itself; the round waits for the rest
+ANSWER_WAIT = 0.5  # a little for the answer itself; the round waits for the rest
 IDLE_WAIT = 60.0
-CONCURRENCY = 6
+CONCURRENCY = 10
 
 
 @dataclass
