@@ -67,6 +67,9 @@ async def import_card(db: Database, storage: Storage, user_id: str, card: CardDa
             key = image_key(character_id, extension_for(mime))
             portrait = await store_portrait(storage, key, card.image, mime, stored=stored)
         async with db.transaction() as session:
+            # the member's row first: locked after the character's insert (which takes a share
+            # lock on it), two imports at once deadlocked (found by the fuzz test)
+            await _count_created(session, user_id)
             row = character_from_card(card, user_id=user_id, character_id=character_id)
             row.image_url = row.s3_url = portrait.image_url if portrait else None
             row.thumbnail_url = portrait.thumbnail_url if portrait else None
@@ -82,7 +85,6 @@ async def import_card(db: Database, storage: Storage, user_id: str, card: CardDa
                         description=card.theme_descriptions.get(name),
                     )
                 )
-            await _count_created(session, user_id)
         return row
     except BaseException:
         await delete_quietly(storage, stored)
