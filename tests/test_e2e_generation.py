@@ -65,7 +65,7 @@ async def test_synced_commands_cover_the_contract(stack: Stack):
             "delete": {"character"},
             "publish": {"character"},
             "unpublish": {"character"},
-            "export": {"character"},
+            "export": {"character", "format"},
             "import": {"card"},
         },
         "theme": {

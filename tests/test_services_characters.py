@@ -570,7 +570,7 @@ async def test_imports_at_once_by_one_member_all_succeed(session_factory, tmp_pa
     card = parse_card(b'{"name": "Twin", "description": "one of many"}', "card.json")
     storage = LocalStorage(tmp_path / "images")
     made = await asyncio.gather(*(import_card(db, storage, owner.id, card) for _ in range(6)))
-    assert len({row.id for row in made}) == 6
+    assert len({done.character.id for done in made}) == 6
     async with session_factory() as s:
         refreshed = await s.get(type(owner), owner.id)
     assert refreshed.total_characters_created == 6

@@ -7,9 +7,10 @@ along in ``data.extensions["charbot"]`` so a re-import recreates an equal charac
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from bot.cards.model import EXTENSION_VERSION, PROJECT_EXTENSION, SPEC, SPEC_VERSION
+from bot.cards.model import EXTENSION_VERSION, PROJECT_EXTENSION, SPEC, SPEC_VERSION, V1_FIELDS
 from db.meta import ART_STYLE, GENERATION_ID
 from db.models import Character, CharacterTheme, ThemeVariant
 
@@ -40,8 +41,14 @@ def card_from_character(
     variants: list[ThemeVariant],
     *,
     creator: str,
+    asset_uris: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Character Card V2 of ``character``; ``variants`` outside ``themes`` are left out."""
+    """The Character Card V2 of ``character``; ``variants`` outside ``themes`` are left out.
+
+    ``asset_uris`` (variant id → the URI of the V3 asset holding its image) ties the
+    extension's variants to a V3 card's assets. The V1 fields are repeated at the top level
+    (as the V2 spec recommends), so V1-only readers see the character too.
+    """
     name = character.name or "Unnamed"
     meta = character.meta or {}
     style = character.style_type or meta.get(ART_STYLE)
@@ -49,9 +56,10 @@ def card_from_character(
     by_theme: dict[str, list[dict[str, Any]]] = {t.id: [] for t in themes}
     for v in variants:
         if v.theme_id in by_theme:
-            by_theme[v.theme_id].append(
-                {"prompt": v.prompt, "image_url": v.image_url, "thumbnail_url": v.thumbnail_url}
-            )
+            entry = {"prompt": v.prompt, "image_url": v.image_url, "thumbnail_url": v.thumbnail_url}
+            if asset_uris and v.id in asset_uris:
+                entry["asset"] = asset_uris[v.id]
+            by_theme[v.theme_id].append(entry)
     ext: dict[str, Any] = {
         "version": EXTENSION_VERSION,
         "description": character.description,
@@ -74,26 +82,24 @@ def card_from_character(
         "source": {"character_id": character.id, "generation_id": meta.get(GENERATION_ID)},
     }
     notes = "Made with charbot, a Discord bot for AI characters."
-    return {
-        "spec": SPEC,
-        "spec_version": SPEC_VERSION,
-        "data": {
-            "name": name,
-            "description": visible_description(ext),
-            "personality": ", ".join(personality),
-            "scenario": character.background or "",
-            "first_mes": f"*{name} looks up.* Hello, I'm {name}.",
-            "mes_example": "",
-            "creator_notes": f"{notes} Art style: {style}." if style else notes,
-            "system_prompt": "",
-            "post_history_instructions": "",
-            "alternate_greetings": [],
-            "tags": list(character.tags or []),
-            "creator": creator,
-            "character_version": "1",
-            "extensions": {PROJECT_EXTENSION: ext},
-        },
+    data: dict[str, Any] = {
+        "name": name,
+        "description": visible_description(ext),
+        "personality": ", ".join(personality),
+        "scenario": character.background or "",
+        "first_mes": f"*{name} looks up.* Hello, I'm {name}.",
+        "mes_example": "",
+        "creator_notes": f"{notes} Art style: {style}." if style else notes,
+        "system_prompt": "",
+        "post_history_instructions": "",
+        "alternate_greetings": [],
+        "tags": list(character.tags or []),
+        "creator": creator,
+        "character_version": "1",
+        "extensions": {PROJECT_EXTENSION: ext},
     }
+    v1 = {key: data[key] for key in V1_FIELDS}
+    return {"spec": SPEC, "spec_version": SPEC_VERSION, **v1, "data": data}
 
 
 def card_json_bytes(card: dict[str, Any]) -> bytes:

@@ -1,4 +1,4 @@
-"""The card's shape: the Character Card V2 constants, the limits an imported card must keep,
+"""The card's shape: the Character Card V2/V3 constants, the limits an imported card must keep,
 what a parsed card is (:class:`CardData`), and the errors a bad card raises."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from bot.errors import InvalidInputError
 PROJECT_EXTENSION = "charbot"
 EXTENSION_VERSION = 1
 SPEC, SPEC_VERSION = "chara_card_v2", "2.0"
+SPEC_V3, SPEC_V3_VERSION = "chara_card_v3", "3.0"
+V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
+"""Repeated at the top level of V2 and V3 cards, for readers that know only V1."""
 MAX_CARD_BYTES = 10 * 1024 * 1024
 # The limits of /character create, /character edit and /theme create, so an import stays editable.
 MAX_NAME, MAX_DESCRIPTION, MAX_ATTRIBUTE, MAX_SHORT = 100, 2000, 1000, 100
@@ -26,6 +29,19 @@ class CardVariant:
     prompt: str
     image_url: str | None
     thumbnail_url: str | None = None
+    asset: str | None = None
+    """The URI of the card's asset that holds this variant's image (V3 cards)."""
+
+
+@dataclass(frozen=True)
+class CardAsset:
+    """An image a card carries itself (a ``data:`` URL or a ``.charx`` entry), to become a
+    variant of ``theme``; checked as an image only when stored."""
+
+    theme: str
+    prompt: str
+    data: bytes
+    mime: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,9 @@ class CardData:
     image_mime: str | None
     theme_descriptions: dict[str, str] = field(default_factory=dict)
     from_charbot: bool = False
+    assets: list[CardAsset] = field(default_factory=list)
+    skipped_assets: int = 0
+    """Assets left out: links (never fetched), sounds and other files, unreadable images."""
 
 
 def not_a_card(reason: str = "That file is not a character card.") -> InvalidInputError:

@@ -1,5 +1,5 @@
-"""Import: read a Character Card (V2, V3 data or V1 flat; JSON or PNG) from charbot or from
-other tools (SillyTavern and friends) into :class:`~bot.cards.model.CardData`.
+"""Import: read a Character Card (V3, V2 or V1 flat; JSON, PNG or ``.charx``) from charbot or
+from other tools (SillyTavern, RisuAI and friends) into :class:`~bot.cards.model.CardData`.
 
 Cards are untrusted input: the charbot extension is used only when well-formed and in step with
 the visible fields (a card edited in another tool keeps its edits), and every value is
@@ -12,9 +12,12 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
+from bot.cards.charx import ZIP_MAGIC, read_charx
 from bot.cards.export import visible_description
+from bot.cards.limits import too_large
 from bot.cards.model import (
     MAX_ATTRIBUTE,
     MAX_CARD_BYTES,
@@ -31,6 +34,7 @@ from bot.cards.model import (
     MAX_VARIANTS,
     PROJECT_EXTENSION,
     SPEC,
+    SPEC_V3,
     CardData,
     CardVariant,
     bad_json,
@@ -39,11 +43,12 @@ from bot.cards.model import (
     too_long,
 )
 from bot.cards.png import check_image, chunk_text, read_png
+from bot.cards.v3 import Resolver, read_assets
 from bot.errors import InvalidInputError
 from bot.storage.images import sniff_image
 from db.models import STYLES
 
-_CARD_KEYWORDS = ("chara", "ccv3")  # V2 first; a V3-only PNG still reads (same data fields)
+_CARD_KEYWORDS = ("ccv3", "chara")  # the V3 card wins over a V2 one written beside it
 _URL = re.compile(r"https?://\S{1,2040}")
 _SPLIT_TRAITS = re.compile(r"[,\n]+")
 _CHAR_MACRO = re.compile(r"\{\{char\}\}|<BOT>", re.IGNORECASE)
@@ -138,6 +143,7 @@ def _themes(value: Any) -> tuple[list[str], dict[str, str], list[CardVariant]]:
                         prompt=fit(prompt, "variant prompt", MAX_PROMPT),
                         image_url=_url(v.get("image_url")),
                         thumbnail_url=_url(v.get("thumbnail_url")),
+                        asset=_str(v.get("asset")),
                     )
                 )
     if len(names) > MAX_THEMES:
@@ -151,7 +157,7 @@ def _fields(card: Any) -> dict[str, Any]:
     """The card's data object: V2/V3 ``data``, or a V1 card's top level."""
     if not isinstance(card, dict):
         raise not_a_card()
-    if card.get("spec") in (SPEC, "chara_card_v3"):
+    if card.get("spec") in (SPEC, SPEC_V3):
         data = card.get("data")
         if not isinstance(data, dict):
             raise not_a_card()
@@ -237,33 +243,60 @@ def _card_data(card: Any, image: bytes | None) -> CardData:
     )
 
 
-def parse_card(data: bytes, filename: str) -> CardData:
-    """Read a Character Card (V2, V3 data or V1 flat) from a PNG or a JSON file.
+def _no_entries(path: str) -> bytes | None:
+    return None
 
-    A PNG's picture becomes ``image`` (its text chunks removed); a JSON card has no image.
+
+def _with_assets(
+    card: CardData, raw: Any, picture: bytes | None, resolve: Resolver = _no_entries
+) -> CardData:
+    """A V3 card's assets become its portrait and variants; other cards keep ``picture``."""
+    if raw.get("spec") != SPEC_V3:
+        return card
+    found = read_assets(_fields(raw), card.variants, resolve, picture)
+    themes = list(dict.fromkeys([*card.themes, *found.themes]))
+    if len(themes) > MAX_THEMES:
+        raise too_long("themes", len(themes), MAX_THEMES)
+    return replace(
+        card,
+        image=found.portrait,
+        image_mime=found.portrait_mime,
+        assets=found.assets,
+        themes=themes,
+        skipped_assets=found.skipped,
+    )
+
+
+def parse_card(data: bytes, filename: str) -> CardData:
+    """Read a Character Card (V3, V2 or V1 flat) from a PNG, a JSON file or a ``.charx``.
+
+    A PNG's picture becomes ``image`` (its text chunks removed) unless a V3 card names another
+    main icon; a V3 card's other images become ``assets``.
 
     Raises:
         InvalidInputError: reason_key ``invalid.card.too_large``, ``.not_a_card``,
-            ``.bad_json``, ``.bad_image``, ``.missing_name`` or ``.field_too_long``.
+            ``.bad_json``, ``.bad_image``, ``.missing_name`` or ``.field_too_long``, or an
+            ``invalid.charx.*`` refusal.
     """
+    if data.startswith(ZIP_MAGIC) or filename.lower().endswith(".charx"):
+        raw_card, resolve = read_charx(data)
+        raw = _loads(raw_card)
+        return _with_assets(_card_data(raw, None), raw, None, resolve)
     if len(data) > MAX_CARD_BYTES:
-        raise InvalidInputError(
-            f"That card is {len(data) / 1048576:.1f} MB; the limit is "
-            f"{MAX_CARD_BYTES // 1048576} MB.",
-            reason_key="invalid.card.too_large",
-            max_mb=MAX_CARD_BYTES // 1048576,
-        )
+        raise too_large(len(data), MAX_CARD_BYTES)
     mime = sniff_image(data)
     if mime == "image/png":
         texts, stripped = read_png(data)
         chunk = next((texts[k] for k in _CARD_KEYWORDS if k in texts), None)
         if chunk is None:
             raise not_a_card("That picture has no character card inside.")
-        card = _card_data(_decode_payload(chunk_text(*chunk)), stripped)
+        raw = _decode_payload(chunk_text(*chunk))
+        card = _card_data(raw, stripped)
         check_image(stripped)
-        return card
+        return _with_assets(card, raw, stripped)
     if mime is not None or filename.lower().endswith((".png", ".apng")):
-        raise not_a_card("Only PNG character cards and JSON cards can be imported.")
+        raise not_a_card("Only PNG character cards, JSON cards and .charx files can be imported.")
     if not data.strip():
         raise not_a_card()
-    return _card_data(_loads(data), None)
+    raw = _loads(data)
+    return _with_assets(_card_data(raw, None), raw, None)

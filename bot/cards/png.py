@@ -35,17 +35,20 @@ def _png_ready(img: Image.Image) -> Image.Image:
     return img.convert("RGBA" if alpha else "RGB")
 
 
-def card_png(card: dict[str, Any], portrait: bytes) -> bytes:
-    """``portrait`` re-encoded as PNG with one tEXt chunk ``chara`` = base64 of the card's JSON.
+def card_png(card: dict[str, Any], portrait: bytes, *, v3: dict[str, Any] | None = None) -> bytes:
+    """``portrait`` re-encoded as PNG with one tEXt chunk ``chara`` = base64 of the card's JSON
+    (and, given ``v3``, a ``ccv3`` chunk of that card, which V3 readers prefer).
 
     Any image mode PNG can store is kept; other text chunks (old cards included) are dropped.
 
     Raises:
         InvalidInputError: the portrait is not a decodable image (``invalid.image.not_image``).
     """
-    payload = json.dumps(card, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     info = PngInfo()
-    info.add_text("chara", base64.b64encode(payload).decode("ascii"))
+    for keyword, content in (("chara", card), ("ccv3", v3)):
+        if content is not None:
+            payload = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+            info.add_text(keyword, base64.b64encode(payload.encode("utf-8")).decode("ascii"))
     try:
         with Image.open(io.BytesIO(portrait)) as img:
             if img.width * img.height > (Image.MAX_IMAGE_PIXELS or 1 << 40):

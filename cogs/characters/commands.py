@@ -15,6 +15,7 @@ from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
 from bot.services import characters
+from bot.services.exporting import FORMATS, CardFormat
 from bot.storage.pictures import picture
 from bot.ui.embeds import character_embed, picture_files
 from cogs.characters import flows
@@ -25,6 +26,11 @@ from cogs.characters.modals import EditCharacterModal
 from cogs.common import STYLE_CHOICES, character_autocomplete
 from cogs.gallery.showcase import sync_showcase
 
+EXPORT_CHOICES = [
+    app_commands.Choice(name=_("Character Card V2 (JSON and PNG)"), value="card_v2"),
+    app_commands.Choice(name=_("Character Card V3 (PNG with every variant)"), value="card_v3"),
+    app_commands.Choice(name=_("CHARX (zip with every variant)"), value="charx"),
+]
 FILTER_CHOICES = [
     app_commands.Choice(name=_("All"), value="all"),
     app_commands.Choice(name=_("Favorites"), value="favorites"),
@@ -171,18 +177,27 @@ class Characters(FeatureCog):
         await self._set_public(interaction, character, False)
 
     @character.command(name=_("export"), description=_("Download a character as a Character Card"))
-    @app_commands.describe(character=_("The character"))
+    @app_commands.describe(
+        character=_("The character"), format=_("Card format (Character Card V2 if left out)")
+    )
     @app_commands.autocomplete(character=character_autocomplete)
-    async def export(self, interaction: discord.Interaction[Any], character: str) -> None:
-        """Download a character as JSON and as a PNG Character Card V2."""
-        await send_export(interaction, character)
+    @app_commands.choices(format=EXPORT_CHOICES)
+    async def export(
+        self,
+        interaction: discord.Interaction[Any],
+        character: str,
+        format: app_commands.Choice[str] | None = None,
+    ) -> None:
+        """Download a character as a Character Card: V2 (JSON and PNG), V3 (PNG) or CHARX."""
+        fmt: CardFormat = next((f for f in FORMATS if format and f == format.value), "card_v2")
+        await send_export(interaction, character, fmt)
 
     @character.command(
         name=_("import"),
         description=_("Create a character from a Character Card"),
         extras=SELF_ACKNOWLEDGING,
     )
-    @app_commands.describe(card=_("A Character Card: PNG (V1/V2) or JSON"))
+    @app_commands.describe(card=_("A Character Card: PNG (V1/V2/V3), JSON or .charx"))
     async def import_(
         self, interaction: discord.Interaction[Any], card: discord.Attachment
     ) -> None:

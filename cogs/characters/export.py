@@ -1,34 +1,30 @@
-"""Export: a character sent privately as JSON and as a PNG Character Card V2 (``/character
-export`` and the Export button)."""
+"""Export: a character sent privately as a Character Card (``/character export`` and the Export
+button): V2 JSON and PNG by default, or a V3 PNG, or a ``.charx``."""
 
 from __future__ import annotations
 
-import asyncio
 import io
-import re
 from typing import Any
 
 import discord
 
-from bot.cards import card_from_character, card_json_bytes, card_png
 from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import respond
-from bot.services import characters
-from db.meta import Meta
+from bot.services.exporting import CardFormat, export_card
 
-_FILENAME = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def export_filename(name: str | None, fallback: str) -> str:
-    """A safe file stem from a character's name."""
-    stem = _FILENAME.sub("_", name or "").strip("_")[:40]
-    return stem or fallback
+_DONE_KEYS: dict[CardFormat, str] = {
+    "card_v2": "export.done",
+    "card_v3": "export.done_v3",
+    "charx": "export.done_charx",
+}
 
 
-async def send_export(interaction: discord.Interaction[Any], character_id: str) -> None:
-    """Answer privately with ``<name>.json`` and ``<name>.card.png``.
+async def send_export(
+    interaction: discord.Interaction[Any], character_id: str, fmt: CardFormat = "card_v2"
+) -> None:
+    """Answer privately with the character's card files in ``fmt``.
 
     Raises:
         NotFoundError: not visible to the caller.
@@ -36,19 +32,13 @@ async def send_export(interaction: discord.Interaction[Any], character_id: str) 
     deps = deps_of(interaction.client)
     member = await caller(interaction)
     await acknowledge(interaction, ephemeral=True, thinking=True)
-    export = await characters.export_of(deps.db, character_id, member.user.id)
-    character = export.character
-    card = card_from_character(character, export.themes, export.variants, creator=export.creator)
-    json_bytes = card_json_bytes(card)
-    stem = export_filename(character.name, character.id[:8])
-    files = [discord.File(io.BytesIO(json_bytes), filename=f"{stem}.json")]
-    key = Meta(character.meta).image_key
-    if key:
-        portrait = await deps.storage.get(key)
-        png = await asyncio.to_thread(card_png, card, portrait)
-        files.append(discord.File(io.BytesIO(png), filename=f"{stem}.card.png"))
-    await respond(
-        interaction,
-        deps.catalog.t(member.lang, "export.done", name=character.name or ""),
-        files=files,
-    )
+    export = await export_card(deps.db, deps.storage, character_id, member.user.id, fmt)
+    t = deps.catalog.t
+    text = t(member.lang, _DONE_KEYS[fmt], name=export.name)
+    if export.linked:
+        text += "\n" + t(member.lang, "export.linked", count=export.linked)
+    if fmt == "card_v2" and export.variants:  # the V2 card lists variants only as links
+        command = deps.command_ids.mention("character export")
+        text += "\n" + t(member.lang, "export.hint_v3", count=export.variants, command=command)
+    files = [discord.File(io.BytesIO(data), filename=name) for name, data in export.files]
+    await respond(interaction, text, files=files)

@@ -15,7 +15,8 @@ from typing import Any
 
 import discord
 
-from bot.cards import MAX_CARD_BYTES, parse_card
+from bot.cards import MAX_CHARX_BYTES, parse_card
+from bot.cards.limits import too_large
 from bot.errors import InvalidInputError
 from bot.interactions.caller import Caller, caller
 from bot.interactions.deps import deps_of
@@ -92,8 +93,10 @@ async def post_character(
     *,
     open_conversation: bool,
     imported: bool = False,
+    notes: list[str] | None = None,
 ) -> discord.Message:
-    """Show the finished character with its buttons; open its thread and remember it."""
+    """Show the finished character with its buttons (``notes`` as extra lines under the
+    headline); open its thread and remember it."""
     deps = deps_of(interaction.client)
     t = deps.catalog.t
     lang = member.lang
@@ -113,7 +116,7 @@ async def post_character(
         key = "character.regenerated"
     message = await deliver(
         interaction,
-        content=t(lang, key, name=clip(character.name, 100)),
+        content="\n".join([t(lang, key, name=clip(character.name, 100)), *(notes or [])]),
         embed=embed,
         view=character_view(deps.catalog, lang, character),
         files=image_file(outcome.image, outcome.mime_type) if has_image else None,
@@ -198,8 +201,8 @@ async def import_flow(
     deps.flows.track()  # shutdown waits for the post, not only the import
     await defer(interaction, public=True)
     member = await caller(interaction)
-    if attachment.size > MAX_CARD_BYTES:
-        raise InvalidInputError("That card file is too large.", "invalid.card.too_large")
+    if attachment.size > MAX_CHARX_BYTES:  # the largest file any card format may be
+        raise too_large(attachment.size, MAX_CHARX_BYTES)
     try:
         data = await attachment.read()
     except discord.HTTPException:
@@ -207,12 +210,22 @@ async def import_flow(
             "I couldn't download that file.", "invalid.image.download"
         ) from None
     card = await asyncio.to_thread(parse_card, data, attachment.filename)
-    character = await import_card(deps.db, deps.storage, member.user.id, card)
+    imported = await import_card(deps.db, deps.storage, member.user.id, card)
     outcome = Outcome(
         generation_id="",
-        character=character,
+        character=imported.character,
         image=card.image or b"",
         mime_type=card.image_mime or "image/png",
         quota=None,  # an import uses no quota
     )
-    await post_character(interaction, member, outcome, open_conversation=True, imported=True)
+    notes = []
+    if imported.variants:
+        t = deps.catalog.t
+        notes.append(
+            t(member.lang, "import.assets", variants=imported.variants, themes=imported.themes)
+        )
+    if card.skipped_assets:
+        notes.append(deps.catalog.t(member.lang, "import.skipped", count=card.skipped_assets))
+    await post_character(
+        interaction, member, outcome, open_conversation=True, imported=True, notes=notes
+    )
