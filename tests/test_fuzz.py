@@ -23,7 +23,6 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bot.i18n import Catalog
 from tests.fuzzing.checks import Tally, Templates, check
 from tests.fuzzing.plans import missing_strategies, plan_strategy, resolve
 from tests.fuzzing.rows import Snapshot, unowned_changes
@@ -183,13 +182,17 @@ def test_fuzz_every_interaction(database_url, data_dir, capsys):
 
     assert tally.failures() == {}
     assert tally.sent >= INTERACTIONS
-    reached = {name for name in tally.names}
+    reached = set(tally.names)
     never = [
-        f"command {c.name}" for c in surface.commands if f"command {c.name}" not in reached
-        and c.kind == CHAT_INPUT
+        f"command {c.name}"
+        for c in surface.commands
+        if f"command {c.name}" not in reached and c.kind == CHAT_INPUT
     ]
-    never += [f"menu {c.name}" for c in surface.commands if c.kind != CHAT_INPUT
-              and f"menu {c.name}" not in reached]
+    never += [
+        f"menu {c.name}"
+        for c in surface.commands
+        if c.kind != CHAT_INPUT and f"menu {c.name}" not in reached
+    ]
     never += [f"component {i.name}" for i in surface.items if f"component {i.name}" not in reached]
     opened = world.modal_classes_submitted
     never += [f"modal {m.__name__}" for m in surface.modals if m.__name__ not in opened]

@@ -193,9 +193,7 @@ def component_plan(draw: st.DrawFn, surface: Surface, static: Static, actor: str
 
 @st.composite
 def modal_plan(draw: st.DrawFn, static: Static, actor: str) -> Plan:
-    fields = [
-        draw(texts(static, max_size=TEXT_INPUT_MAX)) for _ in range(MODAL_FIELDS)
-    ]
+    fields = [draw(texts(static, max_size=TEXT_INPUT_MAX)) for _ in range(MODAL_FIELDS)]
     return Plan(
         kind="modal",
         actor=actor,
@@ -255,7 +253,7 @@ def missing_strategies(surface: Surface) -> list[str]:
     for item in surface.items:
         try:
             st.from_regex(item.pattern, fullmatch=True).validate()
-        except Exception as exc:  # noqa: BLE001 - reported as a missing strategy
+        except Exception as exc:
             missing.append(f"{item.name}: template {item.pattern.pattern!r}: {exc}")
     return missing
 
@@ -371,4 +369,3 @@ def text_inputs(modal: dict[str, Any]) -> list[dict[str, Any]]:
         inner = top.get("components") or ([top["component"]] if top.get("component") else [])
         found += [c for c in inner if c.get("type") == 4]
     return found
-

@@ -78,6 +78,8 @@ async def _setup_showcase(world: World, key: str) -> None:
         attachments=None,
         raw_options=None,
     )
-    payload = fake._interaction_payload(APPLICATION_COMMAND, owner, channel["id"], data, locale=None)
+    payload = fake._interaction_payload(
+        APPLICATION_COMMAND, owner, channel["id"], data, locale=None
+    )
     ix = await fake._send(payload)
     await ix.wait_for(lambda i: i.answer_delay is not None, 10)

@@ -236,9 +236,7 @@ def uploads(static: Static) -> st.SearchStrategy[Upload]:
             "extensions": st.dictionaries(st.text(max_size=10), st.integers(), max_size=3),
         },
     )
-    generated_card = card_fields.map(
-        lambda f: Upload("card.json", _card(f), "application/json")
-    )
+    generated_card = card_fields.map(lambda f: Upload("card.json", _card(f), "application/json"))
     v1_card = st.fixed_dictionaries(
         {"name": texts(static, max_size=200), "description": texts(static, max_size=500)}
     ).map(lambda f: Upload("card.json", json.dumps(f).encode(), "application/json"))

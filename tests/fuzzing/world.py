@@ -200,8 +200,11 @@ class World:
         for name, locale in (("alice", "en-US"), ("carol", "zh-CN"), ("victor", "ko")):
             in_a = fake.add_member(a.id, name, locale=locale)
             in_b = fake._add_member(
-                b, in_a.user, roles=[], perms=moderator if name != "victor" else
-                DEFAULT_MEMBER_PERMISSIONS, locale=locale
+                b,
+                in_a.user,
+                roles=[],
+                perms=moderator if name != "victor" else DEFAULT_MEMBER_PERMISSIONS,
+                locale=locale,
             )
             actor = Actor(name, in_a, in_b)
             dm_id = fake.ids.next()
@@ -222,9 +225,7 @@ class World:
         self.bot = bot
         self.engine = make_engine(self.database_url, pool_size=2, max_overflow=2)
         payloads = fake.commands() or fake.commands(a.id)
-        self.surface = Surface(
-            registered_commands(payloads), dynamic_items(bot), modal_classes()
-        )
+        self.surface = Surface(registered_commands(payloads), dynamic_items(bot), modal_classes())
         await seed.populate(self)
 
     async def _stop(self) -> None:
@@ -294,20 +295,26 @@ class World:
             values = dict(plan.options)
             for opt, upload in plan.uploads.items():
                 attachment = fake.writer.store_attachment(
-                    channel["id"], upload.filename, upload.content_type, upload.data,
+                    channel["id"],
+                    upload.filename,
+                    upload.content_type,
+                    upload.data,
                     ephemeral=True,
                 )
                 if upload.claimed_size is not None:
                     attachment["size"] = upload.claimed_size
                 values[opt] = attachment["id"]
             data = fake._command_data(
-                who, channel["id"], plan.name, values, attachments=None, raw_options=None,
+                who,
+                channel["id"],
+                plan.name,
+                values,
+                attachments=None,
+                raw_options=None,
                 focused=plan.focused,
             )
             itype = AUTOCOMPLETE if plan.kind == "autocomplete" else APPLICATION_COMMAND
-            payload = fake._interaction_payload(
-                itype, who, channel["id"], data, locale=plan.locale
-            )
+            payload = fake._interaction_payload(itype, who, channel["id"], data, locale=plan.locale)
             return await fake._send(payload)
         if plan.kind == "menu":
             return await fake._send(self._menu_payload(plan, who, channel))
@@ -335,9 +342,7 @@ class World:
             return await fake._send(payload)
         raise AssertionError(plan.kind)
 
-    def _menu_payload(
-        self, plan: Plan, who: Any, channel: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _menu_payload(self, plan: Plan, who: Any, channel: dict[str, Any]) -> dict[str, Any]:
         fake = self.fake
         spec = next(c for c in self.surface.commands if c.name == plan.name and c.kind > 1)
         guild_id = channel.get("guild_id")
