@@ -164,8 +164,10 @@ def test_fuzz_every_interaction(database_url, data_dir, capsys):
             )
             @given(data=st.data())
             def example(data: st.DataObject) -> None:
+                started = time.monotonic()
                 for _ in range(PER_EXAMPLE):
                     run.pending.append(data.draw(plans))
+                run.timed("draw", started)
                 if len(run.pending) >= ROUND:
                     run.flush()
 

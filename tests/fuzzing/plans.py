@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
@@ -52,7 +53,7 @@ from tests.fuzzing.values import (
 from tests.fuzzing.world import Plan
 
 LOCALES = [None, None, "en-US", "en-GB", "zh-CN", "zh-TW", "ja", "ko", "fr", "pt-BR"]
-MODAL_FIELDS = 6  # values drawn for a modal, given to its text inputs in order
+MODAL_FIELDS = 4  # values drawn for a modal, given to its text inputs in order
 
 
 @dataclass
@@ -60,8 +61,8 @@ class Scene:
     """What refs resolve to, for one actor, fixed for one round."""
 
     actor: str
-    own_ids: list[str]
-    other_ids: list[str]
+    own_ids: dict[str, list[str]]  # table → the actor's row ids
+    other_ids: dict[str, list[str]]  # table → everyone else's
     members: dict[str, list[Any]]  # "A"/"B" → FakeMembers there
     user_ids: list[str]  # users in neither guild, the bot
     roles: dict[str, list[str]]
@@ -70,6 +71,7 @@ class Scene:
     custom_ids: list[str]  # seen on the bot's messages
     select_options: dict[str, list[str]] = field(default_factory=dict)
     open_modals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    modal_classes: dict[str, str] = field(default_factory=dict)  # custom_id → class name
 
 
 # -- drawing ---------------------------------------------------------------------------------
@@ -78,9 +80,38 @@ class Scene:
 def pick(items: list[Any]) -> st.SearchStrategy[Any]:
     """One of ``items``, evenly: ``sampled_from`` would favour the first (hypothesis draws small
     indexes far more often), and the first command would be most of the run."""
+    return _pick_from(tuple(items))
+
+
+@cache
+def _pick_from(items: tuple[Any, ...]) -> st.SearchStrategy[Any]:
     return st.integers(0, 1 << 20).map(lambda i: items[i % len(items)])
 
 
+@cache
+def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), strategy)
+
+
+@cache
+def _either(*strategies: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(strategies)
+
+
+@cache
+def _select_values(static: Static) -> st.SearchStrategy[list[Any]]:
+    return st.one_of(
+        st.lists(ref("option"), min_size=1, max_size=1),
+        st.lists(texts(static, min_size=1, max_size=100), max_size=2),
+    )
+
+
+@cache
+def _generated_custom_id(item: ItemSpec) -> st.SearchStrategy[str]:
+    return st.from_regex(item.pattern, fullmatch=True).filter(lambda s: len(s) <= CUSTOM_ID_MAX)
+
+
+@cache
 def option_value(opt: OptionSpec, static: Static, where: str) -> st.SearchStrategy[Any]:
     """A strategy for one option's value."""
     if opt.choices:
@@ -90,7 +121,7 @@ def option_value(opt: OptionSpec, static: Static, where: str) -> st.SearchStrate
         hi = opt.max_length if opt.max_length is not None else STRING_OPTION_MAX
         generated = texts(static, min_size=lo, max_size=hi)
         if opt.autocomplete:
-            return st.one_of(ids(), ids(), generated)
+            return st.one_of(ids(opt.name), ids(opt.name), generated)  # built once (cached)
         return generated
     if opt.type == INTEGER:
         return integers(
@@ -138,7 +169,7 @@ def command_plan(
     if autocomplete:
         focus = draw(st.sampled_from([o for o in cmd.options if o.autocomplete]))
         focused = focus.name
-        options[focus.name] = draw(st.one_of(texts(static, max_size=100), ids()))
+        options[focus.name] = draw(_either(texts(static, max_size=100), ids(focus.name)))
     for opt in cmd.options:
         if opt.name == focused or not _usable(opt, where):
             continue
@@ -148,6 +179,7 @@ def command_plan(
             uploaded[opt.name] = draw(uploads(static))
             continue
         options[opt.name] = draw(option_value(opt, static, where))
+    fields = [] if autocomplete else draw(modal_texts(static))
     return Plan(
         kind="autocomplete" if autocomplete else "command",
         actor=actor,
@@ -157,26 +189,29 @@ def command_plan(
         uploads=uploaded,
         focused=focused,
         locale=draw(pick(LOCALES)),
+        extra={"fields": fields},
     )
+
+
+@cache
+def modal_texts(static: Static) -> st.SearchStrategy[list[str]]:
+    """Values for a modal the interaction may open (given to its inputs in order)."""
+    text = texts(static, max_size=TEXT_INPUT_MAX)
+    return st.lists(text, min_size=MODAL_FIELDS, max_size=MODAL_FIELDS)
 
 
 @st.composite
 def component_plan(draw: st.DrawFn, surface: Surface, static: Static, actor: str) -> Plan:
     item: ItemSpec = draw(pick(surface.items))
-    generated = draw(
-        st.from_regex(item.pattern, fullmatch=True).filter(lambda s: len(s) <= CUSTOM_ID_MAX)
-    )
+    generated = draw(_generated_custom_id(item))
     # a custom_id seen on the bot's messages, or the generated one; its ids swapped or not
-    seen = draw(st.one_of(st.none(), ref(f"seen {item.name}")))
-    swaps = {name: draw(st.one_of(st.none(), ids())) for name in sorted(item.pattern.groupindex)}
+    seen = draw(_maybe(ref(f"seen {item.name}")))
+    swaps = {
+        name: draw(_maybe(ids(f"{name} {item.name}"))) for name in sorted(item.pattern.groupindex)
+    }
     values: list[Any] = []
     if item.is_select:
-        values = draw(
-            st.one_of(
-                st.lists(ref("option"), min_size=1, max_size=1),
-                st.lists(texts(static, min_size=1, max_size=100), max_size=2),
-            )
-        )
+        values = draw(_select_values(static))
     return Plan(
         kind="component",
         actor=actor,
@@ -187,7 +222,7 @@ def component_plan(draw: st.DrawFn, surface: Surface, static: Static, actor: str
         select_options=["select"] if item.is_select else [],
         locale=draw(pick(LOCALES)),
         ephemeral_message=draw(st.booleans()),
-        extra={"seen": seen, "swaps": swaps},
+        extra={"seen": seen, "swaps": swaps, "fields": draw(modal_texts(static))},
     )
 
 
@@ -210,7 +245,7 @@ def menu_plan(draw: st.DrawFn, surface: Surface, actor: str) -> Plan:
     cmd: CommandSpec = draw(pick(menus))
     where = draw(pick(["A", "B"] + (["dm"] if cmd.in_dms else [])))
     if cmd.kind == USER_COMMAND:
-        target = draw(st.one_of(ref(f"member {where}"), ref("user")))
+        target = draw(_either(ref(f"member {where}"), ref("user")))
     else:
         target = draw(ref("message"))
     return Plan(
@@ -231,7 +266,6 @@ def plan_strategy(surface: Surface, static: Static, actor: str) -> st.SearchStra
         command_plan(surface, static, actor),
         component_plan(surface, static, actor),
         component_plan(surface, static, actor),
-        modal_plan(static, actor),
         modal_plan(static, actor),
     ]
     if any(o.autocomplete for c in surface.commands for o in c.options):
@@ -265,10 +299,26 @@ def _pick(items: list[Any], index: int) -> Any | None:
     return items[index % len(items)] if items else None
 
 
+def _table_word(table: str) -> str:
+    """ "character_themes" → "theme": the word an option or a custom_id group would use."""
+    return table.rsplit("_", 1)[-1].removesuffix("s")
+
+
+def _row_id(scene: Scene, kind: str, index: int, hint: str = "") -> str:
+    """The ``index``-th id of the actor's rows (``own``) or others' (``other``); with a hint,
+    rows of the tables the hint names (a third of the time any row, so ids of one kind are
+    also given where another is wanted)."""
+    by_table = scene.own_ids if kind == "own" else scene.other_ids
+    words = hint.lower().replace("_", " ").split()
+    named = [t for t in sorted(by_table) if any(_table_word(t) in w for w in words)]
+    tables = named if named and index % 3 else sorted(by_table)
+    pool = [i for t in tables for i in by_table[t]]
+    return str(_pick(pool, index // 3) or random_uuid())
+
+
 def _id_text(text: str, scene: Scene) -> str:
     def swap(match: Any) -> str:
-        pool = scene.own_ids if match.group(1) == "own" else scene.other_ids
-        return str(_pick(pool, int(match.group(2))) or random_uuid())
+        return _row_id(scene, match.group(1), int(match.group(2)))
 
     return TOKEN.sub(swap, text)
 
@@ -279,10 +329,8 @@ def _value(value: Any, scene: Scene, where: str) -> Any:
     if not isinstance(value, Ref):
         return value
     kind, i = value.kind, value.index
-    if kind == "own":
-        return _pick(scene.own_ids, i) or random_uuid()
-    if kind == "other":
-        return _pick(scene.other_ids, i) or random_uuid()
+    if kind in ("own", "other"):
+        return _row_id(scene, kind, i, value.hint)
     if kind.startswith("member "):
         return _pick(scene.members.get(kind.split()[1], []), i) or _pick(scene.user_ids, i)
     if kind == "user":
@@ -321,6 +369,9 @@ def _fit(text: str, lo: int, hi: int) -> str:
 def resolve(plan: Plan, scene: Scene, surface: Surface) -> Plan | None:
     """The plan with every ref made concrete (None when it names nothing that exists)."""
     where = plan.where
+    if plan.extra.get("fields"):
+        drawn = [_id_text(text, scene) for text in plan.extra["fields"]]
+        plan = dataclasses.replace(plan, extra={**plan.extra, "fields": drawn})
     if plan.kind in ("command", "autocomplete"):
         options = {k: _value(v, scene, where) for k, v in plan.options.items()}
         if any(v is None for v in options.values()):
@@ -344,22 +395,30 @@ def resolve(plan: Plan, scene: Scene, surface: Surface) -> Plan | None:
             plan, custom_id=custom_id, values=values, select_options=select_options
         )
     if plan.kind == "modal":
+        # a class first, then one of its open modals: each kind of modal gets its share
         modal_ref: Ref = plan.extra["modal"]
-        custom_id = _pick(sorted(scene.open_modals), modal_ref.index)
-        if custom_id is None:
+        classes = sorted(set(scene.modal_classes.values()))
+        chosen = _pick(classes, modal_ref.index)
+        of_class = sorted(c for c, k in scene.modal_classes.items() if k == chosen)
+        custom_id = _pick(of_class, modal_ref.index // max(1, len(classes)))
+        if custom_id is None or custom_id not in scene.open_modals:
             return None
-        inputs = text_inputs(scene.open_modals[custom_id])
-        drawn = plan.extra["fields"]
-        fields = {}
-        for n, field_ in enumerate(inputs):
-            required = field_.get("required", True)
-            lo = int(field_.get("min_length") or (1 if required else 0))
-            hi = int(field_.get("max_length") or TEXT_INPUT_MAX)
-            fields[field_["custom_id"]] = _fit(_id_text(drawn[n % len(drawn)], scene), lo, hi)
+        fields = fill_modal(scene.open_modals[custom_id], plan.extra["fields"])
         return dataclasses.replace(
             plan, custom_id=custom_id, name=custom_id.split(":", 1)[0], fields=fields
         )
     raise AssertionError(plan.kind)
+
+
+def fill_modal(modal: dict[str, Any], drawn: list[str]) -> dict[str, str]:
+    """The drawn texts given to the modal's text inputs in order, each fitted to its limits."""
+    fields = {}
+    for n, field_ in enumerate(text_inputs(modal)):
+        required = field_.get("required", True)
+        lo = int(field_.get("min_length") or (1 if required else 0))
+        hi = int(field_.get("max_length") or TEXT_INPUT_MAX)
+        fields[field_["custom_id"]] = _fit(drawn[n % len(drawn)], lo, hi)
+    return fields
 
 
 def text_inputs(modal: dict[str, Any]) -> list[dict[str, Any]]:

@@ -27,23 +27,24 @@ def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def static_of(world: World) -> Static:
     """Ids fixed for the run (text may mention them)."""
     return Static(
-        member_ids=sorted({m for g in world.guilds.values() for m in g.members}),
-        role_ids=[r for g in world.guilds.values() for r in g.roles],
-        channel_ids=[c for g in world.guilds.values() for c in g.channel_ids],
+        member_ids=tuple(sorted({m for g in world.guilds.values() for m in g.members})),
+        role_ids=tuple(r for g in world.guilds.values() for r in g.roles),
+        channel_ids=tuple(c for g in world.guilds.values() for c in g.channel_ids),
     )
 
 
 def scene_for(world: World, actor_name: str, rows: Snapshot) -> Scene:
     actor = world.actors[actor_name]
     owners = Owners(rows)
-    own: list[str] = []
-    other: list[str] = []
+    own: dict[str, list[str]] = {}
+    other: dict[str, list[str]] = {}
     for table, by_key in rows.items():
         for row in by_key.values():
             row_id = row.get("id")
             if not isinstance(row_id, str):
                 continue
-            (own if actor.user_id in owners.of(table, row) else other).append(row_id)
+            mine = actor.user_id in owners.of(table, row)
+            (own if mine else other).setdefault(table, []).append(row_id)
     fake = world.fake
     custom_ids: list[str] = []
     select_options: dict[str, list[str]] = {}
@@ -62,8 +63,8 @@ def scene_for(world: World, actor_name: str, rows: Snapshot) -> Scene:
     user_ids = [uid for uid in fake.users if uid not in in_guilds] + [bot_id]
     return Scene(
         actor=actor_name,
-        own_ids=own[-POOL_MAX:],
-        other_ids=other[-POOL_MAX:],
+        own_ids={t: ids[-POOL_MAX:] for t, ids in own.items()},
+        other_ids={t: ids[-POOL_MAX:] for t, ids in other.items()},
         members=members,
         user_ids=user_ids,
         roles={key: list(world.guilds[key].roles) for key in ("A", "B")},
@@ -72,4 +73,9 @@ def scene_for(world: World, actor_name: str, rows: Snapshot) -> Scene:
         custom_ids=sorted(set(custom_ids)),
         select_options=select_options,
         open_modals=dict(world.open_modals),
+        modal_classes={
+            cid: type(modal).__name__
+            for cid, modal in world.bot._connection._view_store._modals.items()
+            if cid in world.open_modals
+        },
     )

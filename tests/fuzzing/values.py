@@ -9,7 +9,8 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st
@@ -29,10 +30,12 @@ class Ref:
 
     kind: str  # "own" | "other" | "member A" | "user" | "channel" | "role B" | "message" | …
     index: int
+    hint: str = ""  # what the value names ("character", "theme id"): rows of that table first
 
 
-def ref(kind: str) -> st.SearchStrategy[Ref]:
-    return st.integers(0, 1 << 16).map(lambda i: Ref(kind, i))
+@cache  # strategies are built once: building them is most of hypothesis' cost
+def ref(kind: str, hint: str = "") -> st.SearchStrategy[Ref]:
+    return st.integers(0, 1 << 16).map(lambda i: Ref(kind, i, hint))
 
 
 # A row id inside generated text: as long as the uuid that replaces it.
@@ -43,18 +46,19 @@ def token(kind: str, index: int) -> str:
     return f"\ue000{kind}{index}".ljust(35, "\ue002") + "\ue001"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Static:
     """Ids that do not change during the run: members, roles, channels of the guilds."""
 
-    member_ids: list[str] = field(default_factory=list)
-    role_ids: list[str] = field(default_factory=list)
-    channel_ids: list[str] = field(default_factory=list)
+    member_ids: tuple[str, ...] = ()
+    role_ids: tuple[str, ...] = ()
+    channel_ids: tuple[str, ...] = ()
 
 
-def ids() -> st.SearchStrategy[Any]:
+@cache
+def ids(hint: str = "") -> st.SearchStrategy[Any]:
     """A row id: the caller's own, another member's, a fresh uuid, or a malformed one."""
-    return st.one_of(ref("own"), ref("other"), st.uuids().map(str), MALFORMED_IDS)
+    return st.one_of(ref("own", hint), ref("other", hint), st.uuids().map(str), MALFORMED_IDS)
 
 
 def _png(size: tuple[int, int] = (4, 4), mode: str = "RGB") -> bytes:
@@ -101,6 +105,7 @@ MALFORMED_IDS = st.sampled_from(
 )
 
 
+@cache
 def injections(static: Static) -> st.SearchStrategy[str]:
     """Markdown, mentions and control characters aimed at the rendering and the pings."""
     fixed = [
@@ -142,6 +147,7 @@ def _fit(text: str, min_size: int, max_size: int) -> str:
     return text
 
 
+@cache
 def texts(
     static: Static, *, min_size: int = 0, max_size: int = STRING_OPTION_MAX
 ) -> st.SearchStrategy[str]:
@@ -168,6 +174,7 @@ def texts(
     )
 
 
+@cache
 def integers(lo: int | None, hi: int | None) -> st.SearchStrategy[int]:
     """Integers in the declared range, edges included (Discord keeps them within ±2^53)."""
     lo = -SAFE_INTEGER if lo is None else int(lo)
@@ -176,6 +183,7 @@ def integers(lo: int | None, hi: int | None) -> st.SearchStrategy[int]:
     return st.one_of(st.sampled_from(edges), st.integers(lo, hi))
 
 
+@cache
 def numbers(lo: float | None, hi: float | None) -> st.SearchStrategy[float]:
     lo = -float(SAFE_INTEGER) if lo is None else float(lo)
     hi = float(SAFE_INTEGER) if hi is None else float(hi)
@@ -221,6 +229,7 @@ _UPLOADS = [
 ]
 
 
+@cache
 def uploads(static: Static) -> st.SearchStrategy[Upload]:
     """Attachments of the right and every wrong kind: fake images, oversize, empty, cards with
     generated fields."""

@@ -259,17 +259,44 @@ class World:
         """Send every plan (a few at a time), wait until each is answered and the bot idles."""
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(plan: Plan) -> Outcome:
+        async def one(plan: Plan) -> list[Outcome]:
             async with gate:
-                return await self._run(plan)
+                first = await self._run(plan)
+                answer = self._modal_answer(first)
+                return [first] if answer is None else [first, await self._run(answer)]
 
-        outcomes = await asyncio.gather(*(one(p) for p in plans))
+        done = await asyncio.gather(*(one(p) for p in plans))
+        outcomes = [o for pair in done for o in pair]
         await self.wait_idle(IDLE_WAIT)
         self._collect_modals(outcomes)
-        return list(outcomes)
+        return outcomes
+
+    def _modal_answer(self, outcome: Outcome) -> Plan | None:
+        """The submission of the modal the interaction opened, with the values drawn for it
+        (by the same member: a modal of another's is submitted in that member's rounds)."""
+        from tests.fuzzing.plans import fill_modal  # plans build on this module
+
+        ix, drawn = outcome.ix, outcome.plan.extra.get("fields")
+        if ix is None or ix.modal is None or not drawn:
+            return None
+        custom_id = str(ix.modal.get("custom_id"))
+        self.open_modals[custom_id] = ix.modal
+        return Plan(
+            kind="modal",
+            actor=outcome.plan.actor,
+            where=outcome.plan.where,
+            name=custom_id.split(":", 1)[0],
+            custom_id=custom_id,
+            fields=fill_modal(ix.modal, drawn),
+            locale=outcome.plan.locale,
+        )
 
     async def _run(self, plan: Plan) -> Outcome:
         if plan.kind == "modal":
+            for _ in range(20):  # discord.py keeps the modal once its response call returned
+                if self._modal_open(plan.custom_id):
+                    break
+                await asyncio.sleep(0.05)
             if plan.custom_id in self._claimed or not self._modal_open(plan.custom_id):
                 return Outcome(plan, None, skipped="modal no longer open")
             self._claimed.add(plan.custom_id)
