@@ -132,4 +132,26 @@ def unowned_changes(
         if guild_ids and all(int(g) in moderated_guilds for g in guild_ids):
             continue
         bad.append(change)
-    return bad
+    return [c for c in bad if not _made_for_the_actors_row(c, changes(before, after), bad, owners)]
+
+
+def _made_for_the_actors_row(
+    change: Change, every: list[Change], bad: list[Change], owners: Owners
+) -> bool:
+    """A member's ``users`` row made by an action of the actor's that points at it (``/mod
+    user`` on someone who never used the bot makes their row, as DESIGN.md says)."""
+    if change.table != "users" or change.before is not None or change.after is None:
+        return False
+    new_id = change.after["id"]
+    for other in every:
+        if other in bad or other.after is None or other.table == "users":
+            continue
+        table = owners._tables.get(other.table)
+        if table is None:
+            continue
+        for column in table.columns:
+            if other.after.get(column.name) != new_id:
+                continue
+            if any(fk.column.table.name == "users" for fk in column.foreign_keys):
+                return True
+    return False
