@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.fuzzing.checks import Tally, Templates, check
-from tests.fuzzing.plans import missing_strategies, plan_strategy, resolve
+from tests.fuzzing.plans import crawl_plans, missing_strategies, plan_strategy, resolve
 from tests.fuzzing.rows import Snapshot, unowned_changes
 from tests.fuzzing.scene import scene_for, static_of
 from tests.fuzzing.surface import CHAT_INPUT, tree_commands
@@ -91,6 +91,7 @@ class Run:
             else:
                 plans.append(made)
         started = time.monotonic()
+        plans += crawl_plans(self.scene, world.surface)
         outcomes = world.call(world.run_batch(plans))
         self.timed("send", started)
         started = time.monotonic()

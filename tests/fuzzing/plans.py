@@ -69,6 +69,8 @@ class Scene:
     channels: list[str]
     messages: list[str]  # stored message ids (context menu targets)
     custom_ids: list[str]  # seen on the bot's messages
+    answered_custom_ids: list[str] = field(default_factory=list)  # on its answers to the actor
+    crawl: list[tuple[str, list[str]]] = field(default_factory=list)  # (custom_id, options)
     select_options: dict[str, list[str]] = field(default_factory=dict)
     open_modals: dict[str, dict[str, Any]] = field(default_factory=dict)
     modal_classes: dict[str, str] = field(default_factory=dict)  # custom_id → class name
@@ -347,9 +349,10 @@ def _value(value: Any, scene: Scene, where: str) -> Any:
 def _custom_id(plan: Plan, item: ItemSpec, scene: Scene) -> str:
     base = plan.custom_id
     seen: Ref | None = plan.extra.get("seen")
-    if seen is not None:
-        matching = [c for c in scene.custom_ids if item.pattern.fullmatch(c)]
-        base = _pick(matching, seen.index) or base
+    if seen is not None:  # half the time one on the actor's own answers
+        pool = scene.answered_custom_ids if seen.index % 2 else scene.custom_ids
+        matching = [c for c in pool if item.pattern.fullmatch(c)]
+        base = _pick(matching, seen.index // 2) or base
     for name, swap in plan.extra.get("swaps", {}).items():
         match = item.pattern.fullmatch(base)
         if swap is None or match is None or match.start(name) < 0:
@@ -428,3 +431,29 @@ def text_inputs(modal: dict[str, Any]) -> list[dict[str, Any]]:
         inner = top.get("components") or ([top["component"]] if top.get("component") else [])
         found += [c for c in inner if c.get("type") == 4]
     return found
+
+
+CRAWL_FIELDS = ["fuzz", "a knight", "https://example.com", "smile"]
+
+
+def crawl_plans(scene: Scene, surface: Surface) -> list[Plan]:
+    """A press of every component shape the bot showed the actor and nobody pressed yet (its
+    select's first option), a modal it opens answered with plain values."""
+    plans = []
+    for custom_id, options in scene.crawl:
+        item = next((i for i in surface.items if i.pattern.fullmatch(custom_id)), None)
+        if item is None:
+            continue
+        plans.append(
+            Plan(
+                kind="component",
+                actor=scene.actor,
+                where="A",
+                name=item.name,
+                custom_id=custom_id,
+                values=options[:1],
+                select_options=options if item.is_select else [],
+                extra={"fields": CRAWL_FIELDS},
+            )
+        )
+    return plans

@@ -150,6 +150,7 @@ class World:
         self.open_modals: dict[str, dict[str, Any]] = {}  # custom_id → the modal payload
         self._claimed: set[str] = set()
         self.modal_classes_submitted: set[str] = set()
+        self.crawled: set[str] = set()  # component shapes pressed by the crawl
 
     # -- the loop thread ---------------------------------------------------------------------
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 600.0) -> T:
