@@ -55,7 +55,19 @@ EXTENSIONS = (
     "cogs.moderation",
     "cogs.collections",
     "cogs.help",
+    "cogs.conversation.listener",
 )
+
+
+def gateway_intents(settings: Settings) -> discord.Intents:
+    """Guilds, guild and DM messages (not privileged: a message that mentions the bot, or is
+    in a DM, carries its content); Message Content only when the operator enabled it."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.message_content = settings.message_content_intent
+    return intents
 
 
 def point_discord_at(settings: Settings) -> None:
@@ -85,8 +97,10 @@ def build_deps(
         image_model=settings.gemini_image_model,
         rate_limit=rate_limit,
         metrics=metrics,
+        settle_within=settings.stale_generation_minutes * 60.0,
     )
     admission = Admission(settings.database_pool_size)
+    metrics.track_database(lambda: db.outage.down, lambda: db.outage.seconds)
     metrics.track_queues(
         lambda: pipeline.slots.waiting,
         lambda: rate_limit.waiting if rate_limit else 0,
@@ -107,17 +121,15 @@ def build_deps(
 
 
 class CharBot(commands.AutoShardedBot):
-    """The bot: sharded, no privileged intents, never pings anyone."""
+    """The bot: sharded, no privileged intent unless configured, never pings anyone."""
 
     def __init__(self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
         settings = deps.settings
         metrics = deps.metrics
         ack_timer = AckTimer(metrics)
-        intents = discord.Intents.none()
-        intents.guilds = True
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=intents,
+            intents=gateway_intents(settings),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=CharTree,
             help_command=None,
@@ -133,6 +145,7 @@ class CharBot(commands.AutoShardedBot):
                 metrics,
                 gateway_connected=self.gateway_connected,
                 database_ok=deps.db.answers,
+                outage=deps.db.outage,
                 host=settings.metrics_host,
                 port=settings.metrics_port,
             )
@@ -208,8 +221,9 @@ class CharBot(commands.AutoShardedBot):
                 self.deps.metrics.refunded(sum(1 for f in failed if f.refunded), source="sweep")
                 if failed:
                     log.warning("failed and refunded %d stale generations", len(failed))
-            except Exception:
-                log.exception("stale generation sweep failed")
+            except Exception as error:  # an outage is logged once, by the database handle
+                if not self.deps.db.outage.saw(error):
+                    log.exception("stale generation sweep failed")
             await asyncio.sleep(self.deps.settings.sweep_interval_seconds)
 
     async def on_ready(self) -> None:
@@ -229,6 +243,11 @@ class CharBot(commands.AutoShardedBot):
             and not self.is_closed()
             and all(not shard.is_closed() for shard in self.shards.values())
         )
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: messages are the conversation feature's (its own listener), so
+        the default command processing, which would log every mention as an unknown command,
+        is left out."""
 
     # -- per interaction ----------------------------------------------------------------------
 

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"
     discord_dev_guild_id: int | None = None
+    message_content_intent: bool = False
+    """The operator enabled the privileged Message Content intent in the developer portal:
+    every message of a character's owner in its conversation counts, mention or not."""
 
     database_url: SecretStr | None = None
     database_pool_size: int = Field(default=10, ge=1, le=500)
@@ -48,6 +51,9 @@ class Settings(BaseSettings):
     gemini_text_model: str = "gemini-2.5-flash"
     gemini_timeout_seconds: float = Field(default=90.0, gt=0)
     gemini_max_retries: int = Field(default=3, ge=0, le=10)
+    # a busy provider (429/503 with Retry-After) is waited out this long; within the 15-minute
+    # interaction token, so the member still gets the result in place
+    gemini_wait_seconds: float = Field(default=300.0, ge=0, le=840)
     gemini_requests_per_minute: int | None = Field(default=None, ge=1)
     gemini_rate_window_seconds: float = Field(default=60.0, gt=0, le=3600)
 

@@ -39,10 +39,35 @@ _ENGLISH: dict[str, str] = {
     "error.storage": "I couldn't save the image. Please try again.",
     "error.internal": "Something went wrong on my side. Please try again.",
     "error.shutting_down": "The bot is restarting. Please try again in a minute.",
+    "error.cancelled": "Cancelled. The generation unit is back in your quota.",
+    "error.database_unavailable": (
+        "The database is unavailable right now, so nothing was done and nothing was charged. "
+        "Please try again in a minute."
+    ),
+    "error.database_refunded": (
+        "The database was unavailable, so your image could not be finished. Your generation "
+        "was refunded; please try again."
+    ),
+    "error.database_unavailable_after_generation": (
+        "Your image was made and saved (that used one generation), but the database became "
+        "unavailable before I could finish here. Nothing else was charged."
+    ),
+    "error.database_refund_pending": (
+        "The database is unavailable, so your image could not be finished. Your generation "
+        "will be refunded as soon as the database is back."
+    ),
     "mod.not_moderator": (
         "Only moderators (Manage Messages, or the server's moderator role) can do that."
     ),
     "mod.setup_refused": "Only members with the Manage Server permission can set up moderation.",
+    "mod.platform_scope": (
+        "Only platform moderators can act on the whole platform (`scope:platform`, suspended "
+        "or banned). Nothing was changed."
+    ),
+    "guild.blocked": (
+        "This server's moderators have blocked your use of the bot here. It still works in "
+        "other servers and in direct messages; /account and /help work here too."
+    ),
 }
 
 
@@ -103,6 +128,15 @@ class AccountRestrictedError(DomainError):
         super().__init__(status=status)
 
 
+class BlockedHereError(DomainError):
+    """The member is blocked from using the bot in this guild (by its moderators)."""
+
+    key = "guild.blocked"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
 class InvalidInputError(DomainError):
     """The input was malformed; ``reason`` says how, in English, and ``reason_key`` localises it."""
 
@@ -142,3 +176,28 @@ class StorageError(DomainError):
     def __init__(self, detail: str = "") -> None:
         self.detail = detail
         super().__init__()
+
+
+class GenerationCancelled(DomainError):
+    """The member cancelled the generation: it was failed ("cancelled") and refunded."""
+
+    key = "error.cancelled"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class DatabaseUnavailableError(DomainError):
+    """The database could not be reached while a generation ran; the key says what became of
+    the member's unit: ``error.database_refunded`` (given back once the database answered) or
+    ``error.database_refund_pending`` (the stale sweep will give it back)."""
+
+    key = "error.database_refunded"
+
+
+class GenerationSavedError(DomainError):
+    """The generation's result was saved (an earlier try of its write committed, though the
+    database went away before saying so), but what the member asked for cannot be finished
+    here; their unit was rightly used, and nothing is undone."""
+
+    key = "error.database_unavailable_after_generation"

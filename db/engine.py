@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from db.outage import Outage
+
 SessionFactory = async_sessionmaker[AsyncSession]
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -124,11 +126,16 @@ class Database:
     def __init__(self, writes: SessionFactory, reads: SessionFactory | None = None) -> None:
         self._writes = writes
         self._reads = reads if reads is not None else writes
+        self.outage = Outage()
+        """Whether the database can be reached, as this process has seen it lately."""
 
     @classmethod
     def on(cls, engine: AsyncEngine) -> Database:
-        """Transactions and autocommit reads over ``engine``'s pool."""
-        return cls(make_session_factory(engine), make_read_session_factory(engine))
+        """Transactions and autocommit reads over ``engine``'s pool; a new connection ends an
+        outage."""
+        db = cls(make_session_factory(engine), make_read_session_factory(engine))
+        watch_outages(engine, db.outage)
+        return db
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A session inside a transaction, committed on a clean exit, rolled back on error."""
@@ -152,7 +159,18 @@ class Database:
         try:
             async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), self._reads() as session:
                 await session.execute(text("SELECT 1"))
-        except Exception:  # any failure means "not healthy"; the reason is logged
-            log.warning("health check: the database does not answer", exc_info=True)
+        except Exception as error:  # any failure means "not healthy"; the reason is logged
+            if not self.outage.saw(error):
+                log.warning("health check: the database does not answer", exc_info=True)
             return False
+        self.outage.back()
         return True
+
+
+def watch_outages(engine: AsyncEngine, outage: Outage) -> None:
+    """Tell ``outage`` when the pool opens a new connection: the database answers again. (An
+    outage begins where an error says so: :meth:`Outage.saw`.)"""
+
+    @event.listens_for(engine.sync_engine.pool, "connect")
+    def _connected(dbapi_connection: Any, record: Any) -> None:
+        outage.back()

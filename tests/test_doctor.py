@@ -33,6 +33,7 @@ GOOD_KEY = "AIzaSy-doctor-good-key-0123456789"
 BAD_KEY = "AIzaSy-doctor-revoked-key-9876543210"
 VIEW, SEND, EMBED, ATTACH = 1 << 10, 1 << 11, 1 << 14, 1 << 15
 THREADS, IN_THREADS = 1 << 35, 1 << 38
+HISTORY = 1 << 16
 
 moto_s3 = moto_s3_fixture(scope="module")
 
@@ -329,14 +330,15 @@ def test_owner_has_every_permission():
 
 def test_invite_link_asks_for_what_the_bot_uses_and_no_more():
     """The invite: both scopes, and exactly View Channel, Send Messages, Embed Links, Attach
-    Files, Create Public Threads and Send Messages in Threads."""
+    Files, Read Message History (replies in a conversation), Create Public Threads and Send
+    Messages in Threads."""
     query = parse_qs(urlsplit(invite_url(1234567890)).query)
     assert query == {
         "client_id": ["1234567890"],
         "scope": ["bot applications.commands"],
-        "permissions": [str(VIEW | SEND | EMBED | ATTACH | THREADS | IN_THREADS)],
+        "permissions": [str(VIEW | SEND | EMBED | ATTACH | HISTORY | THREADS | IN_THREADS)],
     }
-    assert REQUESTED.value == VIEW | SEND | EMBED | ATTACH | THREADS | IN_THREADS
+    assert REQUESTED.value == VIEW | SEND | EMBED | ATTACH | HISTORY | THREADS | IN_THREADS
 
 
 def test_application_id_from_a_real_shaped_token():

@@ -23,6 +23,7 @@ from tests.e2e import (
     wait_update,
 )
 from tests.factories import make_character, make_user
+from tests.fakes.discord.members import join_guild
 from tests.fakes.discord.state import MANAGE_MESSAGES
 
 MANAGE_GUILD = 1 << 5
@@ -210,8 +211,9 @@ async def test_non_moderator_is_refused_every_mod_command(stack: Stack, session_
 async def test_role_moderator_unpublishes_owner_is_dmed_and_log_lists_it(
     stack: Stack, session_factory
 ):
-    """A moderator by role unpublishes: gone from the gallery and the showcase channel, the
-    owner gets a DM with the reason, and /mod log shows who, what and why."""
+    """A moderator by role unpublishes (in this server's scope): gone from this server's gallery
+    and showcase channel but still public, the owner gets a DM with the reason, and /mod log
+    shows who, what and why."""
     tag = f"unp{next(_n)}"
     showcase = stack.fake.add_text_channel(stack.guild.id, f"showcase-{tag}")
     role = stack.fake.add_role(stack.guild.id, f"mods-{tag}")
@@ -243,9 +245,9 @@ async def test_role_moderator_unpublishes_owner_is_dmed_and_log_lists_it(
     ix = await stack.command(
         moderator, "mod unpublish", {"character": character.id, "reason": "spam links"}
     )
-    assert (await wait_ephemeral_text(ix)) == en("mod.unpublished_dm", name=f"Rude {tag}")
+    assert (await wait_ephemeral_text(ix)) == en("mod.hidden_dm", name=f"Rude {tag}")
     async with session_factory() as s:
-        assert (await s.get(Character, character.id)).is_public is False
+        assert (await s.get(Character, character.id)).is_public is True
     assert stack.fake.channel_messages(showcase["id"]) == []
     _, titles = await browse(stack, stack.member(f"v{tag}"), tag=tag)
     assert titles == []
@@ -256,6 +258,8 @@ async def test_role_moderator_unpublishes_owner_is_dmed_and_log_lists_it(
     log = await reply(await stack.command(moderator, "mod log"))
     text = log["embeds"][0]["description"]
     first_line = text.splitlines()[0]
+    assert first_line.startswith(en("mod.scope_tag.guild"))
+    assert en("mod.action.hide") in first_line
     assert f"<@{moderator.id}>" in first_line
     assert f"Rude {tag}" in first_line
     assert "spam links" in first_line
@@ -272,7 +276,7 @@ async def test_undeliverable_dm_becomes_a_notice_with_the_next_reply(stack: Stac
     ix = await stack.command(
         moderator, "mod unpublish", {"character": character.id, "reason": "off-topic"}
     )
-    assert (await wait_ephemeral_text(ix)) == en("mod.unpublished_notice", name=f"Loud {tag}")
+    assert (await wait_ephemeral_text(ix)) == en("mod.hidden_notice", name=f"Loud {tag}")
     assert stack.fake.dms(owner_member.id) == []
 
     def distinct(ix) -> list[dict]:
@@ -293,10 +297,10 @@ async def test_undeliverable_dm_becomes_a_notice_with_the_next_reply(stack: Stac
 
 
 async def test_suspended_member_leaves_gallery_and_cannot_generate(stack: Stack, session_factory):
-    """/mod user status:suspended hides their characters and refuses their generations;
-    status:active brings the characters back."""
+    """A platform moderator's /mod user status:suspended scope:platform hides their characters
+    and refuses their generations; status:active brings the characters back."""
     tag = f"sus{next(_n)}"
-    moderator = stack.member(f"mod{tag}", permissions=MANAGE_MESSAGES)
+    moderator = join_guild(stack.fake, stack.guild.id, stack.fake.owner_user)
     member = stack.member(f"agravain{tag}")
     user = await user_of(session_factory, member, allow_gallery_showcase=True)
     await character_of(session_factory, user, name=f"Gone {tag}", is_public=True, tags=[tag])
@@ -304,7 +308,9 @@ async def test_suspended_member_leaves_gallery_and_cannot_generate(stack: Stack,
     assert (await browse(stack, viewer, tag=tag))[1] == [f"Gone {tag}"]
 
     ix = await stack.command(
-        moderator, "mod user", {"member": member, "status": "suspended", "reason": "raids"}
+        moderator,
+        "mod user",
+        {"member": member, "status": "suspended", "reason": "raids", "scope": "platform"},
     )
     assert f"<@{member.id}>" in await wait_ephemeral_text(ix)
     assert (await browse(stack, viewer, tag=tag))[1] == []
@@ -313,7 +319,9 @@ async def test_suspended_member_leaves_gallery_and_cannot_generate(stack: Stack,
         "error.account_restricted", status="suspended"
     )
     ix = await stack.command(
-        moderator, "mod user", {"member": member, "status": "active", "reason": "appeal"}
+        moderator,
+        "mod user",
+        {"member": member, "status": "active", "reason": "appeal", "scope": "platform"},
     )
     await wait_ephemeral_text(ix)
     assert (await browse(stack, viewer, tag=tag))[1] == [f"Gone {tag}"]

@@ -19,10 +19,11 @@ from bot.i18n import (
     language_for_locale,
     placeholders,
 )
-from bot.services.moderation import MODERATOR_STATUSES
+from bot.services.mod_scopes import MODERATOR_STATUSES
 from bot.services.quota import QuotaStatus
 from bot.ui.embeds import quota_embed
-from db.bot_models import MOD_ACTIONS
+from cogs.moderation.channels import LOG_NEEDS, SHOWCASE_NEEDS
+from db.bot_models import MOD_ACTIONS, MOD_SCOPES
 from db.models import CONTENT_FILTERS, STYLES, SUBSCRIPTION_TIERS, VISIBILITIES
 from tests.fakes.discord.limits import check_command_payload
 from tests.i18n_tool import (
@@ -44,12 +45,18 @@ DISCORD_LOCALES = {str(locale) for locale in COMMAND_LOCALES}  # zh-CN, ja, ko
 # f-string keys in the code, and every key each can become. A new f-string key fails
 # ``test_every_dynamic_key_is_known`` until it is listed here.
 DYNAMIC_KEYS: dict[str, tuple[str, ...]] = {
-    "progress.{}": tuple(f"progress.{s}" for s in ("queued", "prompt", "drawing", "saving")),
+    "progress.{}": tuple(
+        f"progress.{s}"
+        for s in ("queued", "prompt", "drawing", "saving", "busy", "database", "starting")
+    ),
+    "cancel.{}": tuple(f"cancel.{a}" for a in ("cancelled", "saving", "finished", "stopped")),
     "style.{}": tuple(f"style.{s}" for s in STYLES),
     "list.title.{}": tuple(f"list.title.{f}" for f in ("all", "favorites", "library")),
     "settings.filter.{}": tuple(f"settings.filter.{f}" for f in CONTENT_FILTERS),
     "settings.visibility.{}": tuple(f"settings.visibility.{v}" for v in VISIBILITIES),
-    "mod.status.{}": tuple(f"mod.status.{s}" for s in MODERATOR_STATUSES),
+    "mod.status.{}": tuple(f"mod.status.{s}" for s in (*MODERATOR_STATUSES, "blocked")),
+    "mod.scope_tag.{}": tuple(f"mod.scope_tag.{s}" for s in MOD_SCOPES),
+    "perm.{}": tuple(f"perm.{p}" for p in (*SHOWCASE_NEEDS, *LOG_NEEDS)),
     "quota.tier.{}": tuple(f"quota.tier.{t}" for t in SUBSCRIPTION_TIERS),
     "mod.action.{}": tuple(f"mod.action.{a}" for a in MOD_ACTIONS),
     # replies.py falls back to the field-generic texts (and to the bare word for things)

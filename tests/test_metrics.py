@@ -24,6 +24,8 @@ FAMILIES = {
     "charbot_queue_depth": "gauge",
     "charbot_event_loop_lag_seconds": "gauge",
     "charbot_gateway_latency_seconds": "gauge",
+    "charbot_database_unreachable": "gauge",
+    "charbot_database_outage_seconds": "gauge",
 }
 
 

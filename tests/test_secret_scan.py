@@ -10,7 +10,13 @@ import pytest
 
 from bot.ops.logs import setup_logging
 from tests.conftest import truncate_all
-from tests.e2e import find_id, running_stack, wait_ephemeral_text, wait_final
+from tests.e2e import (
+    character_thread,
+    find_id,
+    running_stack,
+    wait_ephemeral_text,
+    wait_final,
+)
 
 S3_SECRET = "s3-secret-Zq8v2LmN0pXw4RtY"
 
@@ -53,10 +59,13 @@ async def test_logs_of_a_full_scenario_hold_no_token_or_key(
             await stack.command(owner, "character create", {"description": "a loyal knight"})
         )
         character_id = find_id(made, ":fav").split(":")[1]
+        await character_thread(stack, made)  # the variant goes there; the reply links to it
         variant = await stack.command(
             owner, "variant create", {"instruction": "add a cloak", "character": character_id}
         )
-        await wait_final(variant)
+        await variant.wait_for(  # the reply links to the variant once it is posted there
+            lambda i: "/channels/" in str((i.original() or {}).get("content")), timeout=20
+        )
         stack.gemini.fail_next("invalid_key", times=1)  # a server echoing the key back
         failing = await stack.command(owner, "character create", {"description": "a sad knight"})
         await wait_ephemeral_text(failing, timeout=15)

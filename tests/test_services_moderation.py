@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.errors import InvalidInputError, NotFoundError
-from bot.services import gallery, guild_settings, modlog, notices
+from bot.services import gallery, guild_moderation, guild_settings, modlog, notices
 from bot.services import moderation as svc
 from bot.services.accounts import NewMember, get_user_by_discord_id
 from db.bot_models import GuildSettings, ModerationAction, ShowcasePost, UserNotice
@@ -62,7 +62,8 @@ async def test_configure_guild_upserts_only_given_values_and_logs(session):
 
 
 async def test_unpublish_hides_character_from_gallery_and_records_action(session):
-    """A moderator's unpublish makes it private, gone from the gallery, and logged with why."""
+    """A platform unpublish makes it private, gone from the gallery, and logged with why in the
+    platform scope (shown to platform moderators, not in the guild's own log)."""
     owner = await showcaser(session)
     mod = await make_user(session)
     character = await make_character(session, owner, is_public=True, name="Lancelot")
@@ -78,9 +79,10 @@ async def test_unpublish_hides_character_from_gallery_and_records_action(session
     assert result.owner.id == owner.id
     assert result.character.is_public is False
     assert character.id not in [e.character.id for e in (await gallery.browse(session)).items]
-    entries = await modlog.recent_actions(session, GUILD)
+    assert await modlog.recent_actions(session, GUILD) == []
+    entries = await modlog.recent_actions(session, GUILD + 9, platform=True)
     assert len(entries) == 1
-    assert entries[0].action == "unpublish"
+    assert (entries[0].action, entries[0].scope) == ("unpublish", "platform")
     assert entries[0].reason == "off-topic"
     assert entries[0].moderator_discord_id == 77
     assert entries[0].target_character_name == "Lancelot"
@@ -102,7 +104,7 @@ async def test_unpublish_refuses_private_unknown_and_empty_reason(session):
     with pytest.raises(InvalidInputError):
         await svc.unpublish_character(session, public.id, reason="   ", **kwargs)
     assert (await session.get(Character, public.id)).is_public is True
-    assert await modlog.recent_actions(session, GUILD) == []
+    assert await modlog.recent_actions(session, GUILD, platform=True) == []
 
 
 async def test_set_status_suspends_then_reactivates_gallery_presence(session):
@@ -118,7 +120,7 @@ async def test_set_status_suspends_then_reactivates_gallery_presence(session):
     assert character.id not in [e.character.id for e in (await gallery.browse(session)).items]
     await svc.set_user_status(session, owner.id, "active", reason="appeal accepted", **kwargs)
     assert character.id in [e.character.id for e in (await gallery.browse(session)).items]
-    entries = await modlog.recent_actions(session, GUILD)
+    entries = await modlog.recent_actions(session, GUILD, platform=True)
     assert [(e.details["from"], e.details["to"]) for e in entries] == [
         ("suspended", "active"),
         ("active", "suspended"),
@@ -157,14 +159,33 @@ async def test_set_status_refuses_bad_status_and_self(session):
 
 
 async def test_recent_actions_are_per_guild_newest_first(session):
-    """/mod log shows only this guild's actions, newest first, at most the limit."""
+    """A guild's /mod log shows only that guild's guild-scope actions, newest first, at most
+    the limit; a platform moderator's also shows every platform-scope action."""
     owner = await showcaser(session)
-    kwargs = {"moderator_discord_id": 5, "moderator_user_id": None, "reason": "r"}
-    for status in ("suspended", "banned", "active"):
-        await svc.set_user_status(session, owner.id, status, guild_id=GUILD, **kwargs)
-    await svc.set_user_status(session, owner.id, "banned", guild_id=GUILD + 1, **kwargs)
+    here, there = svc.Moderator(GUILD, 5, None), svc.Moderator(GUILD + 1, 5, None)
+    for status in ("blocked", "active", "blocked"):
+        await guild_moderation.set_block(session, owner.id, status, here, "r")
+    await guild_moderation.set_block(session, owner.id, "active", there, "r")
+    await svc.set_user_status(
+        session,
+        owner.id,
+        "banned",
+        guild_id=GUILD + 2,
+        moderator_discord_id=6,
+        moderator_user_id=None,
+        reason="r",
+    )
     entries = await modlog.recent_actions(session, GUILD, limit=2)
-    assert [e.details["to"] for e in entries] == ["active", "banned"]
+    assert [e.details["to"] for e in entries] == ["blocked", "active"]
+    assert {e.scope for e in entries} == {"guild"}
+    assert [e.details["to"] for e in await modlog.recent_actions(session, GUILD + 1)] == ["active"]
+    everywhere = await modlog.recent_actions(session, GUILD, platform=True)
+    assert [(e.scope, e.details["to"]) for e in everywhere] == [
+        ("platform", "banned"),
+        ("guild", "blocked"),
+        ("guild", "active"),
+        ("guild", "blocked"),
+    ]
 
 
 async def test_autocomplete_public_characters_by_name_or_id(session):
@@ -225,8 +246,10 @@ async def test_mod_use_cases_commit_each_change_with_its_log_entry(session_facto
     with pytest.raises(svc.SelfModerationError):
         await svc.change_status(db, _member(svc.discord_id_of(mod)), "banned", by, "oops")
 
-    entries = await modlog.moderation_log(db, GUILD)
+    assert [e.action for e in await modlog.moderation_log(db, GUILD)] == ["setup"]
+    entries = await modlog.moderation_log(db, GUILD, platform=True)
     assert [e.action for e in entries] == ["set_status", "unpublish", "setup"]
+    assert [e.scope for e in entries] == ["platform", "platform", "guild"]
     assert [e.reason for e in entries] == ["spam", "spoilers", None]
     assert {e.moderator_discord_id for e in entries} == {77}
     assert entries[0].target_user_discord_id == svc.discord_id_of(owner)

@@ -30,6 +30,7 @@ from tests.test_ratelimit import most_in_any_window
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 20
 WINDOW = 2.0
+ARRIVAL_SLACK = 0.5
 
 
 def bot_env(
@@ -225,5 +226,9 @@ async def test_two_processes_serve_their_shards_and_share_the_quota(fleet, sessi
 
     arrivals = [r.received_at for r in gemini.requests]
     assert len(arrivals) == 48  # 24 creates × (text + image)
-    assert most_in_any_window(arrivals, WINDOW) <= BUDGET
+    # The budget holds at the grant (in PostgreSQL); a request reaches the fake a moment later,
+    # and on a loaded machine that moment varies by a few hundred milliseconds. Counted over a
+    # window shortened by that slack the budget still holds; without the shared budget the 24
+    # text requests alone arrive within a fraction of a second and this fails.
+    assert most_in_any_window(arrivals, WINDOW - ARRIVAL_SLACK) <= BUDGET
     assert all(p.poll() is None for p in procs)

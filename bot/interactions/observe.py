@@ -20,7 +20,12 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot.errors import GenerationError, StorageError
+from bot.errors import (
+    DatabaseUnavailableError,
+    GenerationError,
+    GenerationSavedError,
+    StorageError,
+)
 from bot.interactions.deps import Deps
 
 if TYPE_CHECKING:
@@ -60,7 +65,9 @@ def outcome_of(error: BaseException, *, expected: bool) -> str:
     unexpected (``expected`` is False)."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
-    if not expected or isinstance(error, GenerationError | StorageError):
+    if not expected or isinstance(
+        error, GenerationError | StorageError | DatabaseUnavailableError | GenerationSavedError
+    ):
         return "error"
     return "refused"
 

@@ -27,10 +27,13 @@ from bot.interactions.admission import first_answer
 from bot.interactions.deps import deps_of
 from bot.interactions.observe import finished, outcome_of
 from bot.ui.text import CONTENT_MAX, clip
+from db.outage import is_unreachable
 
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+GENERATED = "generation_completed"
+"""``extras`` flag: the interaction's generation completed (its unit was rightly used)."""
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_MARGIN = timedelta(seconds=45)
 
@@ -73,6 +76,8 @@ def error_reply(catalog: Catalog, lang: str, error: BaseException) -> tuple[str,
         error = error.original
     if isinstance(error, DomainError):
         return localize_error(catalog, lang, error), None
+    if is_unreachable(error):  # nothing a use case began was committed, so nothing was charged
+        return catalog.t(lang, "error.database_unavailable"), None
     if isinstance(error, app_commands.CommandOnCooldown):
         return catalog.t(lang, "error.cooldown", seconds=max(1, round(error.retry_after))), None
     if isinstance(error, app_commands.BotMissingPermissions):
@@ -130,11 +135,24 @@ async def update(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
 
 
 async def report_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
-    """Tell the member what went wrong (never a traceback); log the unexpected with context."""
+    """Tell the member what went wrong (never a traceback); log the unexpected with context.
+    An error that says the database cannot be reached is counted towards the outage and
+    logged as such (one line per interval with a count, by the log's repeat filter)."""
+    deps = deps_of(interaction.client)
     lang = interaction_language(interaction)
-    text, reference = error_reply(deps_of(interaction.client).catalog, lang, error)
+    text, reference = error_reply(deps.catalog, lang, error)
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-    if reference is not None:
+    outage = not isinstance(original, DomainError) and deps.db.outage.saw(original)
+    if outage:
+        deps.db.outage.answered_with_error()
+        if interaction.extras.get(GENERATED):  # "nothing was charged" would not be true
+            text = deps.catalog.t(lang, "error.database_unavailable_after_generation")
+        log.warning(
+            "interaction answered during a database outage: %s",
+            type(original).__name__,
+            exc_info=original,
+        )
+    elif reference is not None:
         command = interaction.command.qualified_name if interaction.command else None
         custom_id = (interaction.data or {}).get("custom_id") if interaction.data else None
         log.error(
@@ -157,7 +175,7 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
         await respond(interaction, text)
     except Exception:  # noqa: BLE001 - Discord refused, or the bot is shutting down
         log.warning("could not deliver an error reply to user=%s", interaction.user.id)
-    finished(interaction, outcome_of(error, expected=reference is None))
+    finished(interaction, outcome_of(error, expected=reference is None and not outage))
 
 
 async def reporting(

@@ -10,12 +10,13 @@ message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import discord
 from discord.ext import commands
 
 from bot.interactions.acknowledge import acknowledge
+from bot.interactions.caller import checked
 from bot.interactions.deps import Deps, deps_of
 from bot.interactions.replies import NO_MENTIONS, reporting, update
 from bot.ui.text import button_label
@@ -38,7 +39,13 @@ class FeatureCog(commands.Cog):
 
 class FeatureButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_NEVER):
     """A persistent button: its custom_id carries the ids, so it works after a restart and on
-    any process; a press runs :meth:`handle`."""
+    any process; a press runs :meth:`handle` (unless the member is blocked in the guild)."""
+
+    open_to_blocked: ClassVar[bool] = False
+    """True for a button a member blocked in the guild may still press (their own account)."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return await checked(interaction, open_to_blocked=self.open_to_blocked)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await reporting(interaction, lambda: self.handle(interaction))
@@ -49,7 +56,12 @@ class FeatureButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_NE
 
 
 class FeatureSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=_NEVER):
-    """A persistent select; a choice runs :meth:`handle`."""
+    """A persistent select; a choice runs :meth:`handle` (unless the member is blocked)."""
+
+    open_to_blocked: ClassVar[bool] = False
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return await checked(interaction, open_to_blocked=self.open_to_blocked)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await reporting(interaction, lambda: self.handle(interaction))
@@ -61,7 +73,13 @@ class FeatureSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=_NE
 
 class FeatureModal(discord.ui.Modal):
     """A modal whose submission is handled like a command: its outcome is recorded and any
-    error becomes the member's localised reply."""
+    error becomes the member's localised reply; a member blocked in the guild is refused."""
+
+    open_to_blocked: ClassVar[bool] = False
+    """True for a modal of what a blocked member may still use (``/account``'s)."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        return await checked(interaction, open_to_blocked=self.open_to_blocked)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         await reporting(interaction, lambda: self.handle(interaction))

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.interactions.acknowledge import acknowledge
+from bot.interactions.caller import checked, command_open_to_blocked
 from bot.interactions.replies import report_error
 
 ACKNOWLEDGES_ITSELF = "acknowledges_itself"
@@ -20,8 +21,9 @@ that acknowledges by itself because it chooses between a public and a private re
 class CharTree(app_commands.CommandTree[discord.Client]):
     """Acknowledges every other command privately: with its answer when a work slot is free
     and the answer is ready within ``DIRECT_ANSWER_SECONDS``, else by deferring before the
-    work, so a busy database never makes Discord wait. Routes every error to a localised,
-    ephemeral reply."""
+    work, so a busy database never makes Discord wait. Refuses a member blocked in the guild
+    (:func:`bot.interactions.caller.admitted`). Routes every error to a localised, ephemeral
+    reply."""
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         command = interaction.command
@@ -32,7 +34,7 @@ class CharTree(app_commands.CommandTree[discord.Client]):
             and not interaction.response.is_done()
         ):
             await acknowledge(interaction, directly=True, ephemeral=True, thinking=True)
-        return True
+        return await checked(interaction, open_to_blocked=command_open_to_blocked(command))
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError

@@ -1,8 +1,9 @@
 """The operations endpoint (METRICS_PORT): ``/metrics`` for Prometheus and ``/healthz``.
 
 ``/healthz`` answers 200 when the gateway is connected and the database answers ``SELECT 1``
-within a short timeout, else 503; the JSON body says which check failed. The endpoint also runs
-the event-loop lag sampler.
+within a short timeout, else 503; the JSON body says which check failed and, during a database
+outage, since when the bot has not reached it. The endpoint also runs the event-loop lag
+sampler.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.ops.metrics import BotMetrics
+from db.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,10 @@ class OpsServer:
         database_ok: Callable[[], Awaitable[bool]],
         host: str,
         port: int,
+        outage: Outage | None = None,
     ) -> None:
         self.metrics = metrics
+        self._outage = outage
         self._gateway_connected = gateway_connected
         self._database_ok = database_ok
         self.host = host
@@ -96,6 +100,10 @@ class OpsServer:
             "gateway": "connected" if health.gateway else "disconnected",
             "database": "ok" if health.database else "unreachable",
         }
+        outage = self._outage
+        if outage is not None and outage.down and outage.since is not None:
+            body["database_unreachable_since"] = outage.since.isoformat(timespec="seconds")
+            body["database_outage_seconds"] = f"{outage.seconds:.1f}"
         return web.json_response(body, status=200 if health.ok else 503)
 
     async def _sample_lag(self) -> None:

@@ -3,7 +3,8 @@
 Only what the code needs: replies to slash commands go through the interaction webhook and
 need no permission; the rest is posting in channels (a character's card when the interaction
 token expired, the showcase channel), the thread opened on a character's card and the
-messages posted in it, with embeds and image files.
+messages posted in it, with embeds and image files, and in a conversation the replies to
+members' messages (a reply needs Read Message History).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ POSTING = discord.Permissions(
     view_channel=True, send_messages=True, embed_links=True, attach_files=True
 )
 
-#: What the invite asks for: posting, plus the character's thread and the messages in it.
-REQUESTED = POSTING | discord.Permissions(create_public_threads=True, send_messages_in_threads=True)
+#: What the invite asks for: posting, plus the character's thread, the messages in it, and the
+#: replies to members' messages there.
+REQUESTED = POSTING | discord.Permissions(
+    create_public_threads=True, send_messages_in_threads=True, read_message_history=True
+)
 
 
 def invite_url(application_id: int | str) -> str:

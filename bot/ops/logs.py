@@ -1,11 +1,15 @@
-"""Logging set-up: plain or JSON lines, with every configured secret scrubbed."""
+"""Logging set-up: plain or JSON lines, with every configured secret scrubbed, and repeated
+failures summarised (one line per kind per interval, with a count) so an outage cannot drown
+the log."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 _TOKEN_IN_URL = re.compile(r"(/(?:webhooks|interactions)/\d+/)[A-Za-z0-9_.\-]{20,}")
@@ -48,6 +52,78 @@ class NoVoiceNotice(logging.Filter):
         return "voice will NOT be supported" not in record.getMessage()
 
 
+REPEAT_INTERVAL_SECONDS = 60.0
+# A kind quiet for this long starts afresh: its next failure is logged with its stack again.
+REPEAT_FORGET_SECONDS = 600.0
+
+
+@dataclass
+class _Kind:
+    window_start: float
+    last_seen: float
+    suppressed: int = 0
+
+
+class RepeatFilter(logging.Filter):
+    """Rate-limits warnings and errors: the first of a kind (same logger, same message
+    template, same exception type) passes with its stack; the repeats within ``interval``
+    seconds are counted, not written; the first after the interval passes as one line that
+    says how many were left out (without the stack, which was shown already)."""
+
+    def __init__(
+        self,
+        interval: float = REPEAT_INTERVAL_SECONDS,
+        *,
+        forget_after: float = REPEAT_FORGET_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self.forget_after = forget_after
+        self._clock = clock
+        self._kinds: dict[tuple[str, str, str], _Kind] = {}
+        self.suppressed_total = 0
+
+    @staticmethod
+    def kind_of(record: logging.LogRecord) -> tuple[str, str, str]:
+        """What makes two records "the same failure"."""
+        exc_type = record.exc_info[0] if record.exc_info and record.exc_info[0] else None
+        return record.name, str(record.msg), exc_type.__name__ if exc_type else ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        now = self._clock()
+        key = self.kind_of(record)
+        kind = self._kinds.get(key)
+        if kind is None or now - kind.last_seen > self.forget_after:
+            self._kinds[key] = _Kind(window_start=now, last_seen=now)
+            self._prune(now)
+            return True
+        kind.last_seen = now
+        if now - kind.window_start < self.interval:
+            kind.suppressed += 1
+            self.suppressed_total += 1
+            return False
+        left_out, kind.suppressed, kind.window_start = kind.suppressed, 0, now
+        record.msg = (
+            f"{record.getMessage()} [{left_out + 1} like this in the last {self.interval:g} s; "
+            "the stack was shown with the first]"
+        )
+        record.args = None
+        record.repeats = left_out + 1  # a field of its own in JSON lines
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+    def _prune(self, now: float) -> None:
+        if len(self._kinds) > 1000:
+            for key, kind in list(self._kinds.items()):
+                if now - kind.last_seen > self.forget_after:
+                    del self._kinds[key]
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; extra fields given with ``extra=`` are kept."""
 
@@ -70,14 +146,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
-def setup_logging(level: str, secrets: Iterable[str], *, json_format: bool = False) -> None:
-    """Configure the root logger once for the process."""
-    handler = logging.StreamHandler()
+def bot_handler(
+    secrets: Iterable[str], *, json_format: bool = False, stream: object = None
+) -> logging.Handler:
+    """The bot's log handler: repeats summarised, secrets scrubbed, plain or JSON lines (to
+    ``stream``, standard error by default)."""
+    handler: logging.Handler = logging.StreamHandler(stream)  # type: ignore[call-overload]
+    handler.addFilter(RepeatFilter())
     handler.addFilter(SecretFilter(secrets))
     if json_format:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    return handler
+
+
+def setup_logging(level: str, secrets: Iterable[str], *, json_format: bool = False) -> None:
+    """Configure the root logger once for the process."""
+    handler = bot_handler(secrets, json_format=json_format)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -82,11 +82,28 @@ class BotMetrics:
             ["source"],
             registry=r,
         )
+        self.conversation_messages = Counter(
+            "charbot_conversation_messages",
+            "Messages the bot saw, by what became of them: bot (from a bot or webhook), "
+            "ignored (not meant for a character), hint, suggestion, edit, refused, error",
+            ["outcome"],
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "charbot_queue_depth",
             "Waiting: generations for a free slot (slots) or for the provider budget (rate_limit); "
             "acknowledged interactions for their turn to work (interactions)",
             ["queue"],
+            registry=r,
+        )
+        self.database_unreachable = Gauge(
+            "charbot_database_unreachable",
+            "1 while this process cannot reach the database (an outage), else 0",
+            registry=r,
+        )
+        self.database_outage_seconds = Gauge(
+            "charbot_database_outage_seconds",
+            "How long the current database outage has lasted (0 when there is none)",
             registry=r,
         )
         self.loop_lag = Gauge(
@@ -106,6 +123,11 @@ class BotMetrics:
         self.queue_depth.labels("slots").set_function(slots)
         self.queue_depth.labels("rate_limit").set_function(rate_limit)
         self.queue_depth.labels("interactions").set_function(interactions)
+
+    def track_database(self, down: Callable[[], bool], seconds: Callable[[], float]) -> None:
+        """Read at scrape time whether the database is unreachable, and for how long."""
+        self.database_unreachable.set_function(lambda: 1.0 if down() else 0.0)
+        self.database_outage_seconds.set_function(seconds)
 
     def track_gateway(self, latencies: Latencies) -> None:
         """Read the shards' gateway latencies at scrape time."""
@@ -129,6 +151,10 @@ class BotMetrics:
         """Quota units were given back."""
         if units:
             self.refunds.labels(source).inc(units)
+
+    def conversation_message(self, outcome: str) -> None:
+        """A message was handled (or ignored) by the conversation feature."""
+        self.conversation_messages.labels(outcome).inc()
 
     # -- exposition -----------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,6 +39,20 @@ class ImageResult:
     data: bytes
     mime_type: str
     model: str
+
+
+@dataclass(frozen=True)
+class EditTurn:
+    """An earlier edit of the same branch of a conversation: what was asked, and the image it
+    gave. Sent before the current edit, so the model keeps what earlier turns did."""
+
+    instruction: str
+    image: bytes
+    mime_type: str = "image/png"
+
+
+MAX_HISTORY_TURNS = 3
+"""The most earlier turns an edit carries (the newest ones)."""
 
 
 class PromptOptimizer(Protocol):
@@ -80,6 +95,10 @@ class ImageProvider(Protocol):
         *,
         style: str,
         content_filter: str = "moderate",
+        history: Sequence[EditTurn] = (),
     ) -> ImageResult:
-        """Raises: GenerationError on provider failure."""
+        """Edit ``image`` by ``instruction``; ``history`` holds the earlier turns of the same
+        branch, oldest first (at most :data:`MAX_HISTORY_TURNS`).
+
+        Raises: GenerationError on provider failure."""
         ...

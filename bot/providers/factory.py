@@ -63,6 +63,7 @@ def build_providers(
         settings.gemini_text_model,
         timeout=settings.gemini_timeout_seconds,
         max_retries=settings.gemini_max_retries,
+        wait_seconds=settings.gemini_wait_seconds,
         redact=redact,
         retry_gate=retry_gate,
     )
@@ -71,6 +72,7 @@ def build_providers(
         settings.gemini_image_model,
         timeout=settings.gemini_timeout_seconds,
         max_retries=settings.gemini_max_retries,
+        wait_seconds=settings.gemini_wait_seconds,
         redact=redact,
         retry_gate=retry_gate,
     )

@@ -3,7 +3,8 @@
 Both talk to ``client.aio.models.generate_content``. Each attempt is bounded by
 ``asyncio.timeout`` (and the same timeout is sent to the SDK, which forwards it as
 ``X-Server-Timeout``); the SDK's own retries are switched off per request so that only the
-bounded retry loop of :mod:`bot.providers.retry` retries (429 and 5xx). Timeouts are not
+bounded retry loop of :mod:`bot.providers.retry` retries (429 and 5xx), and waits out a busy
+provider (Retry-After) for up to GEMINI_WAIT_SECONDS. Timeouts are not
 retried: a hung generation has already cost the member a long wait. No error text or log
 line carries the API key.
 """
@@ -23,7 +24,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import ValidationError
 
-from bot.providers.base import ImageResult, PromptResult
+from bot.providers.base import MAX_HISTORY_TURNS, EditTurn, ImageResult, PromptResult
 from bot.providers.gemini_attributes import SYSTEM_INSTRUCTION, attributes_schema, parse_attributes
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
 
@@ -90,6 +91,7 @@ class _GeminiCaller:
         timeout: float,
         max_retries: int,
         backoff_base: float = 1.0,
+        wait_seconds: float = 0.0,
         redact: Sequence[str] = (),
         retry_gate: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
@@ -99,7 +101,9 @@ class _GeminiCaller:
         self._retry_gate = retry_gate
         self._model = model
         self._timeout = timeout
-        self._policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base)
+        self._policy = RetryPolicy(
+            max_retries=max_retries, backoff_base=backoff_base, wait_seconds=wait_seconds
+        )
         secrets = [s for s in redact if s]
         client_key = getattr(getattr(client, "_api_client", None), "api_key", None)
         if isinstance(client_key, str) and client_key:
@@ -125,14 +129,19 @@ class _GeminiCaller:
         config: types.GenerateContentConfig,
         *,
         operation: str,
+        history: Sequence[types.Content] = (),
     ) -> types.GenerateContentResponse:
+        this_turn = types.Content(role="user", parts=contents)
+        # earlier turns first, then this one: a multi-turn conversation
+        request: types.Content | list[types.Content] = (
+            [*history, this_turn] if history else this_turn
+        )
+
         async def attempt() -> types.GenerateContentResponse:
             try:
                 async with asyncio.timeout(self._timeout):
                     return await self._client.aio.models.generate_content(
-                        model=self._model,
-                        contents=types.Content(role="user", parts=contents),
-                        config=config,
+                        model=self._model, contents=request, config=config
                     )
             except genai_errors.APIError as exc:
                 raise self._from_api_error(exc) from None
@@ -224,6 +233,27 @@ def _candidate_text(candidate: types.Candidate) -> str:
     return "".join(p.text for p in parts if p.text and not p.thought)
 
 
+def _turns(history: Sequence[EditTurn]) -> list[types.Content]:
+    """Earlier edits as conversation turns: the member's instruction, the model's image."""
+    turns: list[types.Content] = []
+    for turn in list(history)[-MAX_HISTORY_TURNS:]:
+        turns.append(
+            types.Content(
+                role="user",
+                parts=[
+                    types.Part.from_text(text=f"Edit this image of a character: {turn.instruction}")
+                ],
+            )
+        )
+        turns.append(
+            types.Content(
+                role="model",
+                parts=[types.Part.from_bytes(data=turn.image, mime_type=turn.mime_type)],
+            )
+        )
+    return turns
+
+
 class GeminiPromptOptimizer(_GeminiCaller):
     """Extracts attributes and an optimised image prompt with a Gemini text model (JSON mode)."""
 
@@ -308,8 +338,12 @@ class GeminiImageProvider(_GeminiCaller):
         *,
         style: str,
         content_filter: str = "moderate",
+        history: Sequence[EditTurn] = (),
     ) -> ImageResult:
-        """Raises: GenerationError on provider failure or when no image came back."""
+        """Edit the image; the earlier turns of its branch (``history``, oldest first) go
+        before it as user/model turns: each instruction, then the image it gave.
+
+        Raises: GenerationError on provider failure or when no image came back."""
         text = (
             f"Edit this image of a character: {instruction}\nKeep the same character, face, "
             f"identity and the {style} art style ({style_hint(style)}) unless the instruction "
@@ -319,13 +353,20 @@ class GeminiImageProvider(_GeminiCaller):
             types.Part.from_bytes(data=image, mime_type=mime_type),
             types.Part.from_text(text=text),
         ]
-        return await self._image(parts, content_filter, operation="image edit")
+        return await self._image(
+            parts, content_filter, operation="image edit", history=_turns(history)
+        )
 
     async def _image(
-        self, parts: list[types.Part], content_filter: str, *, operation: str
+        self,
+        parts: list[types.Part],
+        content_filter: str,
+        *,
+        operation: str,
+        history: Sequence[types.Content] = (),
     ) -> ImageResult:
         config = self._config(content_filter, response_modalities=self._modalities())
-        response = await self._generate(parts, config, operation=operation)
+        response = await self._generate(parts, config, operation=operation, history=history)
         candidate = _check_blocked(response)
         parts = candidate.content.parts if candidate.content and candidate.content.parts else []
         for part in parts:

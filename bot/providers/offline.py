@@ -12,13 +12,13 @@ import io
 import random
 import re
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.providers.base import CharacterAttributes, ImageResult, PromptResult
+from bot.providers.base import CharacterAttributes, EditTurn, ImageResult, PromptResult
 
 OFFLINE_MODEL = "offline"
 SIZE = 768
@@ -269,9 +269,11 @@ class OfflineImageProvider:
         *,
         style: str,
         content_filter: str = "moderate",
+        history: Sequence[EditTurn] = (),
     ) -> ImageResult:
-        """Never fails: an unreadable source image is replaced by a fresh placeholder."""
-        del mime_type, content_filter
+        """Never fails: an unreadable source image is replaced by a fresh placeholder. (The
+        placeholder draws on the source image, which already shows the earlier turns.)"""
+        del mime_type, content_filter, history
         data = await asyncio.to_thread(_draw_edit, image, instruction, style)
         return ImageResult(data=data, mime_type="image/png", model=OFFLINE_MODEL)
 

@@ -6,13 +6,14 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import BigInteger, ColumnElement, bindparam, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
 from bot.services.notices import pending_for
 from bot.services.showcase import showcased_character_ids
+from db.bot_models import GuildBlockedUser
 from db.engine import Database
 from db.models import CONTENT_FILTERS, LANGUAGES, VISIBILITIES, User
 
@@ -48,22 +49,38 @@ async def get_user_by_discord_id(session: AsyncSession, discord_id: int) -> User
     ).scalar_one_or_none()
 
 
+def _blocked_here() -> ColumnElement[bool]:
+    """The member is blocked in the guild bound as ``guild_id`` (NULL outside a guild: never);
+    served by the primary key of ``guild_blocked_users``."""
+    return exists().where(
+        GuildBlockedUser.guild_id == bindparam("guild_id", type_=BigInteger),
+        GuildBlockedUser.user_id == User.id,
+    )
+
+
 # built once: SQLAlchemy then reuses its compiled form without working out a cache key per call
 _MEMBER_WITH_NOTICES = select(
     User,
     exists().where(*pending_for(User.id)).label("has_notices"),
+    _blocked_here().label("blocked"),
 ).where(User.auth0_id == bindparam("auth0_id"))
+_MEMBER_ID_HERE = select(User.id, _blocked_here().label("blocked")).where(
+    User.auth0_id == bindparam("auth0_id")
+)
 
 
 async def get_member_with_notices(
-    session: AsyncSession, discord_id: int
-) -> tuple[User, bool] | None:
-    """The member's user row and whether an undelivered notice waits for them, in one query;
-    None if they have not used the bot before."""
+    session: AsyncSession, discord_id: int, guild_id: int | None = None
+) -> tuple[User, bool, bool] | None:
+    """The member's user row, whether an undelivered notice waits for them and whether the
+    moderators of ``guild_id`` blocked them there, in one query; None if they have not used the
+    bot before."""
     found = (
-        await session.execute(_MEMBER_WITH_NOTICES, {"auth0_id": auth0_id_for(discord_id)})
+        await session.execute(
+            _MEMBER_WITH_NOTICES, {"auth0_id": auth0_id_for(discord_id), "guild_id": guild_id}
+        )
     ).one_or_none()
-    return None if found is None else (found[0], bool(found[1]))
+    return None if found is None else (found[0], bool(found[1]), bool(found[2]))
 
 
 async def get_or_create_user(
@@ -248,16 +265,31 @@ async def get_or_create_member(session: AsyncSession, member: NewMember) -> User
     )
 
 
-async def resolve_member(db: Database, member: NewMember) -> tuple[User, bool]:
-    """The member's user row (created on first use) and whether a notice waits for them: one
-    read for a known member, one short transaction for a new one."""
+async def resolve_member(
+    db: Database, member: NewMember, guild_id: int | None = None
+) -> tuple[User, bool, bool]:
+    """The member's user row (created on first use), whether a notice waits for them and
+    whether they are blocked in ``guild_id``: one read for a known member, one short
+    transaction for a new one (who can be neither)."""
     async with db.read() as session:
-        found = await get_member_with_notices(session, member.discord_id)
+        found = await get_member_with_notices(session, member.discord_id, guild_id)
     if found is not None:
         return found
     async with db.transaction() as session:
         user = await get_or_create_member(session, member)
-    return user, False
+    return user, False, False
+
+
+async def find_member_here(db: Database, discord_id: int, guild_id: int) -> tuple[str | None, bool]:
+    """The member's user id (None when they never used the bot) and whether they are blocked
+    in ``guild_id``, in one read that creates nothing (for autocomplete)."""
+    async with db.read() as session:
+        found = (
+            await session.execute(
+                _MEMBER_ID_HERE, {"auth0_id": auth0_id_for(discord_id), "guild_id": guild_id}
+            )
+        ).one_or_none()
+    return (None, False) if found is None else (str(found[0]), bool(found[1]))
 
 
 async def find_user_id(db: Database, discord_id: int) -> str | None:

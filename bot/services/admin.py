@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import TIERS, Settings
 from bot.services.accounts import get_user_by_discord_id
-from bot.services.moderation import MODERATOR_STATUSES, Moderator, record_action
+from bot.services.mod_scopes import MODERATOR_STATUSES
+from bot.services.moderation import Moderator, record_action
 from db.engine import make_engine, make_session_factory
 from db.models import Character, Generation, User
 
@@ -150,6 +151,7 @@ async def set_status(
         target_user_id=user.id,
         reason=reason,
         details={"via": "cli", "from": previous, "to": value},
+        scope="platform",
     )
     await session.flush()
     return StatusChange(user.username or "", value, previous)

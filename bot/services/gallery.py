@@ -4,7 +4,8 @@ A character is in the gallery when it is public and completed and its owner allo
 showcase and is active. ``profile_visibility`` governs a member's own gallery page
 (:func:`user_gallery`): ``public`` lets anyone see it; ``friends`` and ``private`` let only the
 member see it, because the bot has no friends graph to check "friends" against (treating it as
-private is the safe reading).
+private is the safe reading). Inside a guild, neither shows a character that guild's moderators
+hid there (:func:`bot.services.visibility.shown_in_guild`).
 
 The use cases (:func:`browse_page`, :func:`user_gallery_page`) take a
 :class:`~db.engine.Database` and read on their own; :func:`browse` and :func:`user_gallery` are
@@ -28,7 +29,7 @@ from bot.services.pagination import (
     keyset_page,
     parse_cursor,
 )
-from bot.services.visibility import published, showcased_join
+from bot.services.visibility import published, showcased_join, shown_in_guild
 from db.engine import Database
 from db.models import STYLES, Character, User
 
@@ -135,8 +136,10 @@ async def browse(
     sort: str = "newest",
     cursor: str | None = None,
     limit: int = 5,
+    guild_id: int | None = None,
 ) -> Page[GalleryEntry]:
-    """One keyset page of the public gallery, optionally of one style and/or tag.
+    """One keyset page of the public gallery, optionally of one style and/or tag, as shown in
+    ``guild_id`` (None: outside any guild).
 
     Raises: InvalidInputError (unknown style or sort, tag too long, bad cursor).
     """
@@ -145,7 +148,7 @@ async def browse(
             "Sort by newest or oldest.", reason_key="invalid.sort", value=str(sort)
         )
     order: GallerySort = "oldest" if sort == "oldest" else "newest"
-    stmt = _base().where(*showcased_join())
+    stmt = _base().where(*showcased_join(), shown_in_guild(guild_id))
     if style:
         if style not in STYLES:
             raise InvalidInputError(
@@ -162,9 +165,14 @@ async def browse(
 
 
 async def browse_page(
-    db: Database, filters: BrowseFilters, cursor: str | None, limit: int
+    db: Database,
+    filters: BrowseFilters,
+    cursor: str | None,
+    limit: int,
+    *,
+    guild_id: int | None = None,
 ) -> Page[GalleryEntry]:
-    """/gallery browse: one page of the public gallery (see :func:`browse`)."""
+    """/gallery browse in ``guild_id``: one page of the public gallery (see :func:`browse`)."""
     async with db.read() as session:
         return await browse(
             session,
@@ -173,6 +181,7 @@ async def browse_page(
             sort=filters.sort,
             cursor=cursor,
             limit=limit,
+            guild_id=guild_id,
         )
 
 
@@ -183,8 +192,10 @@ async def user_gallery(
     *,
     cursor: str | None = None,
     limit: int = 5,
+    guild_id: int | None = None,
 ) -> Page[GalleryEntry]:
-    """One keyset page (newest first) of a member's published characters.
+    """One keyset page (newest first) of a member's published characters, as shown in
+    ``guild_id`` (a character its moderators hid is left out, for the member too).
 
     Others see the member's gallery characters only when the member's profile is public; the
     member themself always sees every character they have published (even while showcase is
@@ -202,7 +213,7 @@ async def user_gallery(
     ).first()
     if target is None:
         raise NotFoundError("user")
-    stmt = _base().where(Character.user_id == target_user_id)
+    stmt = _base().where(Character.user_id == target_user_id, shown_in_guild(guild_id))
     if target_user_id == viewer_user_id:
         stmt = stmt.where(*published())
     else:
@@ -213,10 +224,17 @@ async def user_gallery(
 
 
 async def user_gallery_page(
-    db: Database, target_user_id: str, viewer_user_id: str, cursor: str | None, limit: int
+    db: Database,
+    target_user_id: str,
+    viewer_user_id: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    guild_id: int | None = None,
 ) -> Page[GalleryEntry]:
-    """/gallery user: one page of a member's published characters (see :func:`user_gallery`)."""
+    """/gallery user in ``guild_id``: one page of a member's published characters (see
+    :func:`user_gallery`)."""
     async with db.read() as session:
         return await user_gallery(
-            session, target_user_id, viewer_user_id, cursor=cursor, limit=limit
+            session, target_user_id, viewer_user_id, cursor=cursor, limit=limit, guild_id=guild_id
         )

@@ -1,11 +1,16 @@
-"""Moderation: who moderates, unpublishing, account status, and the record of each action.
-(A guild's settings: :mod:`bot.services.guild_settings`; reading the log:
+"""Moderation: who moderates, in which scope, unpublishing and account status on the whole
+platform, and the record of each action. (Hiding a character or blocking a member in one guild:
+:mod:`bot.services.guild_moderation`; a guild's settings: :mod:`bot.services.guild_settings`;
+reading the log:
 :mod:`bot.services.modlog`; notices for members a DM could not reach:
 :mod:`bot.services.notices`.)
 
 Everything a moderator does is one ``moderation_actions`` row written in the same transaction as
 the change itself (:func:`record_action`, the one place such a row is made, the command line's
 status changes included), so the log can never miss an action or show one that did not happen.
+
+Two scopes: a guild's moderators act in their guild only (``scope='guild'``); platform moderators
+may also act everywhere (``scope='platform'``): :func:`check_scope` is the rule.
 
 The gallery and the generation pipeline already require ``account_status = 'active'``, so
 suspending or banning a member takes their characters out of the gallery and stops their
@@ -20,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,15 +39,17 @@ from bot.services.characters import (
     is_valid_id,
     name_rank,
 )
+from bot.services.mod_scopes import MODERATOR_STATUSES, bad_choice
 from bot.services.pagination import clamp_limit
 from bot.services.showcase import showcased_character_ids
+from bot.services.visibility import shown_in_guild
 from db.bot_models import ModerationAction
 from db.engine import Database
 from db.models import Character, User
 
-MODERATOR_STATUSES: Final = ("active", "suspended", "banned")
 MAX_REASON = 500
 UNPUBLISHED_NOTICE = "notice.unpublished"
+HIDDEN_NOTICE = "notice.hidden_in_guild"
 _FROM_DISCORD = "oauth2|discord|"
 
 
@@ -95,6 +102,7 @@ class LogEntry:
     reason: str | None
     details: dict[str, Any]
     created_at: datetime
+    scope: str = "guild"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +151,14 @@ def snowflake_of(auth0_id: str | None) -> int | None:
         rest = auth0_id[len(_FROM_DISCORD) :]
         return int(rest) if rest.isdigit() else None
     return None
+
+
+def clean_reason(reason: str) -> str:
+    """The moderator's reason, trimmed; required, at most 500 characters.
+
+    Raises: InvalidInputError.
+    """
+    return _reason(reason)
 
 
 def _reason(reason: str) -> str:
@@ -196,7 +212,8 @@ async def unpublish_character(
     moderator_user_id: str | None,
     reason: str,
 ) -> Unpublished:
-    """Take a character out of the gallery (``is_public`` false) and log who, why and when.
+    """Take a character out of the gallery everywhere (``is_public`` false) and log who, why
+    and when, in the platform scope.
 
     The caller removes its showcase posts and tells the owner (DM, else :func:`queue_notice`).
 
@@ -227,7 +244,9 @@ async def unpublish_character(
 
 
 async def unpublish(db: Database, character_id: str, by: Moderator, reason: str) -> Unpublished:
-    """/mod unpublish: :func:`unpublish_character` in one transaction."""
+    """/mod unpublish scope:platform (and a report's Unpublish): the character leaves the
+    gallery everywhere; :func:`unpublish_character` in one transaction. The caller has checked
+    that ``by`` is a platform moderator."""
     async with db.transaction() as session:
         return await unpublish_character(
             session,
@@ -240,11 +259,18 @@ async def unpublish(db: Database, character_id: str, by: Moderator, reason: str)
 
 
 async def autocomplete_public_characters(
-    session: AsyncSession, query: str, limit: int = AUTOCOMPLETE_MAX
+    session: AsyncSession,
+    query: str,
+    limit: int = AUTOCOMPLETE_MAX,
+    *,
+    guild_id: int | None = None,
 ) -> list[tuple[str, str]]:
-    """``(id, "name · id prefix")`` of public characters matching ``query``, newest first."""
+    """``(id, "name · id prefix")`` of public characters matching ``query``, newest first
+    (with ``guild_id``: those that guild's moderators have not hidden there yet)."""
     limit = clamp_limit(limit, AUTOCOMPLETE_MAX)
-    stmt = select(Character.id, Character.name).where(Character.is_public.is_(True))
+    stmt = select(Character.id, Character.name).where(
+        Character.is_public.is_(True), shown_in_guild(guild_id)
+    )
     order: list[Any] = []
     query = (query or "").strip()
     if query:
@@ -258,10 +284,13 @@ async def autocomplete_public_characters(
     return [(r.id, f"{r.name or 'Untitled'} · {r.id[:8]}") for r in rows]
 
 
-async def public_character_choices(db: Database, query: str) -> list[tuple[str, str]]:
-    """Autocomplete of /mod unpublish: public characters matching ``query``, newest first."""
+async def public_character_choices(
+    db: Database, query: str, *, guild_id: int | None = None
+) -> list[tuple[str, str]]:
+    """Autocomplete of /mod unpublish: public characters matching ``query``, newest first
+    (in the guild scope, those still shown in ``guild_id``)."""
     async with db.read() as session:
-        return await autocomplete_public_characters(session, query)
+        return await autocomplete_public_characters(session, query, guild_id=guild_id)
 
 
 # --- account status -------------------------------------------------------------------------
@@ -287,13 +316,7 @@ async def set_user_status(
     NotFoundError("user").
     """
     if status not in MODERATOR_STATUSES:
-        raise InvalidInputError(
-            f"{status!r} is not a valid status; choose one of {', '.join(MODERATOR_STATUSES)}.",
-            "invalid.choice",
-            value=status,
-            what="status",
-            choices=", ".join(MODERATOR_STATUSES),
-        )
+        raise bad_choice(status, "status", MODERATOR_STATUSES)
     why = _reason(reason)
     if moderator_user_id is not None and moderator_user_id == target_user_id:
         raise SelfModerationError()
@@ -321,7 +344,8 @@ async def set_user_status(
 async def change_status(
     db: Database, target: NewMember, status: str, by: Moderator, reason: str
 ) -> StatusChange:
-    """/mod user: the target's user row (made if they never used the bot) and
+    """/mod user scope:platform (the caller has checked that ``by`` is a platform moderator):
+    the target's user row (made if they never used the bot) and
     :func:`set_user_status`, in one transaction: a refused change leaves nothing behind."""
     async with db.transaction() as session:
         user = await get_or_create_member(session, target)

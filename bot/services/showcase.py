@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.visibility import is_publicly_visible
-from db.bot_models import GuildSettings, ShowcasePost
+from db.bot_models import GuildHiddenCharacter, GuildSettings, ShowcasePost
 from db.engine import Database
 from db.models import Character, User
 
@@ -32,11 +32,15 @@ async def is_showcased(db: Database, character: Character) -> bool:
 
 
 async def channel_to_post(db: Database, guild_id: int, character_id: str) -> int | None:
-    """The guild's showcase channel, when it has one and the character is not posted there."""
+    """The guild's showcase channel, when it has one, the character is not posted there and the
+    guild's moderators have not hidden it there."""
     async with db.read() as session:
         settings = await session.get(GuildSettings, guild_id)
         already = await session.get(ShowcasePost, (character_id, guild_id))
-    if settings is None or settings.showcase_channel_id is None or already is not None:
+        hidden = await session.get(GuildHiddenCharacter, (guild_id, character_id))
+    if settings is None or settings.showcase_channel_id is None:
+        return None
+    if already is not None or hidden is not None:
         return None
     return settings.showcase_channel_id
 
@@ -61,15 +65,18 @@ async def record_post(
     return recorded is not None
 
 
-async def take_posts(db: Database, character_id: str) -> list[PostedMessage]:
-    """Forget a character's showcase messages in every guild, returning them (to delete)."""
+async def take_posts(
+    db: Database, character_id: str, *, guild_id: int | None = None
+) -> list[PostedMessage]:
+    """Forget a character's showcase messages in every guild (or in ``guild_id`` only),
+    returning them (to delete)."""
+    which = [ShowcasePost.character_id == character_id]
+    if guild_id is not None:
+        which.append(ShowcasePost.guild_id == guild_id)
     async with db.transaction() as session:
         posts = (
-            await session.scalars(
-                select(ShowcasePost).where(ShowcasePost.character_id == character_id)
-            )
+            await session.scalars(delete(ShowcasePost).where(*which).returning(ShowcasePost))
         ).all()
-        await session.execute(delete(ShowcasePost).where(ShowcasePost.character_id == character_id))
     return [PostedMessage(post.channel_id, post.message_id) for post in posts]
 
 

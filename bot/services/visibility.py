@@ -2,13 +2,17 @@
 
 A character is publicly visible when it is public and completed, and its owner allows gallery
 showcase and is active. A member always sees their own completed characters.
+
+Inside a guild, a character that guild's moderators hid (``guild_hidden_characters``) is not
+shown at all (:func:`shown_in_guild`); it stays visible everywhere else.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Text, and_, exists, literal_column, or_
+from sqlalchemy import Text, and_, exists, literal_column, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from db.bot_models import GuildHiddenCharacter
 from db.models import Character, User
 
 SHOWN_STATUS = "active"
@@ -41,6 +45,17 @@ def publicly_visible() -> ColumnElement[bool]:
 def visible_to(viewer_user_id: str) -> ColumnElement[bool]:
     """SQL: the viewer's own completed characters, and everyone's publicly visible ones."""
     return or_(and_(Character.user_id == viewer_user_id, is_completed), publicly_visible())
+
+
+def shown_in_guild(guild_id: int | None) -> ColumnElement[bool]:
+    """SQL on ``characters``: not hidden by the moderators of ``guild_id`` (anything goes
+    outside a guild). Served by the primary key of ``guild_hidden_characters``."""
+    if guild_id is None:
+        return true()
+    return ~exists().where(
+        GuildHiddenCharacter.guild_id == guild_id,
+        GuildHiddenCharacter.character_id == Character.id,
+    )
 
 
 def is_publicly_visible(character: Character, owner: User | None) -> bool:

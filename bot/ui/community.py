@@ -1,4 +1,5 @@
-"""Embeds of the community commands: profiles, collections, the moderation log."""
+"""Embeds of the community commands: profiles and collections (the moderation log:
+:mod:`bot.ui.modlog`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.services.collections import CollectionSummary, CollectionView
-from bot.services.moderation import LogEntry
 from bot.services.profiles import Profile
-from bot.ui.embeds import relative
 from bot.ui.text import clip, fit_embed
 
 if TYPE_CHECKING:
@@ -109,47 +108,5 @@ def collection_embed(
     embed = discord.Embed(title=clip(collection.name, 100), description=body, colour=0x5865F2)
     embed.set_footer(
         text=t(lang, "collection.public" if collection.is_public else "collection.private")
-    )
-    return fit_embed(embed)
-
-
-# --- moderation log -------------------------------------------------------------------------
-
-
-def _target(catalog: Catalog, lang: str, entry: LogEntry) -> str:
-    if entry.action == "unpublish":
-        name = clip(entry.target_character_name or catalog.t(lang, "character.unnamed"), 60)
-        return f"**{name}**"
-    if entry.action == "set_status":
-        who = (
-            f"<@{entry.target_user_discord_id}>"
-            if entry.target_user_discord_id
-            else clip(entry.target_user_name or "?", 50)
-        )
-        status = catalog.t(lang, f"mod.status.{entry.details.get('to', 'active')}")
-        return f"{who} → {status}"
-    return ""
-
-
-def mod_log_embed(catalog: Catalog, lang: str, entries: Sequence[LogEntry]) -> discord.Embed:
-    """Recent moderator actions: when, who, what, why."""
-    t = catalog.t
-    lines = []
-    for entry in entries:
-        lines.append(
-            t(
-                lang,
-                "mod.log_line",
-                when=relative(entry.created_at),
-                moderator=f"<@{entry.moderator_discord_id}>",
-                action=t(lang, f"mod.action.{entry.action}"),
-                target=_target(catalog, lang, entry),
-                reason=clip(entry.reason, 200) or "—",
-            )
-        )
-    embed = discord.Embed(
-        title=t(lang, "mod.log_title"),
-        description="\n".join(lines) or t(lang, "mod.log_empty"),
-        colour=0xED4245,
     )
     return fit_embed(embed)

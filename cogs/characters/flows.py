@@ -124,13 +124,14 @@ async def post_character(
     if not open_conversation:
         return message
     thread = await open_thread(message, character.name or "Character")
+    in_dm = isinstance(interaction.channel, discord.DMChannel)  # the DM is the conversation
     await characters.record_conversation(
         deps.db,
         character.id,
         guild_id=message.guild.id if message.guild else interaction.guild_id,
         channel_id=message.channel.id,
         message_id=message.id,
-        thread_id=thread.id if thread else None,
+        thread_id=thread.id if thread else (message.channel.id if in_dm else None),
     )
     if thread is not None:
         with contextlib.suppress(discord.HTTPException):
@@ -140,7 +141,9 @@ async def post_character(
                     "thread.welcome",
                     name=clip(character.name, 100),
                     command=deps.command_ids.mention("variant create"),
-                ),
+                )
+                + "\n"
+                + t(lang, "thread.talk"),
                 allowed_mentions=NO_MENTIONS,
             )
     return message

@@ -12,12 +12,15 @@ from typing import Any
 
 import discord
 
+from bot.errors import DatabaseUnavailableError
 from bot.i18n import Catalog
-from bot.interactions.caller import Caller
+from bot.interactions.caller import Caller, cached_caller
 from bot.interactions.deps import deps_of
-from bot.interactions.replies import NO_MENTIONS, respond, token_alive
+from bot.interactions.replies import GENERATED, NO_MENTIONS, respond, token_alive
+from bot.services import notices
 from bot.services.generation import Outcome
 from bot.storage.images import extension_for
+from cogs.conversation.cancel import cancel_view
 
 
 def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
@@ -42,8 +45,9 @@ async def defer(interaction: discord.Interaction[Any], *, public: bool) -> None:
 class ProgressReporter:
     """Shows the stage (queued with position, prompt, drawing, saving) in the deferred response
     without holding the generation up: the edit runs beside it, and while one is on its way
-    only the latest stage waits to be shown (stages passed meanwhile are skipped).
-    :meth:`settle` ends it before the result takes the response's place."""
+    only the latest stage waits to be shown (stages passed meanwhile are skipped). Once the
+    generation exists, a Cancel button comes with it. :meth:`settle` ends it before the result
+    takes the response's place."""
 
     def __init__(self, catalog: Catalog, interaction: discord.Interaction[Any], lang: str) -> None:
         self._catalog = catalog
@@ -53,6 +57,11 @@ class ProgressReporter:
         self._shown: str | None = None
         self._closed = False
         self._task: asyncio.Task[None] | None = None
+        self._view: discord.ui.View | None = None
+
+    def generation_started(self, generation_id: str) -> None:
+        """Offer Cancel with every stage shown from now on."""
+        self._view = cancel_view(self._catalog, self._lang, generation_id)
 
     async def __call__(self, stage: str, position: int | None) -> None:
         text = self._catalog.t(self._lang, f"progress.{stage}", position=position or 0)
@@ -69,7 +78,9 @@ class ProgressReporter:
                 return
             with contextlib.suppress(discord.HTTPException):
                 await self._interaction.edit_original_response(
-                    content=text, allowed_mentions=NO_MENTIONS
+                    content=text,
+                    allowed_mentions=NO_MENTIONS,
+                    view=self._view or discord.utils.MISSING,
                 )
             self._shown = text
 
@@ -88,14 +99,25 @@ async def guarded(
     run: Callable[[], Awaitable[Outcome]],
     progress: ProgressReporter | None = None,
 ) -> Outcome:
-    """Run a generation; on shutdown tell the member their unit came back. Its progress is
-    settled before anything else is said in the response."""
+    """Run a generation; on shutdown tell the member their unit came back; when a database
+    outage outlived the interaction's token, keep what became of their unit as a notice for
+    their next reply. Its progress is settled before anything else is said in the response."""
     try:
         try:
-            return await run()
+            outcome = await run()
         finally:
             if progress is not None:
                 await progress.settle()
+        interaction.extras[GENERATED] = True
+        return outcome
+    except DatabaseUnavailableError as error:
+        member = cached_caller(interaction)
+        if member is not None and not token_alive(interaction):
+            with contextlib.suppress(Exception):
+                await notices.keep_notice(
+                    deps_of(interaction.client).db, member.user.id, error.key, error.params
+                )
+        raise
     except asyncio.CancelledError:
         catalog = deps_of(interaction.client).catalog
         with contextlib.suppress(Exception):

@@ -11,9 +11,11 @@ import discord
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, deliver
+from bot.services.conversation.variants import record_variant_message
 from bot.ui.embeds import variant_embed
 from bot.ui.text import clip
 from cogs.characters.generating import defer, generate, image_file, image_filename
+from cogs.conversation.buttons import variant_view
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ async def variant_flow(
             instruction=instruction,
             theme_name=theme,
             progress=progress,
+            conversation_id=str(thread_id) if thread_id is not None else None,
         ),
     )
     if outcome.variant is None or outcome.theme is None:  # pragma: no cover - always set
@@ -62,16 +65,35 @@ async def variant_flow(
     )
     files = image_file(outcome.image, outcome.mime_type, "variant")
     content = t(lang, "variant.created", theme=clip(outcome.theme.name, 50))
+    view = variant_view(deps.catalog, lang, outcome.variant)
     if thread_id is not None and not in_thread:
         try:
             thread = interaction.client.get_partial_messageable(thread_id)
             posted = await thread.send(
-                content=content, embed=embed, files=files(), allowed_mentions=NO_MENTIONS
+                content=content,
+                embed=embed,
+                files=files(),
+                view=view,
+                allowed_mentions=NO_MENTIONS,
             )
         except discord.HTTPException:
             log.info("character thread %s unavailable; replying in place", thread_id)
         else:
+            await _remember(interaction, outcome.variant.id, posted)
             await deliver(interaction, content=t(lang, "variant.posted", link=posted.jump_url))
             return
         interaction.extras["public_defer"] = False
-    await deliver(interaction, content=content, embed=embed, files=files)
+    posted = await deliver(interaction, content=content, embed=embed, view=view, files=files)
+    await _remember(interaction, outcome.variant.id, posted)
+
+
+async def _remember(
+    interaction: discord.Interaction[Any], variant_id: str, posted: discord.Message
+) -> None:
+    """Where the variant is shown: replies to that message edit this image."""
+    await record_variant_message(
+        deps_of(interaction.client).db,
+        variant_id,
+        channel_id=posted.channel.id,
+        message_id=posted.id,
+    )

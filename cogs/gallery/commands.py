@@ -24,6 +24,7 @@ from cogs.gallery.paging import (
     browse_message,
     user_gallery_message,
 )
+from cogs.gallery.report import ReportButton
 
 SORT_CHOICES = [
     app_commands.Choice(name=_("Newest first"), value="newest"),
@@ -67,7 +68,10 @@ class Gallery(FeatureCog):
             tag=(tag or "").strip().lstrip("#").strip() or None,
             sort=sort.value if sort else "newest",
         )
-        await _reply(interaction, await browse_message(self.deps, viewer, filters, None))
+        message = await browse_message(
+            self.deps, viewer, filters, None, guild_id=interaction.guild_id
+        )
+        await _reply(interaction, message)
 
     @gallery.command(name=_("user"), description=_("A member's published characters"))
     @app_commands.describe(member=_("The member"))
@@ -87,11 +91,18 @@ class Gallery(FeatureCog):
             return
         await _reply(
             interaction,
-            await user_gallery_message(self.deps, viewer, target_id, member.display_name, None),
+            await user_gallery_message(
+                self.deps,
+                viewer,
+                target_id,
+                member.display_name,
+                None,
+                guild_id=interaction.guild_id,
+            ),
         )
 
 
 async def setup(client: commands.Bot) -> None:
-    """Load the cog and its persistent page buttons."""
-    client.add_dynamic_items(GalleryBrowseButton, GalleryUserButton)
+    """Load the cog, its persistent page buttons and the Report button."""
+    client.add_dynamic_items(GalleryBrowseButton, GalleryUserButton, ReportButton)
     await client.add_cog(Gallery(client))

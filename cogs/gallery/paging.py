@@ -25,6 +25,7 @@ from bot.services.pagination import Page
 from bot.storage.pictures import Picture, picture
 from bot.ui.embeds import picture_files, replacing_attachments
 from bot.ui.text import CUSTOM_ID_MAX
+from cogs.gallery.report import add_report_buttons
 from cogs.gallery.views import browse_header, page_embeds, user_header
 from db.models import STYLES
 
@@ -108,7 +109,10 @@ class GalleryBrowseButton(
         viewer = await caller(interaction)
         deps = deps_of(interaction.client)
         return _as_update(
-            await browse_message(deps, viewer, self.filters, self.cursor), interaction.message
+            await browse_message(
+                deps, viewer, self.filters, self.cursor, guild_id=interaction.guild_id
+            ),
+            interaction.message,
         )
 
 
@@ -152,7 +156,14 @@ class GalleryUserButton(
         viewer = await caller(interaction)
         deps = deps_of(interaction.client)
         return _as_update(
-            await user_gallery_message(deps, viewer, self.target_user_id, None, self.cursor),
+            await user_gallery_message(
+                deps,
+                viewer,
+                self.target_user_id,
+                None,
+                self.cursor,
+                guild_id=interaction.guild_id,
+            ),
             interaction.message,
         )
 
@@ -182,11 +193,17 @@ async def _cards(
 
 
 async def browse_message(
-    deps: Deps, viewer: Caller, filters: BrowseFilters, cursor: str | None
+    deps: Deps,
+    viewer: Caller,
+    filters: BrowseFilters,
+    cursor: str | None,
+    *,
+    guild_id: int | None,
 ) -> GalleryMessage:
-    """One page of the public gallery: a header line, the cards, Previous/Next."""
+    """One page of the public gallery as shown in ``guild_id``: a header line, the cards,
+    Previous/Next."""
     lang = viewer.lang
-    page = await gallery_service.browse_page(deps.db, filters, cursor, PAGE_SIZE)
+    page = await gallery_service.browse_page(deps.db, filters, cursor, PAGE_SIZE, guild_id=guild_id)
     if not page.items:
         publish = deps.command_ids.mention("character publish")
         return deps.catalog.t(lang, "gallery.empty", command=publish), [], None, []
@@ -196,7 +213,9 @@ async def browse_message(
 
     embeds, shown = await _cards(deps, lang, page.items)
     header = browse_header(deps.catalog, lang, filters)
-    return header, embeds, _pager(deps, lang, page, make), shown
+    view = _pager(deps, lang, page, make)
+    add_report_buttons(view, deps.catalog, lang, viewer.user.id, page.items[: len(embeds)])
+    return header, embeds, view, shown
 
 
 async def user_gallery_message(
@@ -205,11 +224,13 @@ async def user_gallery_message(
     target_user_id: str,
     target_name: str | None,
     cursor: str | None,
+    *,
+    guild_id: int | None,
 ) -> GalleryMessage:
-    """One page of a member's published characters."""
+    """One page of a member's published characters, as shown in ``guild_id``."""
     lang = viewer.lang
     page = await gallery_service.user_gallery_page(
-        deps.db, target_user_id, viewer.user.id, cursor, PAGE_SIZE
+        deps.db, target_user_id, viewer.user.id, cursor, PAGE_SIZE, guild_id=guild_id
     )
     if not page.items:
         return deps.catalog.t(lang, "gallery.user_empty"), [], None, []
@@ -219,4 +240,6 @@ async def user_gallery_message(
         return GalleryUserButton(target_user_id, token, forward=forward, label=label)
 
     embeds, shown = await _cards(deps, lang, page.items)
-    return user_header(deps.catalog, lang, name), embeds, _pager(deps, lang, page, make), shown
+    view = _pager(deps, lang, page, make)
+    add_report_buttons(view, deps.catalog, lang, viewer.user.id, page.items[: len(embeds)])
+    return user_header(deps.catalog, lang, name), embeds, view, shown

@@ -13,14 +13,18 @@ from bot.interactions.replies import NO_MENTIONS
 from bot.services import showcase
 from bot.storage.pictures import picture
 from bot.ui.embeds import character_embed, picture_files
+from cogs.gallery.report import report_view
 from db.models import Character
 
 log = logging.getLogger(__name__)
 
 
-async def remove_showcase_posts(client: discord.Client, character_id: str) -> int:
-    """Delete a character's showcase messages in every guild; returns how many."""
-    posts = await showcase.take_posts(deps_of(client).db, character_id)
+async def remove_showcase_posts(
+    client: discord.Client, character_id: str, *, guild_id: int | None = None
+) -> int:
+    """Delete a character's showcase messages in every guild (or in ``guild_id`` only);
+    returns how many."""
+    posts = await showcase.take_posts(deps_of(client).db, character_id, guild_id=guild_id)
     for post in posts:
         try:
             await client.http.delete_message(post.channel_id, post.message_id)
@@ -50,7 +54,10 @@ async def sync_showcase(interaction: discord.Interaction[Any], character: Charac
     channel = client.get_partial_messageable(channel_id, guild_id=guild_id)
     try:
         message = await channel.send(
-            embed=embed, files=files or discord.utils.MISSING, allowed_mentions=NO_MENTIONS
+            embed=embed,
+            files=files or discord.utils.MISSING,
+            view=report_view(deps.catalog, lang, character.id),
+            allowed_mentions=NO_MENTIONS,
         )
     except discord.HTTPException:
         log.warning("could not post to showcase channel %s", channel_id)

@@ -1,4 +1,4 @@
-"""Moderation: /mod setup, unpublish, user and log."""
+"""Moderation: /mod setup, unpublish, user, log and reports."""
 
 from cogs.moderation.commands import setup
 

@@ -4,7 +4,9 @@ It speaks ``POST /v1beta/models/{model}:generateContent`` (the path the SDK 3.x 
 key in the ``x-goog-api-key`` header, or ``?key=``), records every request, answers text
 requests with a JSON attributes document derived from the request and image requests (those
 asking for the IMAGE modality) with a real PNG as ``inlineData``. Failures are scriptable with
-:meth:`FakeGemini.fail_next`; latency per kind is configurable; requests in flight are counted.
+:meth:`FakeGemini.fail_next`, and for a stretch of time with :meth:`FakeGemini.storm` (every
+request answered 429 with Retry-After, say); latency per kind is configurable; requests in
+flight are counted.
 
 It also answers ``GET /v1beta/models/{model}`` (``models.get``) and ``GET /v1beta/models``
 (``models.list``), and errs as Google does: a model it does not know is HTTP 404 NOT_FOUND
@@ -77,6 +79,29 @@ class RecordedRequest:
         """All text parts (system instruction excluded), joined by newlines."""
         return "\n".join(self.texts)
 
+    @property
+    def turns(self) -> list[tuple[str, list[str], list[bytes]]]:
+        """The request's contents in order, as (role, text parts, image parts): a multi-turn
+        request shows its history (user instruction, model image, ...) before the last turn."""
+        contents = self.body.get("contents") or []
+        out: list[tuple[str, list[str], list[bytes]]] = []
+        for content in contents if isinstance(contents, list) else []:
+            if not isinstance(content, dict):
+                continue
+            texts: list[str] = []
+            images: list[bytes] = []
+            for part in content.get("parts") or []:
+                if "text" in part:
+                    texts.append(str(part["text"]))
+                blob = part.get("inlineData") or part.get("inline_data")
+                if isinstance(blob, dict):
+                    try:
+                        images.append(base64.b64decode(blob.get("data", ""), validate=True))
+                    except (binascii.Error, ValueError):
+                        images.append(b"")
+            out.append((str(content.get("role") or "user"), texts, images))
+        return out
+
 
 @dataclass
 class _Script:
@@ -115,6 +140,7 @@ class FakeGemini:
         self.max_in_flight = 0
         self.image_png = png_bytes()
         self._scripts: list[_Script] = []
+        self._storm: tuple[_Script, float] | None = None  # (the answer, until when)
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -144,6 +170,7 @@ class FakeGemini:
         """Forget requests, scripts and the concurrency high-water mark; un-hang handlers."""
         self.requests.clear()
         self._scripts.clear()
+        self._storm = None
         self.max_in_flight = self.in_flight
         self._release.set()
         self._release = asyncio.Event()
@@ -162,6 +189,34 @@ class FakeGemini:
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown failure kind {kind!r}")
         self._scripts.append(_Script(kind, times, model, retry_after))
+
+    def storm(
+        self,
+        seconds: float,
+        kind: str = "429",
+        *,
+        retry_after: float | None = 2.0,
+        model: str | None = None,
+    ) -> None:
+        """For the next ``seconds``, answer every request for ``model`` (None = any) with a
+        failure of ``kind`` (429 with ``Retry-After: 2`` by default), ahead of any script."""
+        if kind not in FAILURE_KINDS:
+            raise ValueError(f"unknown failure kind {kind!r}")
+        self._storm = (_Script(kind, None, model, retry_after), time.monotonic() + seconds)
+
+    @property
+    def storming(self) -> bool:
+        """Whether a storm is on."""
+        return self._storm is not None and time.monotonic() < self._storm[1]
+
+    def _storm_script(self, model: str) -> _Script | None:
+        if self._storm is None:
+            return None
+        script, until = self._storm
+        if time.monotonic() >= until:
+            self._storm = None
+            return None
+        return script if script.model in (None, model) else None
 
     def requests_for(self, model: str) -> list[RecordedRequest]:
         """The recorded requests for one model."""
@@ -237,7 +292,7 @@ class FakeGemini:
             latency = self.image_latency if recorded.kind == "image" else self.text_latency
             if latency > 0:
                 await asyncio.sleep(latency)
-            script = self._take_script(model)
+            script = self._storm_script(model) or self._take_script(model)
             if script is not None:
                 recorded.failure = script.kind
                 return await self._failure(script, recorded, key)

@@ -36,6 +36,7 @@ from db.meta import (
     TEXT_MODEL,
     THUMBNAIL_KEY,
 )
+from db.models import Character
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ async def _persist(
         ref_key, reference_url = await store_reference(
             runner, job, character_id, request.reference, request.reference_mime
         )
-    with job.timed("db_persist"):
+
+    async def write() -> Character:
         async with runner.db.transaction() as session:
             await lock_member(session, job.user_id)
             row = await locked_character(session, character_id)
@@ -148,6 +150,10 @@ async def _persist(
             if ref_key:
                 row.meta[REFERENCE_KEY] = ref_key
             await finish(session, job, user_id=row.user_id, new_character=True)
+        return row
+
+    with job.timed("db_persist"):
+        row = await runner.write(progress, write)
     return Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
 
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.services.quota import QuotaStatus
 from db.models import Character, CharacterTheme, ThemeVariant
 
 Progress = Callable[[str, int | None], Awaitable[None]]
 """Called with a stage (queued, prompt, drawing, saving) and, when queued, the position."""
+
+
+@runtime_checkable
+class WatchesGeneration(Protocol):
+    """A progress callback that also wants the generation's id once it exists (to offer a
+    Cancel button)."""
+
+    def generation_started(self, generation_id: str) -> None:
+        """The generation is charged and recorded; it now waits or runs."""
 
 
 async def no_progress(stage: str, position: int | None) -> None:
@@ -30,6 +39,29 @@ class CreateRequest:
     age: str | None = None
     reference: bytes | None = None
     reference_mime: str | None = None
+
+
+@dataclass(frozen=True)
+class VariantRequest:
+    """An edit of a character's image: from ``/variant create``, the New variant button, or a
+    message in the character's conversation.
+
+    The source is the variant ``source_variant_id``, else the portrait when ``from_portrait``,
+    else the newest image when the edit's turn comes. The theme is ``theme_name``, else (in a
+    conversation) the theme last used there, else "Variations"."""
+
+    user_id: str
+    character_id: str
+    instruction: str
+    theme_name: str | None = None
+    source_variant_id: str | None = None
+    from_portrait: bool = False
+    conversation_id: str | None = None
+    instruction_message_id: str | None = None
+    suggested_by: str | None = None
+    conversation_theme: bool = True
+    """In a conversation with no theme named: the theme last used there (a message), or
+    "Variations" all the same (``/variant create``, whose default the design fixes)."""
 
 
 @dataclass

@@ -14,15 +14,18 @@ from typing import TYPE_CHECKING
 
 from bot.providers.base import ImageProvider, PromptOptimizer
 from bot.services.generation import create, regenerate, variant
+from bot.services.generation.cancel import CancelAnswer, cancel_generation
 from bot.services.generation.model import (
     CreateRequest,
     GenerationMetrics,
     Outcome,
     Progress,
+    VariantRequest,
     no_progress,
 )
-from bot.services.generation.runner import GenerationRunner
+from bot.services.generation.runner import DEFAULT_SETTLE_WITHIN, GenerationRunner
 from bot.services.generation.slots import GenerationSlots
+from bot.services.generation.turns import ConversationTurns
 from bot.storage.base import Storage
 from db.engine import Database
 
@@ -47,6 +50,7 @@ class GenerationPipeline:
         image_model: str,
         rate_limit: SharedRateLimit | None = None,
         metrics: GenerationMetrics | None = None,
+        settle_within: float = DEFAULT_SETTLE_WITHIN,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -58,8 +62,14 @@ class GenerationPipeline:
         self.rate_limit = rate_limit
         self.metrics = metrics
         self.runner = GenerationRunner(
-            db, storage, slots=slots, rate_limit=rate_limit, metrics=metrics
+            db,
+            storage,
+            slots=slots,
+            rate_limit=rate_limit,
+            metrics=metrics,
+            settle_within=settle_within,
         )
+        self.turns = ConversationTurns()
 
     async def create_character(
         self, request: CreateRequest, progress: Progress = no_progress
@@ -105,23 +115,55 @@ class GenerationPipeline:
         instruction: str,
         theme_name: str | None = None,
         progress: Progress = no_progress,
+        conversation_id: str | None = None,
     ) -> Outcome:
-        """Edit the character's current image with an instruction; file it under a theme
-        (created when missing; "Variations" when none is given).
+        """Edit the character's newest image with an instruction; file it under a theme
+        (created when missing; "Variations" when none is given). With ``conversation_id`` (the
+        character's thread) it waits its turn there like the member's messages.
 
         Raises:
             NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
             GenerationError, StorageError, InvalidInputError.
         """
-        return await variant.create_variant(
-            self.runner,
-            self.images,
-            user_id=user_id,
-            character_id=character_id,
-            instruction=instruction,
-            theme_name=theme_name,
-            progress=progress,
+        return await self.edit_image(
+            VariantRequest(
+                user_id=user_id,
+                character_id=character_id,
+                instruction=instruction,
+                theme_name=theme_name,
+                conversation_id=conversation_id,
+                conversation_theme=False,
+            ),
+            progress,
         )
+
+    async def edit_image(
+        self, request: VariantRequest, progress: Progress = no_progress
+    ) -> Outcome:
+        """Edit one of the character's images (the one asked for, else the newest), the
+        earlier turns of its branch as history. In a conversation the edit waits for the
+        member's turn there (its position shown as "queued") after the charge.
+
+        Raises:
+            NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
+            GenerationError, GenerationCancelled, StorageError, InvalidInputError.
+        """
+        turn = None
+        if request.conversation_id is not None:
+            turn = self.turns.turn(
+                request.conversation_id,
+                request.user_id,
+                lambda position: progress("queued", position),
+            )
+        return await variant.create_variant(self.runner, self.images, request, progress, turn=turn)
+
+    async def cancel(self, generation_id: str, user_id: str) -> CancelAnswer:
+        """Cancel the member's generation: waiting, it leaves the queue; running, its provider
+        call is abandoned; either way it is failed and refunded before this returns.
+
+        Raises: NotFoundError("generation"), NotOwnerError.
+        """
+        return await cancel_generation(self.runner, generation_id, user_id)
 
     @property
     def in_flight(self) -> int:

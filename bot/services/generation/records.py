@@ -129,6 +129,15 @@ async def complete_generation(
     return result.scalar_one_or_none() is not None
 
 
+async def generation_status(session: AsyncSession, generation_id: str) -> str | None:
+    """The generation's status, or None when there is no such row."""
+    result = await session.execute(
+        text("SELECT status FROM generations WHERE id = :id"), {"id": generation_id}
+    )
+    status = result.scalar_one_or_none()
+    return str(status) if status is not None else None
+
+
 async def fail_generations(
     session: AsyncSession, generation_ids: list[str], message: str
 ) -> list[FailedGeneration]:

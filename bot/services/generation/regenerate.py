@@ -5,6 +5,7 @@ the old objects)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.errors import InvalidInputError
 from bot.providers.base import ImageProvider, ImageResult
@@ -23,7 +24,8 @@ from bot.services.generation.steps import (
 )
 from bot.services.quota import QuotaStatus, charge
 from bot.storage.base import delete_quietly
-from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, THUMBNAIL_KEY, Meta
+from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, PORTRAIT_AT, THUMBNAIL_KEY, Meta
+from db.models import Character
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ async def _persist(
     job = prepared.job
     await progress("saving", None)
     stored = await store_drawn(runner, job, prepared.character_id, image, variant=None)
-    with job.timed("db_persist"):
+
+    async def write() -> Character:
         async with runner.db.transaction() as session:
             await lock_member(session, job.user_id)
             row = await locked_character(session, prepared.character_id)
@@ -102,8 +105,13 @@ async def _persist(
                 IMAGE_KEY: stored.image_key,
                 THUMBNAIL_KEY: stored.thumbnail_key,
                 GENERATION_ID: job.generation_id,
+                PORTRAIT_AT: datetime.now(UTC).isoformat(),  # the newest image now
             }
             await finish(session, job, user_id=row.user_id, new_character=False)
+        return row
+
+    with job.timed("db_persist"):
+        row = await runner.write(progress, write)
     await delete_quietly(runner.storage, prepared.old_keys)
     return Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
 

@@ -1,6 +1,13 @@
 """How every generation runs, whatever it makes: in a bounded slot, marked processing, its
 provider calls rate-limited, timed and counted; on any failure (cancellation included) failed
-and refunded as one step, with the objects it stored deleted; drained at shutdown.
+and refunded as one step, with the objects it stored deleted; drained at shutdown. While the
+database cannot be reached, its outcome waits in the process and is written when it answers
+(:mod:`bot.services.generation.settle`).
+
+A member may cancel a generation of theirs (:meth:`GenerationRunner.cancel`) until it starts
+saving what it made: waiting for its turn or a slot, it leaves the queue; during a provider
+call, the call is abandoned; in between, it stops at the next step. Either way it is failed
+with the message ``cancelled`` and refunded once, and nothing is stored or posted.
 """
 
 from __future__ import annotations
@@ -10,25 +17,45 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from bot.errors import DomainError
-from bot.services.generation.model import GenerationMetrics, Outcome, Progress
-from bot.services.generation.records import (
-    delete_unfinished_characters,
-    fail_generation,
-    mark_processing,
+from bot.errors import (
+    DatabaseUnavailableError,
+    DomainError,
+    GenerationCancelled,
+    GenerationSavedError,
 )
+from bot.providers.retry import waits_reported_to
+from bot.services.generation.model import (
+    GenerationMetrics,
+    Outcome,
+    Progress,
+    WatchesGeneration,
+)
+from bot.services.generation.records import mark_processing
+from bot.services.generation.settle import settle_failure, until_written
 from bot.services.generation.slots import GenerationSlots
 from bot.storage.base import Storage, delete_quietly
 from db.engine import Database
+from db.outage import is_unreachable
 
 if TYPE_CHECKING:
     from bot.services.ratelimit import SharedRateLimit
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+DEFAULT_SETTLE_WITHIN = 20 * 60.0
+"""How long an outcome waits for the database (the default stale age)."""
+CANCELLED = "cancelled"
+"""The error message of a generation its member cancelled."""
+CANCEL_WAIT_SECONDS = 10.0
+"""How long a cancel waits for the generation to be failed and refunded before answering."""
+
+Phase = Literal["new", "queued", "working", "provider", "saving", "done"]
+CancelResult = Literal["cancelled", "saving"]
 
 
 @dataclass
@@ -41,6 +68,12 @@ class Job:
     stored_keys: list[str] = field(default_factory=list)
     placeholder_character_id: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    phase: Phase = "new"
+    """Where the run is: waiting (queued), between steps (working), in a provider call,
+    saving what it made (no longer cancellable), or done."""
+    cancel_requested: bool = False
+    task: asyncio.Task[Outcome] | None = None
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
 
     @contextlib.contextmanager
     def timed(self, name: str) -> Iterator[None]:
@@ -50,6 +83,16 @@ class Job:
             yield
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def _settle(job: Job) -> Callable[[asyncio.Task[Outcome]], None]:
+    def done(task: asyncio.Task[Outcome]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved: its caller is gone, the run logged it
+        job.phase = "done"
+        job.settled.set()
+
+    return done
 
 
 class GenerationRunner:
@@ -63,13 +106,16 @@ class GenerationRunner:
         slots: GenerationSlots,
         rate_limit: SharedRateLimit | None = None,
         metrics: GenerationMetrics | None = None,
+        settle_within: float = DEFAULT_SETTLE_WITHIN,
     ) -> None:
         self.db = db
         self.storage = storage
         self.slots = slots
         self.rate_limit = rate_limit
         self.metrics = metrics
+        self.settle_within = settle_within
         self._running: set[asyncio.Task[Any]] = set()
+        self._jobs: dict[str, Job] = {}
         self._closing = False
 
     # -- shutdown -------------------------------------------------------------------------
@@ -100,32 +146,127 @@ class GenerationRunner:
     # -- one run ----------------------------------------------------------------------------
 
     async def run(
-        self, job: Job, progress: Progress, work: Callable[[], Awaitable[Outcome]]
+        self,
+        job: Job,
+        progress: Progress,
+        work: Callable[[], Awaitable[Outcome]],
+        *,
+        turn: AbstractAsyncContextManager[None] | None = None,
     ) -> Outcome:
         """Run ``work`` (provider calls, then persist) for the pending generation of ``job``:
-        in a slot, after marking it processing. Any failure fails it (refunding its unit once),
-        deletes what it stored and any half-made character, then re-raises."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._running.add(task)
+        after ``turn`` (the member's turn in a conversation, when given) and in a slot, after
+        marking it processing. Any failure fails it (refunding its unit once), deletes what it
+        stored and any half-made character, then re-raises; when that failure could only be
+        written after a database outage, or not at all, it raises DatabaseUnavailableError
+        instead, saying whether the unit came back.
+
+        Raises: GenerationCancelled when the member cancelled it; whatever ``work`` raised.
+        """
         started = time.perf_counter()
+        inner = asyncio.ensure_future(self._run(job, progress, work, turn, started))
+        job.task = inner
+        self._running.add(inner)
+        self._jobs[job.generation_id] = job
+        if isinstance(progress, WatchesGeneration):
+            progress.generation_started(job.generation_id)
         try:
-            async with self.slots.acquire(lambda pos: progress("queued", pos)):
+            return await inner
+        finally:
+            self._running.discard(inner)
+            if self._jobs.get(job.generation_id) is job:
+                del self._jobs[job.generation_id]
+            if inner.done():
+                job.phase = "done"
+                job.settled.set()
+            else:  # the caller was cancelled: the run settles by itself
+                inner.add_done_callback(_settle(job))
+
+    async def _run(
+        self,
+        job: Job,
+        progress: Progress,
+        work: Callable[[], Awaitable[Outcome]],
+        turn: AbstractAsyncContextManager[None] | None,
+        started: float,
+    ) -> Outcome:
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                job.phase = "queued"
+                if turn is not None:
+                    await stack.enter_async_context(turn)
+                await stack.enter_async_context(
+                    self.slots.acquire(lambda pos: progress("queued", pos))
+                )
+                job.phase = "working"
+                self.checkpoint(job)
                 with job.timed("db_processing"):
                     async with self.db.transaction() as session:
-                        await mark_processing(session, job.generation_id)
+                        still_open = await mark_processing(session, job.generation_id)
+                if not still_open:  # failed meanwhile: cancelled elsewhere, or swept
+                    raise GenerationCancelled
                 outcome = await work()
-        except BaseException as exc:
-            await asyncio.shield(self._fail(job, exc))
-            outcome_name = "cancelled" if isinstance(exc, asyncio.CancelledError) else "failed"
-            self._finished(job, outcome_name, started, error=type(exc).__name__)
+        except GenerationSavedError:  # completed after all: nothing to fail or delete
+            job.phase = "done"
+            self._finished(job, "completed", started)
             raise
-        finally:
-            if task is not None:
-                self._running.discard(task)
+        except BaseException as exc:
+            job.phase = "done"
+            cancelled = job.cancel_requested or isinstance(exc, GenerationCancelled)
+            settled = await asyncio.shield(self._fail(job, exc, progress, cancelled=cancelled))
+            if cancelled or isinstance(exc, asyncio.CancelledError):
+                outcome_name = "cancelled"
+            else:
+                outcome_name = "failed"
+            self._finished(job, outcome_name, started, error=type(exc).__name__)
+            if isinstance(exc, Exception) and (settled is None or is_unreachable(exc)):
+                if settled is None:  # the stale sweep will give the unit back
+                    raise DatabaseUnavailableError("error.database_refund_pending") from exc
+                raise DatabaseUnavailableError("error.database_refunded") from exc
+            if cancelled and not isinstance(exc, GenerationCancelled):
+                raise GenerationCancelled from None
+            raise
+        job.phase = "done"
         self._finished(job, "completed", started)
         outcome.timings = job.timings
         return outcome
+
+    # -- cancelling ---------------------------------------------------------------------------
+
+    def checkpoint(self, job: Job) -> None:
+        """Raises: GenerationCancelled when the member cancelled the job."""
+        if job.cancel_requested:
+            raise GenerationCancelled
+
+    def begin_saving(self, job: Job) -> None:
+        """From here on the job saves what it made and can no longer be cancelled.
+
+        Raises: GenerationCancelled when the member cancelled it before.
+        """
+        self.checkpoint(job)
+        job.phase = "saving"
+
+    async def cancel(
+        self, generation_id: str, *, wait: float = CANCEL_WAIT_SECONDS
+    ) -> CancelResult | None:
+        """Cancel a generation running in this process; None when none runs here (or it is
+        just ending: its row tells how). "saving" when it is already saving what it made (it
+        will finish). On "cancelled" the generation has been failed and refunded when this
+        returns (within ``wait``)."""
+        job = self._jobs.get(generation_id)
+        if job is None:
+            return None
+        if job.phase == "done":  # ending now: its row tells how
+            await job.settled.wait()
+            return None
+        if job.phase == "saving":
+            return "saving"
+        job.cancel_requested = True
+        if job.phase in ("queued", "provider") and job.task is not None:
+            job.task.cancel()  # leave the queue, or abandon the provider call
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await job.settled.wait()
+        return "cancelled"
 
     async def call_provider(
         self,
@@ -136,7 +277,11 @@ class GenerationRunner:
         call: Callable[[], Awaitable[T]],
     ) -> T:
         """One provider call: wait for the shared budget (the member sees the queue position,
-        then the stage again), then call, timed and counted."""
+        then the stage again), then call, timed and counted; a cancel abandons the call.
+
+        Raises: GenerationCancelled when the member cancelled the job.
+        """
+        self.checkpoint(job)
         if self.rate_limit is not None:
             queued = False
 
@@ -151,18 +296,43 @@ class GenerationRunner:
                 self.metrics.rate_limited(waited)
             if queued:
                 await progress(stage, None)
+        self.checkpoint(job)
         start = time.perf_counter()
         ok = False
+        busy = False
+
+        async def on_wait(seconds: float) -> None:  # the provider is busy: waiting it out
+            nonlocal busy
+            busy = True
+            await progress("busy", None)
+
+        job.phase = "provider"
         try:
-            result = await call()
+            with waits_reported_to(on_wait):
+                result = await call()
             ok = True
-            return result
         finally:
+            job.phase = "working"
             elapsed = time.perf_counter() - start
             name = f"provider_{provider}"
             job.timings[name] = job.timings.get(name, 0.0) + elapsed
             if self.metrics is not None:
                 self.metrics.provider_call(provider, elapsed, ok=ok)
+        self.checkpoint(job)
+        if busy:
+            await progress(stage, None)
+        return result
+
+    async def write(self, progress: Progress, write: Callable[[], Awaitable[T]]) -> T:
+        """A write of the generation's outcome (its persist transaction): while the database
+        cannot be reached it is kept and tried again, the member told they wait for it, for at
+        most the stale age (see :func:`~bot.services.generation.settle.until_written`)."""
+        return await until_written(
+            self.db.outage,
+            write,
+            within=self.settle_within,
+            waiting=lambda: progress("database", None),
+        )
 
     def _finished(self, job: Job, outcome: str, started: float, error: str | None = None) -> None:
         """One structured line per generation, and its counter."""
@@ -188,26 +358,31 @@ class GenerationRunner:
             },
         )
 
-    async def _fail(self, job: Job, exc: BaseException) -> None:
-        """Fail + refund + remove the placeholder character in one transaction, then delete the
-        stored objects; a failure that cannot be recorded is logged (the sweeper settles it)."""
-        if isinstance(exc, DomainError):
+    async def _fail(
+        self, job: Job, exc: BaseException, progress: Progress, *, cancelled: bool = False
+    ) -> bool | None:
+        """Fail + refund + remove the placeholder character in one transaction (kept and
+        written when the database answers, if it does not now), then delete the stored
+        objects. True when this refunded it, False when it was settled already, None when it
+        could not be written in time (the stale sweep will)."""
+        if cancelled:
+            message = CANCELLED
+        elif isinstance(exc, DomainError):
             message = str(exc)
         elif isinstance(exc, asyncio.CancelledError):
             message = "The generation was stopped because the bot shut down."
         else:
             message = f"Internal error ({type(exc).__name__})."
         log.info("generation %s failed: %s", job.generation_id, message)
-        try:
-            async with self.db.transaction() as session:
-                refunded = await fail_generation(session, job.generation_id, message)
-                if job.placeholder_character_id:
-                    await delete_unfinished_characters(session, [job.placeholder_character_id])
-            if refunded and self.metrics is not None:
-                self.metrics.refunded()
-        except Exception:
-            log.exception(
-                "could not record the failure of generation %s; the sweeper will",
-                job.generation_id,
-            )
+        refunded = await settle_failure(
+            self.db,
+            job.generation_id,
+            message,
+            placeholder_character_id=job.placeholder_character_id,
+            within=self.settle_within,
+            waiting=lambda: progress("database", None),
+        )
+        if refunded and self.metrics is not None:
+            self.metrics.refunded()
         await delete_quietly(self.storage, job.stored_keys)
+        return refunded

@@ -32,6 +32,11 @@ class GenerationSlots:
         """Waiters right now."""
         return len(self._waiters)
 
+    @property
+    def idle(self) -> bool:
+        """No holder and no waiter."""
+        return not self._active and not self._waiters
+
     async def _announce(self) -> None:
         for position, (_, callback) in enumerate(list(self._waiters), start=1):
             if callback is not None:
@@ -55,10 +60,10 @@ class GenerationSlots:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             entry = (future, on_position)
             self._waiters.append(entry)
-            if on_position is not None:
-                with contextlib.suppress(Exception):
-                    await on_position(len(self._waiters))
             try:
+                if on_position is not None:
+                    with contextlib.suppress(Exception):
+                        await on_position(len(self._waiters))
                 await future
             except BaseException:
                 if entry in self._waiters:

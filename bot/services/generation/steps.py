@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import GenerationError, InvalidInputError, NotFoundError
+from bot.errors import GenerationError, GenerationSavedError, InvalidInputError, NotFoundError
 from bot.providers.base import ImageResult
 from bot.services.accounts import ensure_can_generate
-from bot.services.generation.records import complete_generation
+from bot.services.generation.records import complete_generation, generation_status
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.storage.images import extension_for, image_key, variant_key
 from bot.storage.portraits import StoredPortrait, put_tracked, store_portrait
@@ -53,9 +53,13 @@ async def locked_character(session: AsyncSession, character_id: str) -> Characte
 async def finish(session: AsyncSession, job: Job, *, user_id: str, new_character: bool) -> None:
     """Mark the generation completed and count it (and the new character) for the member.
 
-    Raises: RuntimeError when the generation was failed while it ran.
+    Raises: RuntimeError when the generation was failed while it ran; GenerationSavedError
+        when an earlier try of this write was committed though its answer was lost (the
+        database went away at that moment): the result is saved already.
     """
     if not await complete_generation(session, job.generation_id):
+        if await generation_status(session, job.generation_id) == "completed":
+            raise GenerationSavedError
         msg = "the generation was failed while it ran (stale sweep or shutdown)"
         raise RuntimeError(msg)
     user = await session.get(User, user_id, with_for_update=True)
@@ -74,11 +78,12 @@ async def store_drawn(
     variant: str | None,
 ) -> StoredPortrait:
     """Store the provider's image (a portrait, or a variant named after ``variant``) and its
-    thumbnail, tracked for the failure path.
+    thumbnail, tracked for the failure path. From here on the job can no longer be cancelled.
 
-    Raises: GenerationError (``invalid_response``) when the image cannot be decoded;
-        StorageError.
+    Raises: GenerationCancelled when the member cancelled it; GenerationError
+        (``invalid_response``) when the image cannot be decoded; StorageError.
     """
+    runner.begin_saving(job)  # a cancel that came in time stops here; later ones are refused
     ext = extension_for(image.mime_type)
     key = (
         variant_key(character_id, variant, ext)

@@ -1,16 +1,26 @@
-"""Variant: prepare (the owner's finished character, charged, pending generation) → provider
-(its current image edited with an instruction) → persist (store it, file it under a theme,
-created when missing)."""
+"""Variant: prepare (the owner's finished character, charged, pending generation) → its turn
+(one edit at a time per conversation and member) → source (the image replied to, else the
+newest) and the earlier turns of its branch → provider (the source edited with the instruction,
+the turns as history) → persist (store it, file it under a theme, created when missing)."""
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from bot.errors import InvalidInputError
-from bot.providers.base import ImageProvider, ImageResult
+from bot.providers.base import EditTurn, ImageProvider, ImageResult
 from bot.services.characters import get_owned_character
-from bot.services.generation.inputs import variant_inputs
-from bot.services.generation.model import Outcome, Progress
+from bot.services.conversation.sources import (
+    ImageSource,
+    branch,
+    last_theme,
+    newest_image,
+    portrait_of,
+    source_variant,
+)
+from bot.services.generation.inputs import MAX_THEME_NAME, clean, variant_inputs
+from bot.services.generation.model import Outcome, Progress, VariantRequest
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
@@ -22,40 +32,63 @@ from bot.services.generation.steps import (
     store_drawn,
 )
 from bot.services.quota import QuotaStatus, charge
-from bot.services.themes import get_or_create_theme
-from db.meta import FROM_DISCORD, GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, SOURCE, THUMBNAIL_KEY, Meta
-from db.models import ThemeVariant
+from bot.services.themes import DEFAULT_THEME, get_or_create_theme
+from db.meta import (
+    CONVERSATION_ID,
+    FROM_DISCORD,
+    GENERATION_ID,
+    IMAGE_KEY,
+    IMAGE_MODEL,
+    INSTRUCTION_MESSAGE_ID,
+    PARENT_VARIANT_ID,
+    SOURCE,
+    SOURCE_IMAGE_KEY,
+    SUGGESTED_BY,
+    THUMBNAIL_KEY,
+    Meta,
+)
+from db.models import Character, CharacterTheme, ThemeVariant
 
 
 @dataclass(frozen=True)
 class _Prepared:
     job: Job
-    character_id: str
+    request: VariantRequest
     instruction: str
-    theme: str
-    source_key: str
+    theme: str | None
     style: str
     content_filter: str
     quota: QuotaStatus
 
 
-async def _prepare(
-    runner: GenerationRunner,
-    user_id: str,
-    character_id: str,
-    instruction: str,
-    theme_name: str | None,
-) -> _Prepared:
-    text, theme = variant_inputs(instruction, theme_name)
+@dataclass(frozen=True)
+class _Start:
+    """Resolved when the turn comes: the source, its branch, and the theme."""
+
+    source: ImageSource
+    turns: list[ImageSource]
+    theme: str
+
+
+def _has_image(character: Character) -> None:
+    if character.generation_status != "completed" or not Meta(character.meta).image_key:
+        raise InvalidInputError(
+            "This character has no finished image to edit yet.", "invalid.no_image"
+        )
+
+
+async def _prepare(runner: GenerationRunner, request: VariantRequest) -> _Prepared:
+    theme: str | None
+    if request.conversation_id is None or not request.conversation_theme:
+        text, theme = variant_inputs(request.instruction, request.theme_name)
+    else:  # no theme named: the conversation's, found when the turn comes
+        text, _ = variant_inputs(request.instruction, None)
+        theme = clean(request.theme_name, MAX_THEME_NAME, "theme name")
     runner.check_open()
     async with runner.db.transaction() as session:
-        user = await generating_user(session, user_id)
-        character = await get_owned_character(session, character_id, user.id)
-        source_key = Meta(character.meta).image_key
-        if character.generation_status != "completed" or not source_key:
-            raise InvalidInputError(
-                "This character has no finished image to edit yet.", "invalid.no_image"
-            )
+        user = await generating_user(session, request.user_id)
+        character = await get_owned_character(session, request.character_id, user.id)
+        _has_image(character)
         quota = await charge(session, user.id)
         generation = await start_generation(
             session,
@@ -67,16 +100,51 @@ async def _prepare(
         content_filter = user.content_filter_level or DEFAULT_FILTER
         style = character.style_type or "realistic"
     job = Job(generation.id, "variant", user.id)
-    return _Prepared(job, character_id, text, theme, source_key, style, content_filter, quota)
+    return _Prepared(job, request, text, theme, style, content_filter, quota)
+
+
+async def _start(runner: GenerationRunner, prepared: _Prepared) -> _Start:
+    """The source (the variant or portrait asked for, else the newest image), the turns of
+    its branch, and the theme. Raises: NotFoundError, InvalidInputError."""
+    request = prepared.request
+    async with runner.db.read() as session:
+        character = await get_owned_character(session, request.character_id, request.user_id)
+        _has_image(character)
+        source: ImageSource | None
+        if request.source_variant_id:
+            source = await source_variant(session, character.id, request.source_variant_id)
+        elif request.from_portrait:
+            source = portrait_of(character)
+        else:
+            source = await newest_image(session, character)
+        if source is None:
+            raise InvalidInputError(
+                "This character has no finished image to edit yet.", "invalid.no_image"
+            )
+        turns = await branch(session, source)
+        theme = prepared.theme
+        if theme is None and request.conversation_id is not None:
+            theme = await last_theme(session, character.id, request.conversation_id)
+    return _Start(source, turns, theme or DEFAULT_THEME)
 
 
 async def _draw(
-    runner: GenerationRunner, images: ImageProvider, prepared: _Prepared, progress: Progress
+    runner: GenerationRunner,
+    images: ImageProvider,
+    prepared: _Prepared,
+    start: _Start,
+    progress: Progress,
 ) -> ImageResult:
     job = prepared.job
     await progress("drawing", None)
     with job.timed("storage_get"):
-        source = await runner.storage.get(prepared.source_key)
+        source = await runner.storage.get(start.source.image_key)
+        history: list[EditTurn] = []
+        for turn in start.turns:
+            data = source if turn.image_key == start.source.image_key else None
+            if data is None:
+                data = await runner.storage.get(turn.image_key)
+            history.append(EditTurn(turn.instruction or "", data))
     return await runner.call_provider(
         job,
         "image",
@@ -88,40 +156,68 @@ async def _draw(
             prepared.instruction,
             style=prepared.style,
             content_filter=prepared.content_filter,
+            history=history,
         ),
     )
 
 
+def _variant_meta(
+    prepared: _Prepared, start: _Start, image: ImageResult, image_key: str, thumbnail_key: str
+) -> dict[str, str]:
+    request = prepared.request
+    meta = {
+        IMAGE_KEY: image_key,
+        THUMBNAIL_KEY: thumbnail_key,
+        IMAGE_MODEL: image.model,
+        GENERATION_ID: prepared.job.generation_id,
+        SOURCE: FROM_DISCORD,
+    }
+    if start.source.variant_id:
+        meta[PARENT_VARIANT_ID] = start.source.variant_id
+    else:
+        meta[SOURCE_IMAGE_KEY] = start.source.image_key
+    extras = {
+        CONVERSATION_ID: request.conversation_id,
+        INSTRUCTION_MESSAGE_ID: request.instruction_message_id,
+        SUGGESTED_BY: request.suggested_by,
+    }
+    meta.update({k: v for k, v in extras.items() if v})
+    return meta
+
+
 async def _persist(
-    runner: GenerationRunner, prepared: _Prepared, image: ImageResult, progress: Progress
+    runner: GenerationRunner,
+    prepared: _Prepared,
+    start: _Start,
+    image: ImageResult,
+    progress: Progress,
 ) -> Outcome:
-    job, character_id = prepared.job, prepared.character_id
+    job, character_id = prepared.job, prepared.request.character_id
     await progress("saving", None)
     stored = await store_drawn(runner, job, character_id, image, variant=prepared.instruction)
-    with job.timed("db_persist"):
+
+    async def write() -> tuple[Character, CharacterTheme, ThemeVariant]:
         async with runner.db.transaction() as session:
             await lock_member(session, job.user_id)
             row = await locked_character(session, character_id)
-            theme_row = await get_or_create_theme(session, character_id, prepared.theme)
+            theme_row = await get_or_create_theme(session, character_id, start.theme)
             variant = ThemeVariant(
                 theme_id=theme_row.id,
                 character_id=character_id,
                 prompt=prepared.instruction,
                 image_url=stored.image_url,
                 thumbnail_url=stored.thumbnail_url,
-                meta={
-                    IMAGE_KEY: stored.image_key,
-                    THUMBNAIL_KEY: stored.thumbnail_key,
-                    IMAGE_MODEL: image.model,
-                    GENERATION_ID: job.generation_id,
-                    SOURCE: FROM_DISCORD,
-                },
+                meta=_variant_meta(prepared, start, image, stored.image_key, stored.thumbnail_key),
             )
             session.add(variant)
             await session.flush()
             await session.refresh(variant)
             theme_row.updated_at = variant.created_at
             await finish(session, job, user_id=row.user_id, new_character=False)
+        return row, theme_row, variant
+
+    with job.timed("db_persist"):
+        row, theme_row, variant = await runner.write(progress, write)
     outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
     outcome.variant = variant
     outcome.theme = theme_row
@@ -131,24 +227,24 @@ async def _persist(
 async def create_variant(
     runner: GenerationRunner,
     images: ImageProvider,
-    *,
-    user_id: str,
-    character_id: str,
-    instruction: str,
-    theme_name: str | None,
+    request: VariantRequest,
     progress: Progress,
+    *,
+    turn: AbstractAsyncContextManager[None] | None = None,
 ) -> Outcome:
-    """Edit the character's current image with an instruction; file it under a theme
-    (created when missing; "Variations" when none is given).
+    """Edit one of the character's images (the one asked for, else the newest) with an
+    instruction, the earlier turns of its branch as history; file it under a theme (created
+    when missing). ``turn`` is waited for after the charge: one edit at a time.
 
     Raises:
         NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
-        GenerationError, StorageError, InvalidInputError.
+        GenerationError, GenerationCancelled, StorageError, InvalidInputError.
     """
-    prepared = await _prepare(runner, user_id, character_id, instruction, theme_name)
+    prepared = await _prepare(runner, request)
 
     async def work() -> Outcome:
-        image = await _draw(runner, images, prepared, progress)
-        return await _persist(runner, prepared, image, progress)
+        start = await _start(runner, prepared)
+        image = await _draw(runner, images, prepared, start, progress)
+        return await _persist(runner, prepared, start, image, progress)
 
-    return await runner.run(prepared.job, progress, work)
+    return await runner.run(prepared.job, progress, work, turn=turn)

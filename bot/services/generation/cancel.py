@@ -1,0 +1,61 @@
+"""Cancel: a member stops a generation of theirs. Running or waiting in this process, it is
+abandoned there (:meth:`GenerationRunner.cancel`); otherwise (another process, or a restart
+in between) its row is failed and refunded here, and the run that still holds it stops when
+it finds the row failed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from bot.errors import NotFoundError, NotOwnerError
+from bot.services.characters import is_valid_id
+from bot.services.generation.records import delete_unfinished_characters, fail_generation
+from bot.services.generation.runner import CANCELLED, GenerationRunner
+from db.models import Generation
+
+CancelAnswer = Literal["cancelled", "saving", "finished", "stopped"]
+"""cancelled (failed and refunded now), saving (too late: it is being saved), finished
+(it had completed), stopped (it had already failed or been cancelled)."""
+
+
+async def _status(runner: GenerationRunner, generation_id: str) -> Generation:
+    async with runner.db.read() as session:
+        row = await session.get(Generation, generation_id)
+    if row is None:
+        raise NotFoundError("generation")
+    return row
+
+
+def _settled(status: str | None) -> CancelAnswer | None:
+    if status == "completed":
+        return "finished"
+    if status == "failed":
+        return "stopped"
+    return None
+
+
+async def cancel_generation(
+    runner: GenerationRunner, generation_id: str, user_id: str
+) -> CancelAnswer:
+    """Cancel the member's generation; what became of it.
+
+    Raises: NotFoundError("generation"), NotOwnerError (someone else's).
+    """
+    if not is_valid_id(generation_id):
+        raise NotFoundError("generation")
+    row = await _status(runner, generation_id)
+    if row.user_id != user_id:
+        raise NotOwnerError
+    done = _settled(row.status)
+    if done is not None:
+        return done
+    result = await runner.cancel(generation_id)
+    if result is not None:
+        return result
+    async with runner.db.transaction() as session:
+        failed = await fail_generation(session, generation_id, CANCELLED)
+        if failed and row.character_id:
+            await delete_unfinished_characters(session, [row.character_id])
+    if failed:
+        return "cancelled"
+    return _settled((await _status(runner, generation_id)).status) or "stopped"

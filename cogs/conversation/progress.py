@@ -1,0 +1,109 @@
+"""An edit's progress in a conversation: a reply to the member's message (with Cancel) that
+shows each stage, then becomes the variant, or says it was cancelled or failed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import discord
+
+from bot.i18n import Catalog
+from bot.interactions.replies import NO_MENTIONS
+from cogs.conversation.cancel import cancel_view
+
+log = logging.getLogger(__name__)
+
+
+class ReplyProgress:
+    """Posted once the generation exists (a refusal before that posts nothing here); edits run
+    beside the generation, only the latest stage waiting while one is on its way."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        lang: str,
+        reply_to: discord.Message,
+        on_started: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._lang = lang
+        self._reply_to = reply_to
+        self._on_started = on_started
+        self._view: discord.ui.View | None = None
+        self._wanted: str | None = None
+        self._shown: str | None = None
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+        self._started_task: asyncio.Task[None] | None = None
+        self.message: discord.Message | None = None
+        self.started = False
+
+    def generation_started(self, generation_id: str) -> None:
+        """Post the progress reply, with Cancel."""
+        self.started = True
+        self._view = cancel_view(self._catalog, self._lang, generation_id)
+        if self._on_started is not None:
+            self._started_task = asyncio.create_task(self._on_started())
+        self._want(self._catalog.t(self._lang, "progress.starting"))
+
+    async def __call__(self, stage: str, position: int | None) -> None:
+        self._want(self._catalog.t(self._lang, f"progress.{stage}", position=position or 0))
+
+    def _want(self, text: str) -> None:
+        if self._closed or text == self._wanted:
+            return
+        self._wanted = text
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._show())
+
+    async def _show(self) -> None:
+        while not self._closed and self._wanted is not None and self._wanted != self._shown:
+            text = self._wanted
+            try:
+                if self.message is None:
+                    self.message = await self._reply_to.reply(
+                        content=text,
+                        view=self._view or discord.utils.MISSING,
+                        allowed_mentions=NO_MENTIONS,
+                    )
+                else:
+                    await self.message.edit(content=text, allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException:
+                log.info("could not show an edit's progress", exc_info=True)
+            self._shown = text
+
+    async def settle(self) -> None:
+        """Show no further stage; wait for a post or edit on its way."""
+        self._closed = True
+        for task in (self._task, self._started_task):
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await task
+
+    async def finish(self, **fields: Any) -> discord.Message:
+        """The progress reply becomes ``fields`` (content, embed, attachments, view); posted as
+        a reply when there is no progress reply to edit."""
+        fields.setdefault("allowed_mentions", NO_MENTIONS)
+        if self.message is not None:
+            try:
+                return await self.message.edit(**fields)
+            except discord.NotFound:
+                log.info("the progress reply is gone; replying anew")
+        files = fields.pop("attachments", None)
+        if files:
+            fields["files"] = files
+        return await self._reply_to.reply(**fields)
+
+    async def say(self, text: str) -> None:
+        """End with a text (cancelled, failed), the Cancel button gone."""
+        try:
+            if self.message is not None:
+                await self.message.edit(content=text, view=None, allowed_mentions=NO_MENTIONS)
+            else:
+                await self._reply_to.reply(content=text, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.info("could not say how an edit ended", exc_info=True)
