@@ -138,6 +138,7 @@ def test_fuzz_every_interaction(database_url, data_dir, capsys):
     unexpected error, no other member's row changed; every command, option, DynamicItem and
     modal reached."""
     world = World(database_url, data_dir)
+    run: Run | None = None
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
     # discord.py's DEBUG lines (every event and request) would cost more than the bot itself
@@ -181,6 +182,7 @@ def test_fuzz_every_interaction(database_url, data_dir, capsys):
         logging.getLogger().removeHandler(errors)
         chatty.setLevel(level)
     seconds = time.monotonic() - started
+    assert run is not None
     tally = run.tally
     tally.logged_errors = errors.records
     with capsys.disabled():
@@ -193,6 +195,12 @@ def test_fuzz_every_interaction(database_url, data_dir, capsys):
         f"command {c.name}"
         for c in surface.commands
         if f"command {c.name}" not in reached and c.kind == CHAT_INPUT
+    ]
+    never += [
+        f"option {c.name} {o.name}"
+        for c in surface.commands
+        for o in c.options
+        if f"option {c.name} {o.name}" not in reached
     ]
     never += [
         f"menu {c.name}"

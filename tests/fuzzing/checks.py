@@ -133,6 +133,8 @@ def check(outcome: Outcome, templates: Templates, tally: Tally) -> None:
     tally.sent += 1
     tally.kinds[plan.kind] += 1
     tally.names[f"{plan.kind} {plan.name}"] += 1
+    for option in [*plan.options, *plan.uploads]:
+        tally.names[f"option {plan.name} {option}"] += 1
     what = plan.describe()
     if not ix.callbacks:
         tally.unanswered.append(what)
