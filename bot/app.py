@@ -55,6 +55,7 @@ EXTENSIONS = (
     "cogs.moderation",
     "cogs.collections",
     "cogs.help",
+    "cogs.scenes",
     "cogs.conversation.listener",
 )
 

@@ -51,6 +51,15 @@ class EditTurn:
     mime_type: str = "image/png"
 
 
+@dataclass(frozen=True)
+class SceneReference:
+    """One character of a scene as the image model sees it: its name and its portrait."""
+
+    name: str
+    image: bytes
+    mime_type: str = "image/png"
+
+
 MAX_HISTORY_TURNS = 3
 """The most earlier turns an edit carries (the newest ones)."""
 
@@ -99,6 +108,20 @@ class ImageProvider(Protocol):
     ) -> ImageResult:
         """Edit ``image`` by ``instruction``; ``history`` holds the earlier turns of the same
         branch, oldest first (at most :data:`MAX_HISTORY_TURNS`).
+
+        Raises: GenerationError on provider failure."""
+        ...
+
+    async def compose(
+        self,
+        prompt: str,
+        references: Sequence[SceneReference],
+        *,
+        style: str,
+        content_filter: str = "moderate",
+    ) -> ImageResult:
+        """Draw a scene of several characters: ``references`` are their portraits, in the
+        order the prompt names them; each is to stay recognisable.
 
         Raises: GenerationError on provider failure."""
         ...

@@ -24,9 +24,16 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import ValidationError
 
-from bot.providers.base import MAX_HISTORY_TURNS, EditTurn, ImageResult, PromptResult
+from bot.providers.base import (
+    MAX_HISTORY_TURNS,
+    EditTurn,
+    ImageResult,
+    PromptResult,
+    SceneReference,
+)
 from bot.providers.gemini_attributes import SYSTEM_INSTRUCTION, attributes_schema, parse_attributes
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
+from bot.providers.scene_art import reference_label, scene_instruction
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +363,17 @@ class GeminiImageProvider(_GeminiCaller):
         return await self._image(
             parts, content_filter, operation="image edit", history=_turns(history)
         )
+
+    async def compose(
+        self, prompt: str, refs: Sequence[SceneReference], *, style: str, content_filter: str = ""
+    ) -> ImageResult:
+        """The instruction, then each portrait after its label. Raises: GenerationError."""
+        text = scene_instruction(prompt, [r.name for r in refs], style, style_hint(style))
+        parts = [types.Part.from_text(text=text)]
+        for index, ref in enumerate(refs):
+            parts.append(types.Part.from_text(text=reference_label(index, ref.name)))
+            parts.append(types.Part.from_bytes(data=ref.image, mime_type=ref.mime_type))
+        return await self._image(parts, content_filter or "moderate", operation="scene generation")
 
     async def _image(
         self,

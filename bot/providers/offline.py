@@ -18,7 +18,14 @@ from types import MappingProxyType
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.providers.base import CharacterAttributes, EditTurn, ImageResult, PromptResult
+from bot.providers.base import (
+    CharacterAttributes,
+    EditTurn,
+    ImageResult,
+    PromptResult,
+    SceneReference,
+)
+from bot.providers.scene_art import draw_scene
 
 OFFLINE_MODEL = "offline"
 SIZE = 768
@@ -275,6 +282,22 @@ class OfflineImageProvider:
         placeholder draws on the source image, which already shows the earlier turns.)"""
         del mime_type, content_filter, history
         data = await asyncio.to_thread(_draw_edit, image, instruction, style)
+        return ImageResult(data=data, mime_type="image/png", model=OFFLINE_MODEL)
+
+    async def compose(
+        self,
+        prompt: str,
+        references: Sequence[SceneReference],
+        *,
+        style: str,
+        content_filter: str = "moderate",
+    ) -> ImageResult:
+        """Never fails: a labelled placeholder with the portraits side by side, in order."""
+        del content_filter
+        palette = STYLES.get(style, STYLES["realistic"])
+        background = _png(_background(palette))
+        colours = (palette.text, palette.accent, palette.bottom)
+        data = await asyncio.to_thread(draw_scene, background, prompt, references, colours)
         return ImageResult(data=data, mime_type="image/png", model=OFFLINE_MODEL)
 
 

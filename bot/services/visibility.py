@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db.bot_models import GuildHiddenCharacter
 from db.models import Character, User
+from db.scene_models import Scene, SceneCharacter
 
 SHOWN_STATUS = "active"
 
@@ -66,4 +67,23 @@ def is_publicly_visible(character: Character, owner: User | None) -> bool:
         and owner is not None
         and owner.allow_gallery_showcase
         and (owner.account_status or SHOWN_STATUS) == SHOWN_STATUS
+    )
+
+
+def scene_in_gallery(guild_id: int | None = None) -> ColumnElement[bool]:
+    """SQL on ``scenes``: public and completed, its creator showcasing and active, and every
+    character in it still publicly visible or the creator's own (and, inside a guild, none
+    hidden by that guild's moderators). So unpublishing or deleting a character takes others'
+    scenes with it out of the gallery; the creator's own list is not affected."""
+    cast_ok = or_(Character.user_id == Scene.user_id, publicly_visible())
+    blocked = ~exists().where(
+        SceneCharacter.scene_id == Scene.id,
+        Character.id == SceneCharacter.character_id,
+        ~and_(cast_ok, shown_in_guild(guild_id)),
+    )
+    return and_(
+        Scene.is_public.is_(True),
+        Scene.generation_status == literal_column("'completed'", Text),
+        exists().where(User.id == Scene.user_id, *owner_showcases()),
+        blocked,
     )

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import io
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 
@@ -21,6 +21,8 @@ from bot.services import notices
 from bot.services.generation import Outcome
 from bot.storage.images import extension_for
 from cogs.conversation.cancel import cancel_view
+
+R = TypeVar("R")
 
 
 def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
@@ -96,9 +98,9 @@ class ProgressReporter:
 async def guarded(
     interaction: discord.Interaction[Any],
     lang: str,
-    run: Callable[[], Awaitable[Outcome]],
+    run: Callable[[], Awaitable[R]],
     progress: ProgressReporter | None = None,
-) -> Outcome:
+) -> R:
     """Run a generation; on shutdown tell the member their unit came back; when a database
     outage outlived the interaction's token, keep what became of their unit as a notice for
     their next reply. Its progress is settled before anything else is said in the response."""
@@ -130,8 +132,8 @@ async def guarded(
 async def generate(
     interaction: discord.Interaction[Any],
     lang: str,
-    run: Callable[[ProgressReporter], Awaitable[Outcome]],
-) -> Outcome:
+    run: Callable[[ProgressReporter], Awaitable[R]],
+) -> R:
     """A generation of the interaction's, its stages shown as it goes (``run(progress)`` starts
     it) and guarded against shutdown."""
     progress = ProgressReporter(deps_of(interaction.client).catalog, interaction, lang)

@@ -18,9 +18,11 @@ from bot.services.accounts import auth0_id_for
 from bot.services.conversation.instructions import Instruction, read_instruction
 from bot.services.conversation.sources import ConversationTarget, conversation_target
 from bot.services.generation.model import VariantRequest
+from bot.services.scenes import SceneThread, SceneVariantRequest, scene_in_thread
 from bot.ui.text import clip
 from cogs.conversation.edits import run_edit
 from cogs.conversation.suggestions import suggest
+from cogs.scenes.edits import run_scene_edit
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,12 @@ async def on_message(client: discord.Client, message: discord.Message, refusals:
         replied_has_image=to_bot and replied is not None and _has_image(replied),
     )
     if target is None:
-        return "ignored"
+        scene = await scene_in_thread(deps.db, message.channel.id)
+        if scene is None:
+            return "ignored"
+        return await scene_from_message(
+            client, message, scene, replied if to_bot else None, refusals
+        )
     owner = target.owner_auth0_id == auth0_id_for(message.author.id)
     instruction = read_instruction(message.content, me.id)
     if not instruction.text:
@@ -110,6 +117,53 @@ async def on_message(client: discord.Client, message: discord.Message, refusals:
         await suggest(deps, message, target, instruction)
         return "suggestion"
     return "ignored"
+
+
+async def scene_from_message(
+    client: discord.Client,
+    message: discord.Message,
+    scene: SceneThread,
+    replied: discord.Message | None,
+    refusals: Refusals,
+) -> str:
+    """A message in a scene's conversation: its owner's instruction makes a scene variant
+    (from the variant replied to, else the scene image); others' messages are not taken."""
+    me = client.user
+    if me is None or scene.owner_auth0_id != auth0_id_for(message.author.id):
+        return "ignored"
+    instruction = read_instruction(message.content, me.id)
+    if not instruction.text:
+        return "ignored"
+    request = SceneVariantRequest(
+        user_id=scene.owner_user_id,
+        scene_id=scene.scene_id,
+        instruction=instruction.text,
+        conversation_id=str(message.channel.id),
+        instruction_message_id=str(message.id),
+        replied_message_id=str(replied.id) if replied is not None else None,
+    )
+    try:
+        await run_scene_edit(client, message, scene.owner_language, request)
+    except DomainError as exc:
+        await _refuse(client, message, scene.owner_user_id, scene.owner_language, exc, refusals)
+        return "refused"
+    return "edit"
+
+
+async def _refuse(
+    client: discord.Client,
+    message: discord.Message,
+    user_id: str,
+    lang: str,
+    exc: DomainError,
+    refusals: Refusals,
+) -> None:
+    """Tell a refusal once (until the quota resets, or for a while)."""
+    now = datetime.now(UTC)
+    until = exc.resets_at if isinstance(exc, QuotaExceededError) else now + REFUSAL_QUIET
+    reason = exc.reason_key if isinstance(exc, InvalidInputError) else None
+    if refusals.first((message.channel.id, user_id, reason or exc.key), until):
+        await _reply(message, localize_error(deps_of(client).catalog, lang, exc))
 
 
 async def edit_from_message(
@@ -135,11 +189,6 @@ async def edit_from_message(
     try:
         await run_edit(client, message, lang, request)
     except DomainError as exc:
-        now = datetime.now(UTC)
-        until = exc.resets_at if isinstance(exc, QuotaExceededError) else now + REFUSAL_QUIET
-        reason = exc.reason_key if isinstance(exc, InvalidInputError) else None
-        key = (message.channel.id, target.owner_user_id, reason or exc.key)
-        if refusals.first(key, until):
-            await _reply(message, localize_error(deps_of(client).catalog, lang, exc))
+        await _refuse(client, message, target.owner_user_id, lang, exc, refusals)
         return "refused"
     return "edit"

@@ -25,7 +25,12 @@ from cogs.gallery.paging import (
     user_gallery_message,
 )
 from cogs.gallery.report import ReportButton
+from cogs.scenes.gallery import scene_gallery_message
 
+KIND_CHOICES = [
+    app_commands.Choice(name=_("Characters"), value="characters"),
+    app_commands.Choice(name=_("Scenes"), value="scenes"),
+]
 SORT_CHOICES = [
     app_commands.Choice(name=_("Newest first"), value="newest"),
     app_commands.Choice(name=_("Oldest first"), value="oldest"),
@@ -51,18 +56,29 @@ class Gallery(FeatureCog):
 
     @gallery.command(name=_("browse"), description=_("Browse the public gallery"))
     @app_commands.describe(
-        style=_("Only this art style"), tag=_("Only characters with this tag"), sort=_("Order")
+        style=_("Only this art style"),
+        tag=_("Only characters with this tag"),
+        sort=_("Order"),
+        kind=_("Characters or scenes"),
     )
-    @app_commands.choices(style=STYLE_CHOICES, sort=SORT_CHOICES)
+    @app_commands.choices(style=STYLE_CHOICES, sort=SORT_CHOICES, kind=KIND_CHOICES)
     async def browse(
         self,
         interaction: discord.Interaction[Any],
         style: app_commands.Choice[str] | None = None,
         tag: app_commands.Range[str, 1, MAX_TAG_IN_ID] | None = None,
         sort: app_commands.Choice[str] | None = None,
+        kind: app_commands.Choice[str] | None = None,
     ) -> None:
-        """Browse the public gallery."""
+        """Browse the public gallery (characters, or with kind scenes, public scenes newest
+        first; style, tag and sort apply to characters)."""
         viewer = await caller(interaction)
+        if kind is not None and kind.value == "scenes":
+            await _reply(
+                interaction,
+                await scene_gallery_message(self.deps, viewer, None, guild_id=interaction.guild_id),
+            )
+            return
         filters = BrowseFilters(
             style=style.value if style else None,
             tag=(tag or "").strip().lstrip("#").strip() or None,

@@ -19,7 +19,17 @@ from bot.ui.text import EMBED_FIELD_VALUE_MAX, fit_embed
 
 GENERAL = ""
 """The section of the top-level commands that have no subcommands (/settings, /quota, …)."""
-ORDER = ("character", "variant", "theme", "gallery", "collection", "profile", GENERAL, "mod")
+ORDER = (
+    "character",
+    "variant",
+    "theme",
+    "scene",
+    "gallery",
+    "collection",
+    "profile",
+    GENERAL,
+    "mod",
+)
 """The order a newcomer meets the sections in; a section not listed comes last."""
 
 TopLevel = app_commands.Command[Any, ..., Any] | app_commands.Group | app_commands.ContextMenu

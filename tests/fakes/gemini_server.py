@@ -95,10 +95,7 @@ class RecordedRequest:
                     texts.append(str(part["text"]))
                 blob = part.get("inlineData") or part.get("inline_data")
                 if isinstance(blob, dict):
-                    try:
-                        images.append(base64.b64decode(blob.get("data", ""), validate=True))
-                    except (binascii.Error, ValueError):
-                        images.append(b"")
+                    images.append(decode_blob(blob.get("data", "")))
             out.append((str(content.get("role") or "user"), texts, images))
         return out
 
@@ -389,6 +386,18 @@ def _model_resource(model: str) -> dict[str, Any]:
     }
 
 
+def decode_blob(data: Any) -> bytes:
+    """An inline image's bytes: the SDK sends URL-safe base64 (``-`` and ``_``), which the API
+    accepts as well as the standard alphabet; anything else is ``b""``."""
+    text = str(data or "")
+    try:
+        if "-" in text or "_" in text:
+            return base64.urlsafe_b64decode(text.encode())
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
     recorded = RecordedRequest(
         model=model, body=body if isinstance(body, dict) else {}, api_key=key
@@ -400,10 +409,7 @@ def _record(model: str, body: Any, key: str | None) -> RecordedRequest:
                 recorded.texts.append(str(part["text"]))
             blob = part.get("inlineData") or part.get("inline_data")
             if isinstance(blob, dict):
-                try:
-                    recorded.images.append(base64.b64decode(blob.get("data", ""), validate=True))
-                except (binascii.Error, ValueError):
-                    recorded.images.append(b"")
+                recorded.images.append(decode_blob(blob.get("data", "")))
                 recorded.image_mimes.append(str(blob.get("mimeType") or blob.get("mime_type")))
     config = recorded.body.get("generationConfig") or {}
     modalities = [str(m).upper() for m in config.get("responseModalities") or []]

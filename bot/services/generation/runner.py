@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from bot.errors import (
     DatabaseUnavailableError,
@@ -30,7 +30,6 @@ from bot.errors import (
 from bot.providers.retry import waits_reported_to
 from bot.services.generation.model import (
     GenerationMetrics,
-    Outcome,
     Progress,
     WatchesGeneration,
 )
@@ -46,6 +45,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class Timed(Protocol):
+    """What a run gives back: anything that carries the run's timings (an Outcome, say)."""
+
+    timings: dict[str, float]
+
+
+R = TypeVar("R", bound=Timed)
 
 DEFAULT_SETTLE_WITHIN = 20 * 60.0
 """How long an outcome waits for the database (the default stale age)."""
@@ -72,7 +80,7 @@ class Job:
     """Where the run is: waiting (queued), between steps (working), in a provider call,
     saving what it made (no longer cancellable), or done."""
     cancel_requested: bool = False
-    task: asyncio.Task[Outcome] | None = None
+    task: asyncio.Task[Any] | None = None
     settled: asyncio.Event = field(default_factory=asyncio.Event)
 
     @contextlib.contextmanager
@@ -85,8 +93,8 @@ class Job:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
 
-def _settle(job: Job) -> Callable[[asyncio.Task[Outcome]], None]:
-    def done(task: asyncio.Task[Outcome]) -> None:
+def _settle(job: Job) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
         if not task.cancelled():
             task.exception()  # retrieved: its caller is gone, the run logged it
         job.phase = "done"
@@ -149,10 +157,10 @@ class GenerationRunner:
         self,
         job: Job,
         progress: Progress,
-        work: Callable[[], Awaitable[Outcome]],
+        work: Callable[[], Awaitable[R]],
         *,
         turn: AbstractAsyncContextManager[None] | None = None,
-    ) -> Outcome:
+    ) -> R:
         """Run ``work`` (provider calls, then persist) for the pending generation of ``job``:
         after ``turn`` (the member's turn in a conversation, when given) and in a slot, after
         marking it processing. Any failure fails it (refunding its unit once), deletes what it
@@ -185,10 +193,10 @@ class GenerationRunner:
         self,
         job: Job,
         progress: Progress,
-        work: Callable[[], Awaitable[Outcome]],
+        work: Callable[[], Awaitable[R]],
         turn: AbstractAsyncContextManager[None] | None,
         started: float,
-    ) -> Outcome:
+    ) -> R:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 job.phase = "queued"

@@ -1,0 +1,32 @@
+"""A scene as shown: its cast in order, each character's owner named when not the scene's
+creator (a session helper the scene use cases share)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.scenes.model import CastMember, SceneView
+from db.models import Character, User
+from db.scene_models import Scene, SceneCharacter
+
+
+async def scene_view(session: AsyncSession, scene: Scene) -> SceneView:
+    """The scene with its cast in order (owners named when they are not its creator)."""
+    rows = (
+        await session.execute(
+            select(Character, User.display_name, User.username)
+            .join(SceneCharacter, SceneCharacter.character_id == Character.id)
+            .join(User, User.id == Character.user_id)
+            .where(SceneCharacter.scene_id == scene.id)
+            .order_by(SceneCharacter.position)
+        )
+    ).all()
+    cast = [
+        CastMember(
+            character,
+            None if character.user_id == scene.user_id else (display or username or "someone"),
+        )
+        for character, display, username in rows
+    ]
+    return SceneView(scene, cast)
