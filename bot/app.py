@@ -36,6 +36,7 @@ from bot.services import botstate
 from bot.services.generation import GenerationPipeline
 from bot.services.generation.records import sweep_stale
 from bot.services.generation.slots import GenerationSlots
+from bot.services.member_data import sweep_leftovers
 from bot.services.ratelimit import SharedRateLimit
 from bot.storage.base import Storage
 from bot.storage.factory import open_storage
@@ -229,6 +230,13 @@ class CharBot(commands.AutoShardedBot):
             except Exception as error:  # an outage is logged once, by the database handle
                 if not self.deps.db.outage.saw(error):
                     log.exception("stale generation sweep failed")
+            try:
+                done, failing = await sweep_leftovers(self.deps.db, self.deps.storage)
+                if done or failing:
+                    log.info("storage deletions: %d done, %d still failing", done, failing)
+            except Exception as error:
+                if not self.deps.db.outage.saw(error):
+                    log.exception("storage deletion sweep failed")
             await asyncio.sleep(self.deps.settings.sweep_interval_seconds)
 
     async def on_ready(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from contextlib import AbstractAsyncContextManager
@@ -31,6 +32,23 @@ PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "charbot_idle_since"
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with every NUL character taken out of its strings (lists, tuples and dicts
+    walked). PostgreSQL text and jsonb cannot hold NUL, and a member can type one: left in, it
+    fails the whole statement."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return type(value)(without_nul(v) for v in value)
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _json(value: Any) -> str:
+    return json.dumps(without_nul(value))
+
+
 def make_engine(
     url: str,
     *,
@@ -45,8 +63,15 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
+        json_serializer=_json,
     )
     pool = engine.sync_engine.pool
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _no_nul(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+    ) -> tuple[str, Any]:
+        return statement, without_nul(parameters)
 
     @event.listens_for(pool, "checkin")
     def _checkin(dbapi_connection: Any, record: Any) -> None:

@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from db import bot_models, models, scene_models  # noqa: F401  (registers the tables)
+from db import account_models, bot_models, models, scene_models  # noqa: F401  (registers the tables)
 from db.base import Base
 
 config = context.config

@@ -24,7 +24,7 @@ async def make_user(session: AsyncSession, discord_id: int | None = None, **over
         "email": f"discord_{did}@discord.invalid",
         "auth0_id": f"oauth2|discord|{did}",
         "username": f"member_{did}"[:30],
-        "display_name": f"Member {did}",
+        "display_name": f"Member {did % 1_000_000}",  # a name that does not hold the id
     }
     values.update(overrides)
     user = User(**values)

@@ -551,3 +551,26 @@ async def test_autocomplete_searches_the_newest_thousand(session):
     )
     names = [name for _, name in await autocomplete_characters(session, user.id, "oracle")]
     assert names == ["Fresh Oracle"]
+
+
+async def test_imports_at_once_by_one_member_all_succeed(session_factory, tmp_path):
+    """Several /character import at the same moment by one member (found by the fuzz test: the
+    member's row was locked after the character's insert, and two imports deadlocked)."""
+    import asyncio
+
+    from bot.cards.parse import parse_card
+    from bot.services.importing import import_card
+    from bot.storage.local import LocalStorage
+    from db.engine import Database
+    from tests.factories import make_user
+
+    db = Database(session_factory)
+    async with session_factory.begin() as s:
+        owner = await make_user(s)
+    card = parse_card(b'{"name": "Twin", "description": "one of many"}', "card.json")
+    storage = LocalStorage(tmp_path / "images")
+    made = await asyncio.gather(*(import_card(db, storage, owner.id, card) for _ in range(6)))
+    assert len({done.character.id for done in made}) == 6
+    async with session_factory() as s:
+        refreshed = await s.get(type(owner), owner.id)
+    assert refreshed.total_characters_created == 6

@@ -212,3 +212,20 @@ async def test_page_use_cases_read_what_the_session_steps_read(session_factory):
     assert [e.character.id for e in first.items] == [new.id]
     second = await svc.user_gallery_page(db, owner.id, viewer.id, first.next_cursor, 1)
     assert [e.character.id for e in second.items] == [old.id]
+
+
+async def test_a_second_showcase_post_of_the_same_character_is_not_recorded(session_factory):
+    """Two publishes at once both post to the showcase channel (found by the fuzz test): the
+    first post is recorded, the second is told to remove its message instead of failing."""
+    from bot.services import showcase
+    from db.bot_models import ShowcasePost
+
+    db = Database(session_factory)
+    async with session_factory.begin() as s:
+        owner = await make_user(s)
+        character = await make_character(s, owner, is_public=True)
+    assert await showcase.record_post(db, character.id, 77, 1, 100) is True
+    assert await showcase.record_post(db, character.id, 77, 1, 101) is False
+    async with session_factory() as s:
+        posts = (await s.scalars(select(ShowcasePost))).all()
+    assert [(p.guild_id, p.message_id) for p in posts] == [(77, 100)]

@@ -1,4 +1,6 @@
-"""The process's cache of members' user ids (a Discord id maps to one user row for ever)."""
+"""The process's cache of members' user ids (a Discord id maps to one user row until the member
+deletes their account: the process that erases it forgets the id; another process learns the
+new row at the member's next command, as every command reads it)."""
 
 from __future__ import annotations
 
@@ -21,3 +23,7 @@ class UserIds:
         if len(self._ids) >= self._size:
             self._ids.clear()
         self._ids[discord_id] = user_id
+
+    def forget(self, discord_id: int) -> None:
+        """Drop a member's id (their account was deleted)."""
+        self._ids.pop(discord_id, None)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
+from bot.services.carryover import carried_values, restore_blocks, take_carryover
 from bot.services.member_settings import allows_remix, set_allow_remix
 from bot.services.notices import pending_for
 from bot.services.showcase import showcased_character_ids
@@ -25,6 +26,25 @@ GENERATING_STATUSES = frozenset({"active"})
 def auth0_id_for(discord_id: int) -> str:
     """The id the platform's Auth0 Discord connection gives the same person."""
     return f"oauth2|discord|{int(discord_id)}"
+
+
+def discord_id_in(auth0_id: str | None) -> int | None:
+    """The Discord id in an ``auth0_id`` from Discord (see :func:`auth0_id_for`), else None."""
+    prefix = auth0_id_for(0)[:-1]
+    rest = auth0_id[len(prefix) :] if auth0_id and auth0_id.startswith(prefix) else ""
+    return int(rest) if rest.isdigit() else None
+
+
+def public_name(display_name: str | None, username: str | None, auth0_id: str | None) -> str | None:
+    """The name others may read: the display name, else the username, leaving out any that
+    holds the member's Discord id (a username made from the id when the name was taken, say),
+    since a member's id is shown to no one else."""
+    found = discord_id_in(auth0_id)
+    snowflake = str(found) if found is not None else ""
+    for name in (display_name, username):
+        if name and not (snowflake and snowflake in name):
+            return name
+    return None
 
 
 def placeholder_email(discord_id: int) -> str:
@@ -113,12 +133,16 @@ async def get_or_create_user(
         values["daily_quota"] = daily_quota
     if language in LANGUAGES:
         values["preferred_language"] = language
+    # a member who deleted their account comes back with today's count, a sanction, blocks
+    carried = await take_carryover(session, auth0_id)
+    values.update(carried_values(carried))
     for username in username_candidates(username_hint, discord_id):
         # ON CONFLICT DO NOTHING covers every unique index: a concurrent first use (auth0_id,
         # email) or a username someone else has; the SELECT below tells which.
         stmt = insert(User).values(username=username, **values).on_conflict_do_nothing()
         inserted = (await session.execute(stmt.returning(User.id))).scalar_one_or_none()
         if inserted is not None:
+            await restore_blocks(session, inserted, carried)
             break
         if await get_user_by_discord_id(session, discord_id) is not None:
             break
@@ -276,14 +300,19 @@ async def resolve_member(
 ) -> tuple[User, bool, bool]:
     """The member's user row (created on first use), whether a notice waits for them and
     whether they are blocked in ``guild_id``: one read for a known member, one short
-    transaction for a new one (who can be neither)."""
+    transaction for a new one (who has no notice, and is blocked only where the account they
+    deleted was: see :mod:`bot.services.carryover`)."""
     async with db.read() as session:
         found = await get_member_with_notices(session, member.discord_id, guild_id)
     if found is not None:
         return found
     async with db.transaction() as session:
         user = await get_or_create_member(session, member)
-    return user, False, False
+        blocked = (
+            guild_id is not None
+            and await session.get(GuildBlockedUser, (guild_id, user.id)) is not None
+        )
+    return user, False, blocked
 
 
 async def find_member_here(db: Database, discord_id: int, guild_id: int) -> tuple[str | None, bool]:

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInputError, NotFoundError
+from bot.services.accounts import public_name
 from bot.services.characters import is_valid_id
 from bot.services.pagination import (
     Page,
@@ -33,7 +34,7 @@ from bot.services.visibility import published, showcased_join, shown_in_guild
 from db.engine import Database
 from db.models import STYLES, Character, User
 
-_EntrySelect = Select[Character, str, str | None, str | None]
+_EntrySelect = Select[Character, str, str | None, str | None, str | None]
 GallerySort = Literal["newest", "oldest"]
 MAX_TAG = 50
 
@@ -56,11 +57,15 @@ class GalleryEntry:
     creator_id: str
     creator_display_name: str | None
     creator_username: str | None
+    creator_identity: str | None = None
+    """The creator's ``auth0_id``: a name holding their Discord id is never printed."""
 
     @property
     def creator_name(self) -> str:
-        """The name to print: display name, else username, else "someone"."""
-        return self.creator_display_name or self.creator_username or "someone"
+        """The name to print: display name, else username, else "someone" (a name that holds
+        the creator's Discord id is skipped: see :func:`~bot.services.accounts.public_name`)."""
+        shown = public_name(self.creator_display_name, self.creator_username, self.creator_identity)
+        return shown or "someone"
 
 
 class ProfilePrivateError(InvalidInputError):
@@ -71,7 +76,7 @@ class ProfilePrivateError(InvalidInputError):
 
 
 def _base() -> _EntrySelect:
-    return select(Character, User.id, User.display_name, User.username).join(
+    return select(Character, User.id, User.display_name, User.username, User.auth0_id).join(
         User, User.id == Character.user_id
     )
 
@@ -120,6 +125,7 @@ async def _page(
                 creator_id=r[1],
                 creator_display_name=r[2],
                 creator_username=r[3],
+                creator_identity=r[4],
             )
             for r in page.items
         ],

@@ -131,6 +131,9 @@ async def import_card(db: Database, storage: Storage, user_id: str, card: CardDa
             portrait = await store_portrait(storage, key, card.image, mime, stored=stored)
         images = await _store_assets(storage, character_id, card, stored)
         async with db.transaction() as session:
+            # the member's row first: locked after the character's insert (which takes a share
+            # lock on it), two imports at once deadlocked (found by the fuzz test)
+            await _count_created(session, user_id)
             row = character_from_card(card, user_id=user_id, character_id=character_id)
             row.image_url = row.s3_url = portrait.image_url if portrait else None
             row.thumbnail_url = portrait.thumbnail_url if portrait else None
@@ -140,7 +143,6 @@ async def import_card(db: Database, storage: Storage, user_id: str, card: CardDa
             await session.flush()
             themes = await _add_themes(session, card, character_id)
             _add_variants(session, card, character_id, themes, images)
-            await _count_created(session, user_id)
         return Imported(row, len(themes), len(images))
     except BaseException:
         await delete_quietly(storage, stored)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.visibility import is_publicly_visible
@@ -46,17 +47,22 @@ async def channel_to_post(db: Database, guild_id: int, character_id: str) -> int
 
 async def record_post(
     db: Database, character_id: str, guild_id: int, channel_id: int, message_id: int
-) -> None:
-    """Remember a message posted in a guild's showcase channel."""
+) -> bool:
+    """Remember a message posted in a guild's showcase channel. False when the character was
+    recorded there meanwhile (two publishes at once both posted): the caller removes its own."""
     async with db.transaction() as session:
-        session.add(
-            ShowcasePost(
+        recorded = await session.scalar(
+            insert(ShowcasePost)
+            .values(
                 character_id=character_id,
                 guild_id=guild_id,
                 channel_id=channel_id,
                 message_id=message_id,
             )
+            .on_conflict_do_nothing(index_elements=["character_id", "guild_id"])
+            .returning(ShowcasePost.message_id)
         )
+    return recorded is not None
 
 
 async def take_posts(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,36 @@ class Storage(Protocol):
 
     async def exists(self, key: str) -> bool:
         """Whether an object is stored under ``key``."""
+        ...
+
+
+@runtime_checkable
+class ListingStorage(Protocol):
+    """A storage that can list what it holds under a key prefix (S3 and local files can)."""
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``. Raises: StorageError."""
+        ...
+
+
+@runtime_checkable
+class PruningStorage(Protocol):
+    """A storage with folders that can be left empty (local files): it removes them."""
+
+    async def prune(self, prefix: str) -> None:
+        """Remove the empty folders under ``prefix``. Raises: StorageError."""
+        ...
+
+
+@runtime_checkable
+class ExpiringLinks(Protocol):
+    """A storage that gives links which stop working after a while (S3's presigned URLs)."""
+
+    async def temporary_url(self, key: str, seconds: int) -> str:
+        """A URL of ``key`` valid for ``seconds`` (a public URL when the bucket is public).
+
+        Raises: StorageError.
+        """
         ...
 
 

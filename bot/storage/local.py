@@ -86,6 +86,50 @@ class LocalStorage:
     def _exists(self, key: str) -> bool:
         return self._resolved(key).is_file()
 
+    def _list(self, prefix: str) -> list[str]:
+        folder = self._resolved(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return []
+        root = self._root.resolve()
+        return sorted(
+            path.relative_to(root).as_posix()
+            for path in folder.rglob("*")
+            if path.is_file() and not path.name.startswith(".")
+        )
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every stored key under the folder ``prefix`` (``characters/<id>/``).
+
+        Raises:
+            StorageError: the prefix is unsafe or the folder unreadable.
+        """
+        try:
+            return await asyncio.to_thread(self._list, prefix)
+        except OSError as exc:
+            raise StorageError(f"local list {prefix!r} failed: {exc}") from exc
+
+    def _prune(self, prefix: str) -> None:
+        folder = self._resolved(prefix.rstrip("/"))
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir():
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only when empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+    async def prune(self, prefix: str) -> None:
+        """Remove the empty folders left under ``prefix`` (files stay where they are).
+
+        Raises:
+            StorageError: the prefix is unsafe.
+        """
+        try:
+            await asyncio.to_thread(self._prune, prefix)
+        except OSError as exc:
+            raise StorageError(f"local prune {prefix!r} failed: {exc}") from exc
+
     async def put(self, key: str, data: bytes, content_type: str) -> str:
         """Write the file atomically and return its ``file://`` URI (content type unused).
 

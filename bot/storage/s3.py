@@ -144,6 +144,48 @@ class S3Storage:
         except (ClientError, *_TRANSPORT_ERRORS) as exc:
             raise self._fail("presign", key, exc) from exc
 
+    async def temporary_url(self, key: str, seconds: int) -> str:
+        """A GET URL of ``key`` that stops working after ``seconds`` (the public URL instead,
+        when the bucket is public: it never expires).
+
+        Raises:
+            StorageError: signing failed.
+        """
+        if self._public_base_url is not None:
+            return f"{self._public_base_url}/{key}"
+        seconds = max(1, min(int(seconds), MAX_PRESIGN_SECONDS))
+        try:
+            return await self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=seconds
+            )
+        except (ClientError, *_TRANSPORT_ERRORS) as exc:
+            raise self._fail("presign", key, exc) from exc
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (all pages).
+
+        Raises:
+            StorageError: S3 is unreachable or refuses the listing.
+        """
+        keys: list[str] = []
+        token: str | None = None
+        try:
+            while True:
+                if token is None:
+                    page = await self._client.list_objects_v2(Bucket=self._bucket, Prefix=prefix)
+                else:
+                    page = await self._client.list_objects_v2(
+                        Bucket=self._bucket, Prefix=prefix, ContinuationToken=token
+                    )
+                keys += [item["Key"] for item in page.get("Contents", []) if "Key" in item]
+                if not page.get("IsTruncated"):
+                    return keys
+                token = page.get("NextContinuationToken")
+                if not token:
+                    return keys
+        except (ClientError, *_TRANSPORT_ERRORS) as exc:
+            raise self._fail("list", prefix, exc) from exc
+
     async def get(self, key: str) -> bytes:
         """Download an object.
 

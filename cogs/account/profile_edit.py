@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
@@ -73,6 +74,7 @@ class ProfileEditModal(FeatureModal):
 
     async def handle(self, interaction: discord.Interaction[Any]) -> None:
         """Save the fields and show the saved profile."""
+        await acknowledge(interaction, directly=True, ephemeral=True, thinking=True)
         member = await caller(interaction)
         deps = deps_of(interaction.client)
         edit = ProfileEdit(

@@ -189,6 +189,7 @@ class SettingsSelect(FeatureSelect, template=r"settings:(?P<field>lang|filter|vi
         if not values:
             await acknowledge(interaction)
             return
+        await acknowledge(interaction, directly=True)  # before any database work
         user, lang, remix = await apply_settings(interaction, change_for(self.field, values[0]))
         catalog = deps_of(interaction.client).catalog
         await update(

@@ -9,6 +9,7 @@ from typing import Any
 import discord
 
 from bot.i18n import Catalog
+from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import respond
@@ -90,6 +91,7 @@ class EditCharacterModal(FeatureModal):
 
     async def handle(self, interaction: discord.Interaction[Any]) -> None:
         """Save the details; answer privately with the updated card."""
+        await acknowledge(interaction, directly=True, ephemeral=True, thinking=True)
         deps = deps_of(interaction.client)
         member = await caller(interaction)
         row = await characters.save_edit(

@@ -65,4 +65,8 @@ async def sync_showcase(interaction: discord.Interaction[Any], character: Charac
     except discord.HTTPException:
         log.warning("could not post to showcase channel %s", channel_id)
         return
-    await showcase.record_post(deps.db, character.id, guild_id, channel_id, message.id)
+    if not await showcase.record_post(deps.db, character.id, guild_id, channel_id, message.id):
+        try:  # another publish of the same character posted it first
+            await message.delete()
+        except discord.HTTPException:
+            log.info("could not remove a duplicate showcase post %s", message.id)

@@ -28,6 +28,7 @@ ORDER = (
     "collection",
     "profile",
     GENERAL,
+    "account",
     "mod",
 )
 """The order a newcomer meets the sections in; a section not listed comes last."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from bot.services.accounts import public_name
 from bot.services.characters.changes import (
     CharacterFlag,
     DeletedCharacter,
@@ -199,5 +200,7 @@ async def export_of(db: Database, character_id: str, viewer_user_id: str) -> Cha
             )
         ).all()
         owner = await session.get(User, character.user_id)
-    creator = (owner.display_name or owner.username or "") if owner else ""
+    creator = (
+        (public_name(owner.display_name, owner.username, owner.auth0_id) or "") if owner else ""
+    )
     return CharacterExport(character, list(themes), list(variants), creator)

@@ -20,6 +20,7 @@ from bot.services.generation.steps import (
     effective_filter,
     finish,
     generating_user,
+    lock_member,
     locked_character,
     mark_relaxed,
     store_drawn,
@@ -153,6 +154,7 @@ async def _persist(
 
     async def write() -> Character:
         async with runner.db.transaction() as session:
+            await lock_member(session, job.user_id)
             row = await locked_character(session, character_id)
             apply_attributes(row, optimized, prepared.inputs)
             row.image_url = row.s3_url = stored.image_url

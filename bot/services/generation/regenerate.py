@@ -20,6 +20,7 @@ from bot.services.generation.steps import (
     effective_filter,
     finish,
     generating_user,
+    lock_member,
     locked_character,
     mark_relaxed,
     store_drawn,
@@ -137,6 +138,7 @@ async def _persist(
 
     async def write() -> Character:
         async with runner.db.transaction() as session:
+            await lock_member(session, job.user_id)
             row = await locked_character(session, prepared.character_id)
             row.image_url = row.s3_url = stored.image_url
             row.thumbnail_url = stored.thumbnail_url

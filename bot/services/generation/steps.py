@@ -57,6 +57,14 @@ async def generating_user(session: AsyncSession, user_id: str) -> User:
     return user
 
 
+async def lock_member(session: AsyncSession, user_id: str) -> None:
+    """Lock the member's row. Every generating transaction takes it before the character's:
+    the one that charges the quota updates the member and then writes rows pointing at the
+    character, so a persist holding the character while it waited for the member deadlocked
+    with it (a second Regenerate press, a variant asked for while the portrait is redrawn)."""
+    await session.get(User, user_id, with_for_update=True)
+
+
 async def locked_character(session: AsyncSession, character_id: str) -> Character:
     """The character row, locked for the persist transaction. Raises: NotFoundError."""
     row = (

@@ -34,6 +34,7 @@ from bot.services.generation.steps import (
     effective_filter,
     finish,
     generating_user,
+    lock_member,
     locked_character,
     mark_relaxed,
     store_drawn,
@@ -282,6 +283,7 @@ async def _persist(
 
     async def write() -> tuple[Character, CharacterTheme, ThemeVariant]:
         async with runner.db.transaction() as session:
+            await lock_member(session, job.user_id)
             row = await locked_character(session, character_id)
             theme_row = await get_or_create_theme(session, character_id, start.theme)
             variant = ThemeVariant(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from bot.services.accounts import public_name
 from bot.services.pagination import Page, apply_keyset, clamp_limit, keyset_page, parse_cursor
 from bot.services.scenes.model import SceneView
 from bot.services.scenes.views import scene_view
@@ -36,7 +37,7 @@ async def scene_gallery_page(
     parsed = parse_cursor(cursor) if cursor else None
     creator = aliased(User)  # not ``User``: the rule's own subqueries must not correlate to it
     stmt = (
-        select(Scene, creator.display_name, creator.username)
+        select(Scene, creator.display_name, creator.username, creator.auth0_id)
         .join(creator, creator.id == Scene.user_id)
         .where(scene_in_gallery(guild_id))
     )
@@ -47,7 +48,7 @@ async def scene_gallery_page(
             rows, limit=limit, cursor=parsed, key=lambda r: (r[0].created_at, r[0].id)
         )
         items = [
-            SceneEntry(await scene_view(session, r[0]), r[1] or r[2] or "someone")
+            SceneEntry(await scene_view(session, r[0]), public_name(r[1], r[2], r[3]) or "someone")
             for r in page.items
         ]
     return Page(items=items, next_cursor=page.next_cursor, prev_cursor=page.prev_cursor)

@@ -231,6 +231,10 @@ class OptionBuilder:
                 for k in ("id", "name", "type", "parent_id", "thread_metadata")
                 if k in channel
             }
+            if channel["type"] in (10, 11, 12):
+                # a resolved thread is the whole thread object (owner, counts, …), as Discord
+                # sends it: discord.py's AppCommandThread reads those fields
+                partial = {k: v for k, v in channel.items() if k != "guild_id"}
             partial["permissions"] = str(self._fake.bot_permissions)
             self.resolved.setdefault("channels", {})[channel["id"]] = partial
             return channel["id"]

@@ -56,6 +56,18 @@ class UploadedFile:
         return int(match.group(1) or match.group(2) or 0)
 
 
+def check_upload_sizes(fake: FakeDiscord, files: list[UploadedFile]) -> None:
+    """Refuse a file over the upload limit (``fake.attachment_size_limit``, what interactions
+    say in ``attachment_size_limit``) as Discord does: 413, code 40005."""
+    limit = int(getattr(fake, "attachment_size_limit", 0) or 0)
+    for upload in files:
+        if limit and len(upload.data) > limit:
+            fake.violations.append(
+                f"upload: {upload.filename} is {len(upload.data)} bytes, limit {limit}"
+            )
+            raise DiscordHTTPError(413, 40005, "Request entity too large")
+
+
 class MessageWriter:
     """Creates and edits stored messages from bot payloads."""
 
@@ -158,6 +170,7 @@ class MessageWriter:
         ephemeral: bool,
     ) -> list[dict[str, Any]]:
         channel_id = message["channel_id"]
+        check_upload_sizes(self.fake, files)
         uploaded = {f.index: f for f in files if f.index is not None}
         current = {a["id"]: a for a in message["attachments"]}
         result: list[dict[str, Any]] = []

@@ -73,7 +73,9 @@ class InteractionSender:
             "app_permissions": str(self.bot_permissions),
             "entitlements": [],
             "entitlement_sku_ids": [],
-            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+            "attachment_size_limit": int(
+                getattr(self, "attachment_size_limit", ATTACHMENT_SIZE_LIMIT)
+            ),
         }
         if guild_id:
             if not isinstance(who, FakeMember) or who.guild_id != guild_id:

@@ -32,7 +32,7 @@ from .rest import (
     read_body,
     thread_for,
 )
-from .sending import InteractionSender
+from .sending import ATTACHMENT_SIZE_LIMIT, InteractionSender
 from .state import (
     ALL_PERMISSIONS,
     AUDIT_BOT_ADD,
@@ -90,6 +90,8 @@ class FakeDiscord(InteractionSender):
             u["id"]: u for u in (self.bot_user, self.owner_user)
         }
         self.bot_permissions = BOT_PERMISSIONS
+        # the upload limit interactions announce and uploads are held to (tests may lower it)
+        self.attachment_size_limit = ATTACHMENT_SIZE_LIMIT
         self.guilds: dict[str, FakeGuild] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.dm_channels: dict[str, str] = {}  # user id -> DM channel id
