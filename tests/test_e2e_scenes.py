@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.i18n import Catalog
+from bot.services.generation.sheet import sheet_image_key
 from db.engine import make_session_factory
 from db.meta import CONVERSATION_ID, IMAGE_KEY, MESSAGE_ID, PARENT_VARIANT_ID, SOURCE_IMAGE_KEY
 from db.models import Character, Generation, User
@@ -483,3 +484,35 @@ async def test_cancel_while_the_scene_is_drawn_refunds_and_leaves_no_scene(
     assert (generation.status, generation.error_message) == ("failed", "cancelled")
     assert (await _counts(session_factory))[0] == scenes_before
     assert [k for k in stack.s3.list_keys(stack.bucket) if k.startswith("scenes/")] == stored_before
+
+
+async def test_a_characters_sheet_goes_with_its_portrait_into_the_scene(
+    stack: Stack, factory, cast
+):
+    """After /character sheet for Bram, a scene of Aria and Bram sends Aria's portrait, then
+    Bram's portrait and, right after it, Bram's sheet (labelled as his) in ONE request."""
+    owner, _, aria, bram, _, _ = cast
+    sheet_png = png_bytes((15, 15, 150), size=40)
+    stack.gemini.image_png_factory = lambda: sheet_png
+    try:
+        await stack.command(owner, "character sheet", {"character": bram.id})
+        for _ in range(200):  # the sheet is posted in Bram's thread; wait for its row
+            async with factory() as s:
+                if await sheet_image_key(s, bram.id):
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the character sheet was not made")
+    finally:
+        stack.gemini.image_png_factory = None
+    storage = stack.bot.deps.storage
+    portraits = [await storage.get(c.meta[IMAGE_KEY]) for c in (aria, bram)]
+    stack.gemini.requests.clear()
+    stack.gemini.image_png = png_bytes((250, 200, 10), size=64)
+
+    await wait_final(await _scene_create(stack, owner, "Aria, Bram"))
+
+    (sent,) = stack.gemini.requests_for(IMAGE_MODEL)
+    assert sent.images == [portraits[0], portraits[1], sheet_png]
+    assert "Character sheet of Bram" in sent.text
+    assert "Character sheet of Aria" not in sent.text

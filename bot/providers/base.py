@@ -73,11 +73,13 @@ class LikenessScore:
 
 @dataclass(frozen=True)
 class SceneReference:
-    """One character of a scene as the image model sees it: its name and its portrait."""
+    """One character of a scene as the image model sees it: its name, its portrait, and its
+    character sheet when it has one (sent after the portrait as an extra reference)."""
 
     name: str
     image: bytes
     mime_type: str = "image/png"
+    sheet: bytes | None = None
 
 
 MAX_HISTORY_TURNS = 3

@@ -1,12 +1,10 @@
 """Gemini providers: a text model for attributes + prompt, an image model for portraits and edits.
 
 Both talk to ``client.aio.models.generate_content``. Each attempt is bounded by
-``asyncio.timeout`` (and the same timeout is sent to the SDK, which forwards it as
-``X-Server-Timeout``); the SDK's own retries are switched off per request so that only the
-bounded retry loop of :mod:`bot.providers.retry` retries (429 and 5xx), and waits out a busy
-provider (Retry-After) for up to GEMINI_WAIT_SECONDS. Timeouts are not
-retried: a hung generation has already cost the member a long wait. No error text or log
-line carries the API key.
+``asyncio.timeout`` (also sent to the SDK, which forwards it as ``X-Server-Timeout``); the
+SDK's own retries are off so that only :mod:`bot.providers.retry` retries (429 and 5xx) and
+waits out a busy provider (Retry-After) for up to GEMINI_WAIT_SECONDS. Timeouts are not
+retried (a hung generation already cost a long wait). No error or log line has the API key.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ from bot.providers.base import (
 )
 from bot.providers.gemini_attributes import SYSTEM_INSTRUCTION, attributes_schema, parse_attributes
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
-from bot.providers.scene_art import reference_label, scene_instruction
+from bot.providers.scene_art import reference_items, scene_instruction
 
 log = logging.getLogger(__name__)
 
@@ -372,10 +370,12 @@ class GeminiImageProvider(_GeminiCaller):
     ) -> ImageResult:
         """The instruction, then each portrait after its label. Raises: GenerationError."""
         text = scene_instruction(prompt, [r.name for r in refs], style, style_hint(style))
-        parts = [types.Part.from_text(text=text)]
-        for index, ref in enumerate(refs):
-            parts.append(types.Part.from_text(text=reference_label(index, ref.name)))
-            parts.append(types.Part.from_bytes(data=ref.image, mime_type=ref.mime_type))
+        parts = [types.Part.from_text(text=text)] + [
+            types.Part.from_text(text=item)
+            if isinstance(item, str)
+            else types.Part.from_bytes(data=item[0], mime_type=item[1])
+            for item in reference_items(refs)
+        ]
         return await self._image(parts, content_filter or "moderate", operation="scene generation")
 
     async def _image(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -30,6 +30,22 @@ def scene_instruction(prompt: str, names: Sequence[str], style: str, hint: str) 
 def reference_label(index: int, name: str) -> str:
     """The text part sent before a reference image."""
     return f"Reference image {index + 1}: {name}"
+
+
+def sheet_label(index: int, name: str) -> str:
+    """The text part sent before a character's sheet (after its reference image)."""
+    return f"Character sheet of {name} (reference image {index + 1}: front, side, back, faces)"
+
+
+def reference_items(references: Sequence[SceneReference]) -> Iterator[str | tuple[bytes, str]]:
+    """What follows a scene's instruction, in order: each character's label and portrait,
+    then, when it has one, its sheet's label and the sheet (text, or ``(bytes, mime type)``)."""
+    for index, ref in enumerate(references):
+        yield reference_label(index, ref.name)
+        yield ref.image, ref.mime_type
+        if ref.sheet is not None:
+            yield sheet_label(index, ref.name)
+            yield ref.sheet, "image/png"
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

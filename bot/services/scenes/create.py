@@ -7,15 +7,17 @@ failed (refunded) generation and nothing else."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
-from bot.errors import InvalidInputError, NotFoundError, NotOwnerError
+from bot.errors import InvalidInputError, NotFoundError, NotOwnerError, StorageError
 from bot.providers.base import ImageProvider, ImageResult, SceneReference
 from bot.services.characters import clean_text, is_valid_id
 from bot.services.generation.model import Progress
 from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
+from bot.services.generation.sheet import sheet_image_key
 from bot.services.generation.steps import DEFAULT_FILTER, finish, generating_user
 from bot.services.quota import QuotaStatus, charge
 from bot.services.scenes.cast import resolve_cast
@@ -28,6 +30,8 @@ from db.meta import GENERATION_ID, IMAGE_KEY, IMAGE_MODEL, THUMBNAIL_KEY, Meta
 from db.models import STYLES, Character
 from db.scene_models import Scene, SceneCharacter, SceneGeneration
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -35,6 +39,8 @@ class _Prepared:
     scene_id: str
     existing: bool
     cast: list[Character]
+    sheet_keys: dict[str, str]
+    """The cast's character sheets (character id → image key), sent as extra references."""
     setting: str
     title: str | None
     style: str
@@ -88,6 +94,11 @@ async def _prepare(
             item = str(exc.params["item"])
             raise InvalidInputError(str(exc), exc.reason_key, item=names.get(item, item)) from None
         style = style or cast[0].style_type or "realistic"
+        sheet_keys = {
+            character.id: key
+            for character in cast
+            if (key := await sheet_image_key(session, character.id))
+        }
         prompt = scene_prompt(cast, setting, title)
         quota = await charge(session, user.id)
         generation = await start_generation(session, user_id=user.id, prompt=prompt, style=style)
@@ -99,6 +110,7 @@ async def _prepare(
         scene_id or str(uuid.uuid4()),
         scene_id is not None,
         cast,
+        sheet_keys,
         setting,
         title,
         style,
@@ -119,7 +131,8 @@ async def _draw(
             key = Meta(character.meta).image_key or ""
             mime = "image/png" if key.endswith(".png") else f"image/{key.rsplit('.', 1)[-1]}"
             data = await runner.storage.get(key)
-            references.append(SceneReference(character.name or "?", data, mime))
+            sheet = await _sheet(runner, prepared.sheet_keys.get(character.id))
+            references.append(SceneReference(character.name or "?", data, mime, sheet))
     return await runner.call_provider(
         job,
         "image",
@@ -132,6 +145,18 @@ async def _draw(
             content_filter=prepared.content_filter,
         ),
     )
+
+
+async def _sheet(runner: GenerationRunner, key: str | None) -> bytes | None:
+    """A character's sheet, which the scene can do without: None when there is none or it
+    cannot be read (logged)."""
+    if not key:
+        return None
+    try:
+        return await runner.storage.get(key)
+    except StorageError:
+        log.warning("the character sheet %s cannot be read; the scene goes on without it", key)
+        return None
 
 
 async def _persist(
