@@ -9,14 +9,16 @@ message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import discord
 from discord.ext import commands
 
+from bot.i18n import Catalog
 from bot.interactions.acknowledge import acknowledge
-from bot.interactions.caller import checked
+from bot.interactions.caller import Caller, caller, checked
 from bot.interactions.deps import Deps, deps_of
 from bot.interactions.replies import NO_MENTIONS, reporting, update
 from bot.ui.text import button_label
@@ -52,6 +54,55 @@ class FeatureButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_NE
 
     async def handle(self, interaction: discord.Interaction[Any]) -> None:
         """What a press does (acknowledging it is the handler's first step)."""
+        raise NotImplementedError
+
+
+class ConfirmButton(FeatureButton, template=_NEVER):
+    """Yes or no under a "really delete?" prompt, as ``<prefix>:<id>:yes|no``: no leaves
+    everything as it was; yes runs :meth:`confirmed`. Subclasses set ``prefix`` and a
+    template ``<prefix>:(?P<id>…):(?P<answer>yes|no)``."""
+
+    prefix: ClassVar[str]
+
+    def __init__(self, target_id: str, confirm: bool, label: str = "") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or ("Delete" if confirm else "Cancel"),
+                style=discord.ButtonStyle.danger if confirm else discord.ButtonStyle.secondary,
+                custom_id=f"{self.prefix}:{target_id}:{'yes' if confirm else 'no'}",
+            )
+        )
+        self.target_id = target_id
+        self.confirm = confirm
+
+    @classmethod
+    def make(cls, catalog: Catalog, lang: str, target_id: str, *, confirm: bool) -> Self:
+        """The Delete (confirm) or Cancel button, labelled in the member's language."""
+        return cls(
+            target_id, confirm, catalog.t(lang, "button.delete" if confirm else "button.cancel")
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> Self:
+        return cls(match["id"], match["answer"] == "yes", button_label(item))
+
+    async def handle(self, interaction: discord.Interaction[Any]) -> None:
+        await acknowledge(interaction, directly=True)  # before any database work
+        member = await caller(interaction)
+        if not self.confirm:
+            text = deps_of(interaction.client).catalog.t(member.lang, "delete.cancelled")
+            await update(interaction, content=text, view=None)
+            return
+        await self.confirmed(interaction, member)
+
+    async def confirmed(self, interaction: discord.Interaction[Any], member: Caller) -> None:
+        """Delete the target, and say so by updating the prompt."""
         raise NotImplementedError
 
 

@@ -9,14 +9,12 @@ from typing import Any
 
 import discord
 
-from bot.i18n import Catalog
-from bot.interactions.acknowledge import acknowledge
 from bot.interactions.caller import Caller, caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, update
-from bot.interactions.routing import FeatureButton, PagerButton, pager_label, pager_view
+from bot.interactions.routing import ConfirmButton, PagerButton, pager_label, pager_view
 from bot.services import characters
-from bot.ui.text import button_label, clip, fit_embed
+from bot.ui.text import clip, fit_embed
 
 LIST_PAGE_SIZE = 10
 
@@ -105,50 +103,19 @@ class CharacterListButton(
 
 
 class ConfirmDeleteButton(
-    FeatureButton,
+    ConfirmButton,
     template=r"chardel:(?P<id>[0-9a-f-]{36}):(?P<answer>yes|no)",
 ):
     """Confirm or cancel /character delete."""
 
-    def __init__(self, character_id: str, confirm: bool, label: str = "") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label or ("Delete" if confirm else "Cancel"),
-                style=discord.ButtonStyle.danger if confirm else discord.ButtonStyle.secondary,
-                custom_id=f"chardel:{character_id}:{'yes' if confirm else 'no'}",
-            )
-        )
-        self.character_id = character_id
-        self.confirm = confirm
+    prefix = "chardel"
 
-    @classmethod
-    def make(
-        cls, catalog: Catalog, lang: str, character_id: str, *, confirm: bool
-    ) -> ConfirmDeleteButton:
-        label = catalog.t(lang, "button.delete" if confirm else "button.cancel")
-        return cls(character_id, confirm, label)
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ConfirmDeleteButton:
-        return cls(match["id"], match["answer"] == "yes", button_label(item))
-
-    async def handle(self, interaction: discord.Interaction[Any]) -> None:
-        """Delete the character and its stored images, or leave it; the prompt says which."""
-        await acknowledge(interaction, directly=True)  # before any database work
+    async def confirmed(self, interaction: discord.Interaction[Any], member: Caller) -> None:
+        """Delete the character and its stored images."""
         deps = deps_of(interaction.client)
-        member = await caller(interaction)
         t = deps.catalog.t
-        if not self.confirm:
-            await update(interaction, content=t(member.lang, "delete.cancelled"), view=None)
-            return
         deleted = await characters.remove_character(
-            deps.db, deps.storage, self.character_id, member.user.id
+            deps.db, deps.storage, self.target_id, member.user.id
         )
         await update(
             interaction,

@@ -12,10 +12,10 @@ import discord
 
 from bot.i18n import Catalog
 from bot.interactions.acknowledge import acknowledge
-from bot.interactions.caller import caller
+from bot.interactions.caller import Caller, caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, deliver, respond, update
-from bot.interactions.routing import FeatureButton
+from bot.interactions.routing import ConfirmButton, FeatureButton
 from bot.services import scenes
 from bot.services.scenes import SceneRequest
 from bot.ui.text import button_label, clip
@@ -168,48 +168,17 @@ def scene_buttons(
 
 
 class ConfirmSceneDeleteButton(
-    FeatureButton, template=rf"scenedel:(?P<id>{_ID}):(?P<answer>yes|no)"
+    ConfirmButton, template=rf"scenedel:(?P<id>{_ID}):(?P<answer>yes|no)"
 ):
     """Confirm or cancel /scene delete."""
 
-    def __init__(self, scene_id: str, confirm: bool, label: str = "") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label or ("Delete" if confirm else "Cancel"),
-                style=discord.ButtonStyle.danger if confirm else discord.ButtonStyle.secondary,
-                custom_id=f"scenedel:{scene_id}:{'yes' if confirm else 'no'}",
-            )
-        )
-        self.scene_id = scene_id
-        self.confirm = confirm
+    prefix = "scenedel"
 
-    @classmethod
-    def make(
-        cls, catalog: Catalog, lang: str, scene_id: str, *, confirm: bool
-    ) -> ConfirmSceneDeleteButton:
-        label = catalog.t(lang, "button.delete" if confirm else "button.cancel")
-        return cls(scene_id, confirm, label)
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> ConfirmSceneDeleteButton:
-        return cls(match["id"], match["answer"] == "yes", button_label(item))
-
-    async def handle(self, interaction: discord.Interaction[Any]) -> None:
-        """Delete the scene and its images, or leave it; the prompt says which."""
-        await acknowledge(interaction, directly=True)  # before any database work
+    async def confirmed(self, interaction: discord.Interaction[Any], member: Caller) -> None:
+        """Delete the scene and its images."""
         deps = deps_of(interaction.client)
-        member = await caller(interaction)
         t = deps.catalog.t
-        if not self.confirm:
-            await update(interaction, content=t(member.lang, "delete.cancelled"), view=None)
-            return
-        name = await scenes.delete_scene(deps.db, deps.storage, self.scene_id, member.user.id)
+        name = await scenes.delete_scene(deps.db, deps.storage, self.target_id, member.user.id)
         await update(
             interaction,
             content=t(member.lang, "scene.deleted", title=clip(name, 100)),
