@@ -3,24 +3,20 @@ there with its buttons and remembered as that message; a cancel or failure said 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import discord
 
-from bot.errors import DomainError, GenerationCancelled
 from bot.interactions.deps import Deps, deps_of
-from bot.interactions.replies import localize_error
 from bot.services.conversation.variants import record_variant_message
 from bot.services.generation.model import Outcome, VariantRequest
 from bot.ui.embeds import variant_embed
 from bot.ui.text import clip
 from cogs.characters.generating import image_file, image_filename
 from cogs.conversation.buttons import variant_view
-from cogs.conversation.progress import ReplyProgress
+from cogs.conversation.progress import ReplyProgress, settled_edit
 
 log = logging.getLogger(__name__)
 
@@ -79,26 +75,9 @@ async def run_edit(
     deps.flows.track()  # shutdown waits for the post, not only the generation
     catalog = deps.catalog
     progress = ReplyProgress(catalog, lang, reply_to, on_started)
-    try:
-        try:
-            outcome = await deps.pipeline.edit_image(request, progress)
-        finally:
-            await progress.settle()
-    except GenerationCancelled:
-        await progress.say(catalog.t(lang, "conversation.cancelled"))
-        return
-    except DomainError as exc:
-        if not progress.started:
-            raise
-        reason = localize_error(catalog, lang, exc)
-        await progress.say(catalog.t(lang, "conversation.failed", reason=reason))
-        return
-    except asyncio.CancelledError:
-        await asyncio.shield(progress.say(catalog.t(lang, "error.shutdown_refunded")))
-        raise
-    except Exception:
-        reference = secrets.token_hex(4)
-        log.exception("conversation edit failed ref=%s", reference)
-        await progress.say(catalog.t(lang, "error.unexpected", ref=reference))
+    outcome = await settled_edit(
+        progress, catalog, lang, lambda: deps.pipeline.edit_image(request, progress)
+    )
+    if outcome is None:
         return
     await _post(deps, progress, lang, outcome, request.suggested_by)

@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+import secrets
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import discord
 
+from bot.errors import DomainError, GenerationCancelled
 from bot.i18n import Catalog
-from bot.interactions.replies import NO_MENTIONS
+from bot.interactions.replies import NO_MENTIONS, localize_error
 from cogs.conversation.cancel import cancel_view
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ReplyProgress:
@@ -107,3 +110,31 @@ class ReplyProgress:
                 await self._reply_to.reply(content=text, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
             log.info("could not say how an edit ended", exc_info=True)
+
+
+async def settled_edit(
+    progress: ReplyProgress, catalog: Catalog, lang: str, work: Callable[[], Awaitable[T]]
+) -> T | None:
+    """Run a conversation edit under its progress reply; what went wrong becomes that reply
+    (cancelled, failed with its reason, refunded at shutdown, an unexpected error with a
+    reference), and the result is None. A refusal before the generation started is raised."""
+    try:
+        try:
+            return await work()
+        finally:
+            await progress.settle()
+    except GenerationCancelled:
+        await progress.say(catalog.t(lang, "conversation.cancelled"))
+    except DomainError as exc:
+        if not progress.started:
+            raise
+        reason = localize_error(catalog, lang, exc)
+        await progress.say(catalog.t(lang, "conversation.failed", reason=reason))
+    except asyncio.CancelledError:
+        await asyncio.shield(progress.say(catalog.t(lang, "error.shutdown_refunded")))
+        raise
+    except Exception:
+        reference = secrets.token_hex(4)
+        log.exception("conversation edit failed ref=%s", reference)
+        await progress.say(catalog.t(lang, "error.unexpected", ref=reference))
+    return None

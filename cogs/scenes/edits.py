@@ -5,19 +5,15 @@ scene's owner's instructions here (:mod:`cogs.conversation.talk`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import secrets
 
 import discord
 
-from bot.errors import DomainError, GenerationCancelled
 from bot.interactions.deps import deps_of
-from bot.interactions.replies import localize_error
 from bot.services import scenes
 from bot.services.scenes import SceneVariantRequest
 from cogs.characters.generating import image_file, image_filename
-from cogs.conversation.progress import ReplyProgress
+from cogs.conversation.progress import ReplyProgress, settled_edit
 from cogs.scenes.views import scene_variant_embed
 
 log = logging.getLogger(__name__)
@@ -39,29 +35,15 @@ async def run_scene_edit(
         turn = deps.pipeline.turns.turn(
             request.conversation_id, request.user_id, lambda pos: progress("queued", pos)
         )
-    try:
-        try:
-            outcome = await scenes.create_scene_variant(
-                deps.pipeline.runner, deps.pipeline.images, request, progress, turn=turn
-            )
-        finally:
-            await progress.settle()
-    except GenerationCancelled:
-        await progress.say(catalog.t(lang, "conversation.cancelled"))
-        return
-    except DomainError as exc:
-        if not progress.started:
-            raise
-        reason = localize_error(catalog, lang, exc)
-        await progress.say(catalog.t(lang, "conversation.failed", reason=reason))
-        return
-    except asyncio.CancelledError:
-        await asyncio.shield(progress.say(catalog.t(lang, "error.shutdown_refunded")))
-        raise
-    except Exception:
-        reference = secrets.token_hex(4)
-        log.exception("scene edit failed ref=%s", reference)
-        await progress.say(catalog.t(lang, "error.unexpected", ref=reference))
+    outcome = await settled_edit(
+        progress,
+        catalog,
+        lang,
+        lambda: scenes.create_scene_variant(
+            deps.pipeline.runner, deps.pipeline.images, request, progress, turn=turn
+        ),
+    )
+    if outcome is None:
         return
     variant = outcome.variant
     if variant is None:  # pragma: no cover - a variant outcome has one
