@@ -10,9 +10,14 @@ post with the bot's token, nothing that needs a channel object.
 from __future__ import annotations
 
 import enum
+import logging
 from typing import Any
 
 import discord
+
+from bot.ui.text import THREAD_NAME_MAX, clip
+
+log = logging.getLogger(__name__)
 
 
 class Placement(enum.Enum):
@@ -70,3 +75,18 @@ def channel_is_nsfw(channel: object) -> bool:
         except AttributeError:  # a thread whose parent is not known
             return False
     return False
+
+
+async def open_thread(
+    interaction: discord.Interaction[Any], message: discord.Message, name: str
+) -> discord.Thread | None:
+    """Start a conversation's thread on the message that shows its result: only in a server
+    channel the bot is in (in a DM the DM is the conversation; where the bot is not a member,
+    nothing is opened). None when there is none (a failure is logged, never raised)."""
+    if message.guild is None or placement(interaction) is not Placement.THREAD:
+        return None
+    try:
+        return await message.create_thread(name=clip(name, THREAD_NAME_MAX) or "…")
+    except discord.HTTPException:
+        log.warning("could not open a thread on message %s", message.id, exc_info=True)
+        return None

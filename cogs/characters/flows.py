@@ -20,14 +20,14 @@ from bot.cards.limits import too_large
 from bot.errors import InvalidInputError
 from bot.interactions.caller import Caller, caller
 from bot.interactions.deps import deps_of
-from bot.interactions.placement import Placement, age_restricted, placement
+from bot.interactions.placement import age_restricted, open_thread
 from bot.interactions.replies import NO_MENTIONS, deliver
 from bot.services import characters
 from bot.services.generation import CreateRequest, Outcome
 from bot.services.importing import import_card
 from bot.storage.images import validate_reference_image
 from bot.ui.embeds import character_embed
-from bot.ui.text import THREAD_NAME_MAX, clip
+from bot.ui.text import clip
 from cogs.characters.buttons import character_view
 from cogs.characters.generating import (
     ProgressReporter,
@@ -77,20 +77,6 @@ async def read_reference(attachment: discord.Attachment | None) -> tuple[bytes |
             "I couldn't download the reference image.", "invalid.image.download"
         ) from None
     return await validate_reference_image(data)
-
-
-async def open_thread(
-    interaction: discord.Interaction[Any], message: discord.Message, name: str
-) -> discord.Thread | None:
-    """Start the character's thread on its message: only in a server channel the bot is in
-    (in a DM the DM is the conversation; where the bot is not a member, nothing is opened)."""
-    if message.guild is None or placement(interaction) is not Placement.THREAD:
-        return None
-    try:
-        return await message.create_thread(name=clip(name, THREAD_NAME_MAX) or "Character")
-    except discord.HTTPException:
-        log.warning("could not open a thread on message %s", message.id, exc_info=True)
-        return None
 
 
 async def post_character(

@@ -11,26 +11,16 @@ import discord
 
 from bot.interactions.caller import Caller, caller
 from bot.interactions.deps import deps_of
+from bot.interactions.placement import open_thread
 from bot.interactions.replies import NO_MENTIONS, deliver
 from bot.services import scenes
 from bot.services.scenes import SceneOutcome, SceneRequest
-from bot.ui.text import THREAD_NAME_MAX, clip
+from bot.ui.text import clip
 from cogs.characters.generating import defer, generate, image_file, image_filename
 from cogs.scenes.buttons import scene_buttons
 from cogs.scenes.views import scene_embed
 
 log = logging.getLogger(__name__)
-
-
-async def open_thread(message: discord.Message, name: str) -> discord.Thread | None:
-    """Start the scene's thread on its message (guild text channels only)."""
-    if message.guild is None:
-        return None
-    try:
-        return await message.create_thread(name=clip(name, THREAD_NAME_MAX) or "Scene")
-    except discord.HTTPException:
-        log.warning("could not open a thread on message %s", message.id, exc_info=True)
-        return None
 
 
 async def post_scene(
@@ -52,7 +42,7 @@ async def post_scene(
         view=scene_buttons(deps.catalog, lang, view.scene),
         files=image_file(outcome.image, outcome.mime_type, "scene"),
     )
-    thread = await open_thread(message, title)
+    thread = await open_thread(interaction, message, title or "Scene")
     in_dm = isinstance(interaction.channel, discord.DMChannel)  # the DM is the conversation
     await scenes.record_scene_message(
         deps.db,
