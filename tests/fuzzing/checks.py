@@ -17,7 +17,10 @@ _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _TRACEBACK = re.compile(
     r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+|\b\w+(Error|Exception): "
 )
-_MIN_LITERAL = 3  # a template that is all placeholder ("{reason}") says nothing of its own
+_MIN_LITERAL = 3
+"""Bytes of UTF-8 a template needs besides its placeholders to count: one that is all
+placeholder ("{reason}") says nothing of its own, while two CJK characters ("改编 {name}", a
+modal title) do, so the length is counted in bytes, not characters."""
 
 
 def _template_regex(template: str) -> str:
@@ -39,7 +42,7 @@ class Templates:
         for lang in LANGUAGES:
             for key, template in self.catalog.messages(lang).items():
                 literal = _PLACEHOLDER.sub("", template).strip()
-                if len(literal) < _MIN_LITERAL:
+                if len(literal.encode()) < _MIN_LITERAL:
                     continue
                 regex = _template_regex(template)
                 pieces.append(regex)
