@@ -11,6 +11,7 @@ import json
 import struct
 import zipfile
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,14 @@ async def _seed(rig: Rig) -> tuple[User, Character]:
         url = await rig.storage.put(key, _image((200, 40, 90)), "image/png")
         character.image_url = url
         character.meta = {**character.meta, "imageKey": key, "thumbnailKey": thumbnail_key(key)}
-        themes = [CharacterTheme(character_id=character.id, name=n) for n in ("Winter", "Night")]
+        # rows of one transaction share now(): distinct times keep "oldest first" one order
+        start = datetime.now(UTC)
+        themes = [
+            CharacterTheme(
+                character_id=character.id, name=n, created_at=start + timedelta(seconds=i)
+            )
+            for i, n in enumerate(("Winter", "Night"))
+        ]
         s.add_all(themes)
         await s.flush()
         plan = [
@@ -116,6 +124,7 @@ async def _seed(rig: Rig) -> tuple[User, Character]:
                     prompt=prompt,
                     image_url=vurl,
                     meta={"imageKey": vkey},
+                    created_at=start + timedelta(10 + n),
                 )
             )
     return user, character

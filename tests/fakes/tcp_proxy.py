@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:``port`` to ``target_host:target_port`` until cut."""
+    """Forwards 127.0.0.1:``port`` to ``target_host:target_port`` (or to the Unix socket
+    ``target_socket``, as the embedded server listens) until cut."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, target_socket: str | None = None
+    ) -> None:
         self.target_host = target_host
         self.target_port = target_port
+        self.target_socket = target_socket
         self.port = 0
         self.connections = 0  # accepted since start
         self._server: asyncio.Server | None = None
@@ -26,16 +30,23 @@ class TcpProxy:
 
     @classmethod
     def for_url(cls, url: str) -> TcpProxy:
-        """A proxy in front of the server of a database URL (``…@host:port/db``)."""
+        """A proxy in front of the server of a database URL (``…@host:port/db``, or
+        ``…@/db?host=/socket/dir`` for a server on a Unix socket)."""
         parts = urlsplit(url)
-        return cls(parts.hostname or "127.0.0.1", parts.port or 5432)
+        query = dict(parse_qsl(parts.query))
+        port = int(query.get("port") or parts.port or 5432)
+        socket_dir = query.get("host", "")
+        if socket_dir.startswith("/"):
+            return cls("127.0.0.1", port, f"{socket_dir}/.s.PGSQL.{port}")
+        return cls(parts.hostname or "127.0.0.1", port)
 
     def url(self, url: str) -> str:
         """``url`` pointed at the proxy instead of the server."""
         parts = urlsplit(url)
         auth = parts.netloc.rpartition("@")[0]
         netloc = f"{auth}@127.0.0.1:{self.port}" if auth else f"127.0.0.1:{self.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("host", "port")]
+        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
 
     @property
     def up(self) -> bool:
@@ -72,7 +83,12 @@ class TcpProxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
+            if self.target_socket is not None:
+                up_reader, up_writer = await asyncio.open_unix_connection(self.target_socket)
+            else:
+                up_reader, up_writer = await asyncio.open_connection(
+                    self.target_host, self.target_port
+                )
         except OSError:
             writer.close()
             return
