@@ -147,6 +147,7 @@ class World:
         self._bot_cm: Any = None
         self._bot_task: asyncio.Task[None] | None = None
         self.modals_opened: dict[str, int] = {}  # modal custom_id prefix → times opened
+        self.modal_classes_opened: set[str] = set()  # shown to a member (fields fuzzed or not)
         self.open_modals: dict[str, dict[str, Any]] = {}  # custom_id → the modal payload
         self._claimed: set[str] = set()
         self.modal_classes_submitted: set[str] = set()
@@ -441,6 +442,9 @@ class World:
             prefix = cid.split(":", 1)[0]
             self.modals_opened[prefix] = self.modals_opened.get(prefix, 0) + 1
             self.open_modals[cid] = modal
+            stored = self.bot._connection._view_store._modals.get(cid)
+            if stored is not None:
+                self.modal_classes_opened.add(type(stored).__name__)
         for cid in list(self.open_modals):
             if not self._modal_open(cid):
                 del self.open_modals[cid]
