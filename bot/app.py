@@ -36,10 +36,12 @@ from bot.services import botstate
 from bot.services.generation import GenerationPipeline
 from bot.services.generation.records import sweep_stale
 from bot.services.generation.slots import GenerationSlots
+from bot.services.jobs.queue import JobQueue
 from bot.services.member_data import sweep_leftovers
 from bot.services.ratelimit import SharedRateLimit
 from bot.storage.base import Storage
 from bot.storage.factory import open_storage
+from bot.workers import PROCESS_ID, build_worker, watch_queue
 from db.engine import Database, make_engine
 
 log = logging.getLogger(__name__)
@@ -96,7 +98,7 @@ def build_deps(
         storage,
         optimizer,
         images,
-        slots=GenerationSlots(settings.generation_concurrency),
+        slots=GenerationSlots(max(1, settings.generation_concurrency)),
         text_model=settings.gemini_text_model,
         image_model=settings.gemini_image_model,
         rate_limit=rate_limit,
@@ -129,7 +131,13 @@ def build_deps(
 class CharBot(commands.AutoShardedBot):
     """The bot: sharded, no privileged intent unless configured, never pings anyone."""
 
-    def __init__(self, deps: Deps, *, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        database_url: str | None = None,
+    ) -> None:
         settings = deps.settings
         metrics = deps.metrics
         ack_timer = AckTimer(metrics)
@@ -156,6 +164,7 @@ class CharBot(commands.AutoShardedBot):
                 port=settings.metrics_port,
             )
         self._extensions = extensions
+        self._database_url = database_url
         self._background: set[asyncio.Task[Any]] = set()
         self._invite_logged = False
 
@@ -168,6 +177,23 @@ class CharBot(commands.AutoShardedBot):
             await self.load_extension(extension)
         await self.sync_commands()
         self._spawn(self._sweep_forever())
+        if self._database_url is not None:
+            self._take_jobs(self._database_url)
+
+    def _take_jobs(self, database_url: str) -> None:
+        """Generations go through the PostgreSQL queue; this process's worker takes them up
+        (unless GENERATION_CONCURRENCY is 0: ``charbot worker`` processes do)."""
+        pipeline = self.deps.pipeline
+        has_worker = self.deps.settings.generation_concurrency > 0
+        pipeline.runner.queue = JobQueue(
+            self.deps.db,
+            process_id=PROCESS_ID,
+            has_worker=has_worker,
+            worker_busy=lambda: pipeline.worker is not None and pipeline.worker.busy,
+        )
+        if has_worker:
+            build_worker(self, self.deps, database_url).start(pipeline.runner.queue)
+        self._spawn(watch_queue(self.deps))
 
     async def _learn_platform_moderators(self) -> None:
         """The application's owner and team moderate the platform (with the configured ids)."""
@@ -301,8 +327,8 @@ class CharBot(commands.AutoShardedBot):
 
 
 @contextlib.asynccontextmanager
-async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharBot]:
-    """Build every resource the bot needs and close them all on exit."""
+async def open_deps(settings: Settings, database_url: str) -> AsyncIterator[Deps]:
+    """Build every resource a bot or a worker needs and close them all on exit."""
     point_discord_at(settings)
     engine = make_engine(
         database_url,
@@ -324,7 +350,7 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
         optimizer, images = build_providers(settings, client, retry_gate=retry_gate)
         likeness = build_likeness_judge(settings, client, retry_gate=retry_gate)
         async with open_storage(settings) as storage:
-            deps = build_deps(
+            yield build_deps(
                 settings,
                 Database.on(engine),
                 storage,
@@ -334,20 +360,26 @@ async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharB
                 rate_limit,
                 likeness,
             )
-            bot = CharBot(deps)
-            async with bot:
-                if bot.ops is not None:
-                    await bot.ops.start()
-                try:
-                    yield bot
-                finally:
-                    if bot.ops is not None:
-                        await bot.ops.stop()
     finally:
         if client is not None:
             await client.aio.aclose()
             client.close()
         await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def open_bot(settings: Settings, database_url: str) -> AsyncIterator[CharBot]:
+    """The bot with every resource it needs, all closed on exit."""
+    async with open_deps(settings, database_url) as deps:
+        bot = CharBot(deps, database_url=database_url)
+        async with bot:
+            if bot.ops is not None:
+                await bot.ops.start()
+            try:
+                yield bot
+            finally:
+                if bot.ops is not None:
+                    await bot.ops.stop()
 
 
 async def run_bot(settings: Settings, database_url: str) -> int:

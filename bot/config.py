@@ -69,7 +69,13 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from outside the container
 
-    generation_concurrency: int = Field(default=8, ge=1, le=1000)
+    generation_concurrency: int = Field(default=8, ge=0, le=1000)
+    """Generations this process's worker runs at once; 0: this process runs none (the
+    gateway only, with ``charbot worker`` processes doing the work)."""
+    job_heartbeat_seconds: float = Field(default=30.0, gt=0)
+    """A generation whose worker has not been heard of for this long is taken up again."""
+    generation_max_attempts: int = Field(default=3, ge=1)
+    """How often a generation is taken up before it is failed and refunded."""
     shutdown_grace_seconds: float = Field(default=60.0, ge=0)
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: str | None = None

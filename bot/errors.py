@@ -12,6 +12,11 @@ from typing import Any
 
 _ENGLISH: dict[str, str] = {
     "error.not_found": "I couldn't find that {what}.",
+    "error.generation_released": (
+        "The bot is restarting before your image was finished. Nothing more is charged: it "
+        "will be finished and posted here once the bot is back."
+    ),
+    "error.handed_to_worker": "Your generation is queued; the result will be posted here.",
     "error.not_owner": "Only its owner can do that.",
     "error.quota_exceeded": (
         "You have used all {quota} generations for today. Your quota resets {reset}."
@@ -182,6 +187,27 @@ class GenerationCancelled(DomainError):
     """The member cancelled the generation: it was failed ("cancelled") and refunded."""
 
     key = "error.cancelled"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class GenerationReleased(DomainError):
+    """The process stopped before the generation finished: its job went back to the queue, and
+    a worker (this one after a restart, or another) finishes and posts it; nothing more is
+    charged."""
+
+    key = "error.generation_released"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
+class HandedToWorker(DomainError):
+    """The generation was accepted and queued; a worker in another process makes and posts it.
+    Nothing more is said here."""
+
+    key = "error.handed_to_worker"
 
     def __init__(self) -> None:
         super().__init__()

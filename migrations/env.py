@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from db import account_models, bot_models, models, scene_models  # noqa: F401  (registers the tables)
+from db import account_models, bot_models, job_models, models, scene_models  # noqa: F401  (registers the tables)
 from db.base import Base
 
 config = context.config
@@ -31,12 +31,20 @@ def _url() -> str:
     return url
 
 
+def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """pgqueuer's tables (installed by 0009 from pgqueuer itself) are pgqueuer's to manage."""
+    table = getattr(obj, "table", obj) if type_ != "table" else obj
+    table_name = name if type_ == "table" else getattr(table, "name", None)
+    return not (table_name or "").startswith("pgqueuer")
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        include_object=_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

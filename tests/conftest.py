@@ -37,7 +37,7 @@ ALL_TABLES = (
     "user_profiles",
     "users",
 )
-UNLINKED_TABLES = ("storage_deletions", "account_carryover")
+UNLINKED_TABLES = ("storage_deletions", "account_carryover", "pgqueuer", "pgqueuer_log")
 """Bot tables with no key to the ones above (so a cascade does not empty them)."""
 
 

@@ -1,5 +1,5 @@
-"""Graceful shutdown: in-flight generations finish within the grace period, or are failed,
-refunded and explained."""
+"""Graceful shutdown: in-flight generations finish within the grace period, or go back to the
+queue unfailed and are finished after the restart."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from db.models import Generation, User
 from tests.conftest import truncate_all
-from tests.e2e import Stack, collect_violations, running_stack, wait_ephemeral_text
+from tests.e2e import Stack, collect_violations, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +93,12 @@ async def test_shutdown_lets_a_drawn_character_be_posted_with_its_thread(
     assert [g.status for g in gens] == ["completed"]
 
 
-async def test_shutdown_past_the_grace_period_fails_and_refunds(stack: Stack, session_factory):
-    """A generation still running when the grace period ends is failed, refunded, and the
-    member is told."""
+async def test_shutdown_past_the_grace_period_gives_the_generation_back(
+    stack: Stack, session_factory
+):
+    """A generation still running when the grace period ends goes back to the queue unfailed
+    (charged once, the member told it will follow); the bot started again finishes it and
+    posts it in the member's response."""
     await stack.start_bot(shutdown_grace_seconds=0.2)
     stack.gemini.image_latency = 3.0
     member = stack.member("igraine")
@@ -106,8 +109,15 @@ async def test_shutdown_past_the_grace_period_fails_and_refunds(stack: Stack, se
         await stack.stop_bot()
     finally:
         stack.gemini.image_latency = 0.0
-    text = await wait_ephemeral_text(ix, timeout=5)
-    assert "refunded" in text
+    said = (ix.original() or {}).get("content") or ""
+    assert "restarting" in said
+    assert ix.followups == []
     user, gens = await _generations(session_factory, member)
-    assert [g.status for g in gens] == ["failed"]
-    assert user.daily_used == 0
+    assert [g.status for g in gens] == ["processing"]
+    assert user.daily_used == 1
+    await stack.start_bot()
+    await stack.fake.wait_until(lambda: bool((ix.original() or {}).get("attachments")), 30)
+    assert (ix.original() or {})["content"] == "Here is your image (finished after a restart)."
+    user, gens = await _generations(session_factory, member)
+    assert [g.status for g in gens] == ["completed"]
+    assert user.daily_used == 1

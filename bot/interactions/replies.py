@@ -19,6 +19,7 @@ from bot.errors import (
     AccountRestrictedError,
     ConflictError,
     DomainError,
+    HandedToWorker,
     InvalidInputError,
     NotFoundError,
 )
@@ -27,6 +28,7 @@ from bot.interactions.admission import first_answer
 from bot.interactions.deps import deps_of
 from bot.interactions.observe import finished, outcome_of
 from bot.interactions.placement import bot_is_member
+from bot.services.jobs.reply import ReplyTarget
 from bot.ui.text import CONTENT_MAX, clip
 from db.outage import is_unreachable
 
@@ -143,6 +145,8 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
     lang = interaction_language(interaction)
     text, reference = error_reply(deps.catalog, lang, error)
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, HandedToWorker):  # queued: the worker posts the result
+        return
     outage = not isinstance(original, DomainError) and deps.db.outage.saw(original)
     if outage:
         deps.db.outage.answered_with_error()
@@ -190,6 +194,18 @@ async def reporting(
         await report_error(interaction, exc)
     else:
         finished(interaction, "ok")
+
+
+def reply_target(interaction: discord.Interaction[Any], lang: str) -> ReplyTarget:
+    """Where a worker posts the interaction's generation when its flow is gone."""
+    return ReplyTarget(
+        application_id=interaction.application_id,
+        token=interaction.token,
+        token_expires_at=interaction.created_at.timestamp() + TOKEN_LIFETIME.total_seconds(),
+        channel_id=interaction.channel_id,
+        guild_id=interaction.guild_id,
+        lang=lang,
+    )
 
 
 def token_alive(interaction: discord.Interaction[Any]) -> bool:

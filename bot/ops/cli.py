@@ -80,6 +80,34 @@ def cmd_run(settings: Settings, *, migrate: bool) -> int:
         return eventloop.run(run_bot(settings, url))
 
 
+def cmd_worker(settings: Settings) -> int:
+    """Take generation jobs from the queue until SIGINT/SIGTERM, with no gateway connection."""
+    settings.require_token()
+    if settings.database_url is None:
+        print(
+            "error: a worker shares the bot's database: set DATABASE_URL to the database "
+            "`charbot run` uses.",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.app import open_deps
+    from bot.workers import run_worker
+    from db.migrate import current_revision, head_revision
+
+    url = settings.database_url.get_secret_value()
+    if current_revision(url) != head_revision(url):
+        print(
+            "error: the database schema is not up to date: run `charbot migrate`.", file=sys.stderr
+        )
+        return 1
+
+    async def serve() -> int:
+        async with open_deps(settings, url) as deps:
+            return await run_worker(deps, url)
+
+    return eventloop.run(serve())
+
+
 def cmd_doctor(settings: Settings) -> int:
     """Check the configuration and every outside service; say how to fix what fails."""
     from bot.ops.doctor import located_database, run_doctor
@@ -172,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the bot")
     run.add_argument("--migrate", action="store_true", help="upgrade the schema before starting")
+    sub.add_parser("worker", help="take generation jobs from the queue (no gateway connection)")
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("doctor", help="check the configuration and the services it names")
     sub.add_parser(
@@ -202,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "run":
             return cmd_run(settings, migrate=args.migrate)
+        if args.command == "worker":
+            return cmd_worker(settings)
         if args.command == "migrate":
             return cmd_migrate(settings)
         if args.command == "doctor":

@@ -106,6 +106,20 @@ class BotMetrics:
             "How long the current database outage has lasted (0 when there is none)",
             registry=r,
         )
+        self.jobs_taken = Counter(
+            "charbot_generation_jobs_taken",
+            "Generation jobs a worker took up, by worker and whether it was a retry (its "
+            "earlier worker stopped)",
+            ["worker", "retry"],
+            registry=r,
+        )
+        self.job_queue = Gauge(
+            "charbot_generation_job_queue",
+            "The generation queue in PostgreSQL, as last read: jobs waiting (queued), taken "
+            "up (running), and the oldest wait in seconds (oldest_age_seconds)",
+            ["what"],
+            registry=r,
+        )
         self.loop_lag = Gauge(
             "charbot_event_loop_lag_seconds",
             "How late the event loop woke a periodic sampler, last sample",
@@ -151,6 +165,16 @@ class BotMetrics:
         """Quota units were given back."""
         if units:
             self.refunds.labels(source).inc(units)
+
+    def job_taken(self, worker: str, *, retry: bool) -> None:
+        """A worker took up a generation job (again, when ``retry``)."""
+        self.jobs_taken.labels(worker, "yes" if retry else "no").inc()
+
+    def job_queue_read(self, depth: int, running: int, oldest_seconds: float) -> None:
+        """What the generation queue held when it was last read."""
+        self.job_queue.labels("queued").set(depth)
+        self.job_queue.labels("running").set(running)
+        self.job_queue.labels("oldest_age_seconds").set(oldest_seconds)
 
     def conversation_message(self, outcome: str) -> None:
         """A message was handled (or ignored) by the conversation feature."""

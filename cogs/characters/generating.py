@@ -12,13 +12,20 @@ from typing import Any, TypeVar
 
 import discord
 
-from bot.errors import DatabaseUnavailableError
+from bot.errors import DatabaseUnavailableError, GenerationReleased, HandedToWorker
 from bot.i18n import Catalog
 from bot.interactions.caller import Caller, cached_caller
 from bot.interactions.deps import deps_of
-from bot.interactions.replies import GENERATED, NO_MENTIONS, respond, token_alive
+from bot.interactions.replies import (
+    GENERATED,
+    NO_MENTIONS,
+    reply_target,
+    respond,
+    token_alive,
+)
 from bot.services import notices
 from bot.services.generation import Outcome
+from bot.services.jobs.reply import ReplyTarget
 from bot.storage.images import extension_for
 from cogs.conversation.cancel import cancel_view
 
@@ -60,6 +67,11 @@ class ProgressReporter:
         self._closed = False
         self._task: asyncio.Task[None] | None = None
         self._view: discord.ui.View | None = None
+
+    @property
+    def reply_target(self) -> ReplyTarget:
+        """Where a worker posts the result if this flow is gone by then."""
+        return reply_target(self._interaction, self._lang)
 
     def generation_started(self, generation_id: str) -> None:
         """Offer Cancel with every stage shown from now on."""
@@ -120,6 +132,13 @@ async def guarded(
                     deps_of(interaction.client).db, member.user.id, error.key, error.params
                 )
         raise
+    except GenerationReleased as released:  # the response says so; a worker edits it later
+        catalog = deps_of(interaction.client).catalog
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.edit_original_response(
+                content=catalog.t(lang, released.key), view=None, allowed_mentions=NO_MENTIONS
+            )
+        raise HandedToWorker from None
     except asyncio.CancelledError:
         catalog = deps_of(interaction.client).catalog
         with contextlib.suppress(Exception):

@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 
 import discord
 
-from bot.errors import DomainError, GenerationCancelled
+from bot.errors import DomainError, GenerationCancelled, GenerationReleased, HandedToWorker
 from bot.i18n import Catalog
 from bot.interactions.replies import NO_MENTIONS, localize_error
+from bot.services.jobs.reply import ReplyTarget
 from cogs.conversation.cancel import cancel_view
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class ReplyProgress:
         self._started_task: asyncio.Task[None] | None = None
         self.message: discord.Message | None = None
         self.started = False
+        self.reply_target = ReplyTarget(channel_id=reply_to.channel.id, lang=lang)
+        """Where a worker posts the result if this flow is gone by then (the channel)."""
 
     def generation_started(self, generation_id: str) -> None:
         """Post the progress reply, with Cancel."""
@@ -125,6 +128,10 @@ async def settled_edit(
             await progress.settle()
     except GenerationCancelled:
         await progress.say(catalog.t(lang, "conversation.cancelled"))
+    except HandedToWorker:  # queued: the worker posts the result
+        pass
+    except GenerationReleased as released:  # back in the queue: a worker posts it later
+        await progress.say(catalog.t(lang, released.key))
     except DomainError as exc:
         if not progress.started:
             raise

@@ -1,7 +1,7 @@
 """Cancel: a member stops a generation of theirs. Running or waiting in this process, it is
-abandoned there (:meth:`GenerationRunner.cancel`); otherwise (another process, or a restart
-in between) its row is failed and refunded here, and the run that still holds it stops when
-it finds the row failed."""
+abandoned there (:meth:`GenerationRunner.cancel`); otherwise its row is failed and refunded
+here, its job taken out of the queue if no worker has it yet, and the worker that runs it
+(told through PostgreSQL) abandons it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from bot.errors import NotFoundError, NotOwnerError
 from bot.services.characters import is_valid_id
 from bot.services.generation.records import delete_unfinished_characters, fail_generation
 from bot.services.generation.runner import CANCELLED, GenerationRunner
+from bot.services.jobs.queue import announce_cancel
+from bot.services.jobs.store import cancel_queued
 from db.models import Generation
 
 CancelAnswer = Literal["cancelled", "saving", "finished", "stopped"]
@@ -56,6 +58,11 @@ async def cancel_generation(
         failed = await fail_generation(session, generation_id, CANCELLED)
         if failed and row.character_id:
             await delete_unfinished_characters(session, [row.character_id])
+        if failed and runner.queue is not None:  # out of the queue; a worker running it stops
+            await cancel_queued(session, generation_id)
+            await announce_cancel(session, generation_id)
     if failed:
+        if runner.queue is not None:
+            runner.queue.cancelled(generation_id)
         return "cancelled"
     return _settled((await _status(runner, generation_id)).status) or "stopped"

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.errors import NotFoundError
 from bot.providers.base import ImageProvider, ImageResult, PromptOptimizer, PromptResult
+from bot.services.generation.accept import Acceptance, accepting, begin
 from bot.services.generation.inputs import (
     CreateInputs,
     apply_attributes,
@@ -14,7 +16,6 @@ from bot.services.generation.inputs import (
     placeholder_character,
 )
 from bot.services.generation.model import CreateRequest, Outcome, Progress, RemixOrigin
-from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
     effective_filter,
@@ -26,7 +27,7 @@ from bot.services.generation.steps import (
     store_drawn,
     store_reference,
 )
-from bot.services.quota import QuotaStatus, charge
+from bot.services.quota import QuotaStatus
 from bot.services.remix_rules import remixable
 from db.meta import (
     ART_STYLE,
@@ -66,31 +67,43 @@ class _Prepared:
     quota: QuotaStatus
 
 
-async def _prepare(runner: GenerationRunner, request: CreateRequest) -> _Prepared:
+async def _prepare(
+    runner: GenerationRunner, request: CreateRequest, acceptance: Acceptance
+) -> _Prepared:
     inputs = create_inputs(request)
-    runner.check_open()
+    resumed = acceptance.resumed is not None
+    if not resumed:
+        runner.check_open()
     async with runner.db.transaction() as session:
         user = await generating_user(session, request.user_id)
-        if request.remix is not None:  # still public, still allowed: else nothing is charged
-            await remixable(session, request.remix.character_id, user.id, request.remix.guild_id)
-        quota = await charge(session, user.id)
-        character = placeholder_character(user.id, inputs)
-        if request.remix is not None:
-            character.meta = {**(character.meta or {}), **remix_meta(request.remix)}
-        session.add(character)
-        await session.flush()
-        generation = await start_generation(
+        character_id: str | None = None
+        if not resumed:
+            if request.remix is not None:  # still public, still allowed: else nothing is charged
+                await remixable(
+                    session, request.remix.character_id, user.id, request.remix.guild_id
+                )
+            character = placeholder_character(user.id, inputs)
+            if request.remix is not None:
+                character.meta = {**(character.meta or {}), **remix_meta(request.remix)}
+            session.add(character)
+            await session.flush()
+            character_id = character.id
+        generation, quota = await begin(
             session,
-            user_id=user.id,
+            user,
+            acceptance,
             prompt=inputs.description,
             style=inputs.style,
-            character_id=character.id,
+            character_id=character_id,
         )
+        character_id = character_id or generation.character_id
+        if character_id is None:  # the placeholder is gone: nothing to finish
+            raise NotFoundError("character")
         content_filter, lowered = effective_filter(
             user.content_filter_level, request.age_restricted
         )
-    job = Job(generation.id, "create", user.id, placeholder_character_id=character.id)
-    return _Prepared(job, character.id, inputs, content_filter, lowered, quota)
+    job = Job(generation.id, "create", user.id, placeholder_character_id=character_id)
+    return _Prepared(job, character_id, inputs, content_filter, lowered, quota)
 
 
 async def _draw(
@@ -191,14 +204,17 @@ async def create_character(
     images: ImageProvider,
     request: CreateRequest,
     progress: Progress,
+    acceptance: Acceptance | None = None,
 ) -> Outcome:
-    """Create a character: attributes + prompt, portrait, thumbnail, rows.
+    """Create a character: attributes + prompt, portrait, thumbnail, rows (``acceptance``:
+    a worker takes it up again).
 
     Raises:
         InvalidInputError, QuotaExceededError, AccountRestrictedError, GenerationError,
         StorageError; anything else after the generation failed and was refunded.
     """
-    prepared = await _prepare(runner, request)
+    acceptance = acceptance or accepting(runner, "create", request, progress)
+    prepared = await _prepare(runner, request, acceptance)
 
     async def work() -> Outcome:
         optimized, image = await _draw(runner, optimizer, images, prepared, request, progress)

@@ -58,6 +58,16 @@ class CreateRequest:
 
 
 @dataclass(frozen=True)
+class RegenerateRequest:
+    """A new portrait of a member's character (its prompt, plus an instruction)."""
+
+    user_id: str
+    character_id: str
+    instruction: str | None = None
+    age_restricted: bool = False
+
+
+@dataclass(frozen=True)
 class VariantRequest:
     """An edit of a character's image: from ``/variant create``, the New variant button, or a
     message in the character's conversation.

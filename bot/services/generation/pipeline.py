@@ -30,12 +30,14 @@ from bot.services.generation.runner import DEFAULT_SETTLE_WITHIN, GenerationRunn
 from bot.services.generation.sheet import SHEET_INSTRUCTION, SHEET_THEME
 from bot.services.generation.slots import GenerationSlots
 from bot.services.generation.turns import ConversationTurns
+from bot.services.jobs.queue import JobQueue
 from bot.services.quota import status_of
 from bot.storage.base import Storage
 from db.engine import Database
 from db.models import User
 
 if TYPE_CHECKING:
+    from bot.services.jobs.worker import GenerationWorker
     from bot.services.ratelimit import SharedRateLimit
 
 __all__ = ["CreateRequest", "GenerationPipeline", "Outcome"]
@@ -78,6 +80,8 @@ class GenerationPipeline:
             settle_within=settle_within,
         )
         self.turns = ConversationTurns()
+        self.worker: GenerationWorker | None = None
+        """This process's worker (set by the composition root when it runs one)."""
         self.likeness = LikenessCheck(likeness, likeness_threshold)
 
     async def create_character(
@@ -233,7 +237,22 @@ class GenerationPipeline:
         """Generations running in this process."""
         return self.runner.in_flight
 
+    @property
+    def queue(self) -> JobQueue:
+        """The generation queue (set by the composition root).
+
+        Raises: RuntimeError when generations run without one.
+        """
+        if self.runner.queue is None:
+            msg = "this pipeline has no generation queue"
+            raise RuntimeError(msg)
+        return self.runner.queue
+
     async def drain(self, grace: float) -> None:
         """Stop taking new generations, let running ones finish for ``grace`` seconds, then
-        cancel the rest (their failure path refunds them)."""
-        await self.runner.drain(grace)
+        give the rest back to the queue (a worker takes them up again) or, with no worker
+        here, fail and refund them."""
+        if self.worker is not None:
+            await self.worker.drain(grace)
+        else:
+            await self.runner.drain(grace)

@@ -87,12 +87,13 @@ async def start_generation(
 
 
 async def mark_processing(session: AsyncSession, generation_id: str) -> bool:
-    """pending → processing, with the linked character; False when the row is no longer open."""
+    """pending → processing (or processing again, taken up after its worker stopped), with
+    the linked character; False when the row is no longer open."""
     row = (
         await session.execute(
             text(
                 "UPDATE generations SET status = 'processing', updated_at = now() "
-                "WHERE id = :id AND status = 'pending' RETURNING character_id"
+                "WHERE id = :id AND status IN ('pending', 'processing') RETURNING character_id"
             ),
             {"id": generation_id},
         )

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from bot.errors import InvalidInputError, StorageError
 from bot.providers.base import ImageProvider, ImageResult
 from bot.services.characters import get_owned_character
+from bot.services.generation.accept import Acceptance, accepting, begin
 from bot.services.generation.inputs import regenerate_instruction
 from bot.services.generation.likeness import LIKENESS_FIELDS, Checked, LikenessCheck, draw_alike
-from bot.services.generation.model import Outcome, Progress
-from bot.services.generation.records import start_generation
+from bot.services.generation.model import Outcome, Progress, RegenerateRequest
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
     effective_filter,
@@ -25,7 +25,7 @@ from bot.services.generation.steps import (
     mark_relaxed,
     store_drawn,
 )
-from bot.services.quota import QuotaStatus, charge
+from bot.services.quota import QuotaStatus
 from bot.storage.base import delete_quietly
 from db.meta import (
     GENERATION_ID,
@@ -60,22 +60,25 @@ async def _prepare(
     character_id: str,
     instruction: str | None,
     age_restricted: bool,
+    acceptance: Acceptance,
 ) -> _Prepared:
     extra = regenerate_instruction(instruction)
-    runner.check_open()
+    resumed = acceptance.resumed is not None
+    if not resumed:
+        runner.check_open()
     async with runner.db.transaction() as session:
         user = await generating_user(session, user_id)
         character = await get_owned_character(session, character_id, user.id)
-        if character.generation_status in ("pending", "processing"):
+        if not resumed and character.generation_status in ("pending", "processing"):
             raise InvalidInputError(
                 "This character is already being drawn. Wait for it to finish.",
                 "invalid.busy",
             )
-        quota = await charge(session, user.id)
         prompt = character.prompt if not extra else f"{character.prompt}. {extra}"
-        generation = await start_generation(
+        generation, quota = await begin(
             session,
-            user_id=user.id,
+            user,
+            acceptance,
             prompt=prompt,
             style=character.style_type,
             character_id=character.id,
@@ -176,6 +179,7 @@ async def regenerate(
     progress: Progress,
     age_restricted: bool = False,
     check: LikenessCheck | None = None,
+    acceptance: Acceptance | None = None,
 ) -> Outcome:
     """Draw a new portrait of an existing character (its prompt, plus an instruction); with
     ``check``, compared with the previous portrait and drawn once more when unlike.
@@ -184,7 +188,11 @@ async def regenerate(
         NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
         GenerationError, StorageError, InvalidInputError.
     """
-    prepared = await _prepare(runner, user_id, character_id, instruction, age_restricted)
+    request = RegenerateRequest(user_id, character_id, instruction, age_restricted)
+    acceptance = acceptance or accepting(runner, "regenerate", request, progress)
+    prepared = await _prepare(
+        runner, user_id, character_id, instruction, age_restricted, acceptance
+    )
 
     async def work() -> Outcome:
         drawn = await _draw(runner, images, prepared, progress, check)

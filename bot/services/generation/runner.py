@@ -16,18 +16,29 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import (
     DatabaseUnavailableError,
     DomainError,
     GenerationCancelled,
+    GenerationReleased,
     GenerationSavedError,
 )
 from bot.providers.retry import waits_reported_to
+from bot.services.generation.job import (
+    CANCEL_WAIT_SECONDS,
+    CANCELLED,
+    DEFAULT_SETTLE_WITHIN,
+    CancelResult,
+    Job,
+    R,
+    T,
+    log_finished,
+    settle_when_done,
+)
 from bot.services.generation.model import (
     GenerationMetrics,
     Progress,
@@ -41,66 +52,19 @@ from db.engine import Database
 from db.outage import is_unreachable
 
 if TYPE_CHECKING:
+    from bot.services.jobs.queue import JobQueue
     from bot.services.ratelimit import SharedRateLimit
 
+__all__ = [
+    "CANCELLED",
+    "CANCEL_WAIT_SECONDS",
+    "DEFAULT_SETTLE_WITHIN",
+    "CancelResult",
+    "GenerationRunner",
+    "Job",
+]
+
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class Timed(Protocol):
-    """What a run gives back: anything that carries the run's timings (an Outcome, say)."""
-
-    timings: dict[str, float]
-
-
-R = TypeVar("R", bound=Timed)
-
-DEFAULT_SETTLE_WITHIN = 20 * 60.0
-"""How long an outcome waits for the database (the default stale age)."""
-CANCELLED = "cancelled"
-"""The error message of a generation its member cancelled."""
-CANCEL_WAIT_SECONDS = 10.0
-"""How long a cancel waits for the generation to be failed and refunded before answering."""
-
-Phase = Literal["new", "queued", "working", "provider", "saving", "done"]
-CancelResult = Literal["cancelled", "saving"]
-
-
-@dataclass
-class Job:
-    """Book-keeping of one run, for the failure path and the timings."""
-
-    generation_id: str
-    kind: str = "create"
-    user_id: str = ""
-    stored_keys: list[str] = field(default_factory=list)
-    placeholder_character_id: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    phase: Phase = "new"
-    """Where the run is: waiting (queued), between steps (working), in a provider call,
-    saving what it made (no longer cancellable), or done."""
-    cancel_requested: bool = False
-    task: asyncio.Task[Any] | None = None
-    settled: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @contextlib.contextmanager
-    def timed(self, name: str) -> Iterator[None]:
-        """Add the block's duration to ``timings[name]``."""
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
-
-
-def _settle(job: Job) -> Callable[[asyncio.Task[Any]], None]:
-    def done(task: asyncio.Task[Any]) -> None:
-        if not task.cancelled():
-            task.exception()  # retrieved: its caller is gone, the run logged it
-        job.phase = "done"
-        job.settled.set()
-
-    return done
 
 
 class GenerationRunner:
@@ -125,6 +89,16 @@ class GenerationRunner:
         self._running: set[asyncio.Task[Any]] = set()
         self._jobs: dict[str, Job] = {}
         self._closing = False
+        self.queue: JobQueue | None = None
+        """The generation queue: set, generations are accepted into it and a worker runs them;
+        unset, they run in their caller (as the runner's own tests do)."""
+        self.taking_up: set[str] = set()
+        """Generations this process's worker makes from their job (no flow waits for them)."""
+
+    @property
+    def queued(self) -> bool:
+        """Whether generations go through the queue."""
+        return self.queue is not None
 
     # -- shutdown -------------------------------------------------------------------------
 
@@ -138,15 +112,19 @@ class GenerationRunner:
         """Generations running in this process."""
         return len(self._running)
 
-    async def drain(self, grace: float) -> None:
+    async def drain(self, grace: float, *, release: bool = False) -> None:
         """Stop taking new generations, let running ones finish for ``grace`` seconds, then
-        cancel the rest (their failure path refunds them)."""
+        cancel the rest (their failure path refunds them) or, with ``release``, give them back
+        to the queue unfailed."""
         self._closing = True
         pending = set(self._running)
         if not pending:
             return
         _, still = await asyncio.wait(pending, timeout=grace)
-        for task in still:
+        released = {
+            j.task for j in self._jobs.values() if release and self.release(j.generation_id)
+        }
+        for task in still - released:
             task.cancel()
         if still:
             await asyncio.wait(still, timeout=10)
@@ -154,6 +132,37 @@ class GenerationRunner:
     # -- one run ----------------------------------------------------------------------------
 
     async def run(
+        self,
+        job: Job,
+        progress: Progress,
+        work: Callable[[], Awaitable[R]],
+        *,
+        turn: AbstractAsyncContextManager[None] | None = None,
+    ) -> R:
+        """The accepted generation of ``job``, made by a worker (this process's, with this
+        ``work`` and ``progress``; or another's, which posts it), or here when there is no
+        queue (see :meth:`execute`).
+
+        Raises: HandedToWorker (another process makes and posts it), GenerationReleased (this
+        process stops first), and what :meth:`execute` raises.
+        """
+        if self.queue is None or job.generation_id in self.taking_up:
+            return await self.execute(job, progress, work, turn=turn)
+        outcome: R = await self.queue.wait(job, progress, work, turn)
+        return outcome
+
+    def release(self, generation_id: str) -> bool:
+        """Stop a generation running here without failing it (the process stops): its job goes
+        back to the queue. False when it does not run here."""
+        job = self._jobs.get(generation_id)
+        if job is None or job.phase in ("saving", "done"):
+            return False
+        job.released = True
+        if job.task is not None:
+            job.task.cancel()
+        return True
+
+    async def execute(
         self,
         job: Job,
         progress: Progress,
@@ -187,7 +196,7 @@ class GenerationRunner:
                 job.phase = "done"
                 job.settled.set()
             else:  # the caller was cancelled: the run settles by itself
-                inner.add_done_callback(_settle(job))
+                inner.add_done_callback(settle_when_done(job))
 
     async def _run(
         self,
@@ -219,6 +228,9 @@ class GenerationRunner:
             raise
         except BaseException as exc:
             job.phase = "done"
+            if job.released and not job.cancel_requested:
+                self._finished(job, "released", started)
+                raise GenerationReleased from None
             cancelled = job.cancel_requested or isinstance(exc, GenerationCancelled)
             settled = await asyncio.shield(self._fail(job, exc, progress, cancelled=cancelled))
             if cancelled or isinstance(exc, asyncio.CancelledError):
@@ -344,27 +356,9 @@ class GenerationRunner:
 
     def _finished(self, job: Job, outcome: str, started: float, error: str | None = None) -> None:
         """One structured line per generation, and its counter."""
-        duration_ms = round((time.perf_counter() - started) * 1000)
         if self.metrics is not None:
             self.metrics.generation_finished(job.kind, outcome)
-        log.info(
-            "generation %s kind=%s user=%s outcome=%s duration_ms=%d",
-            job.generation_id,
-            job.kind,
-            job.user_id,
-            outcome,
-            duration_ms,
-            extra={
-                "event": "generation",
-                "generation_id": job.generation_id,
-                "kind": job.kind,
-                "user_id": job.user_id,
-                "outcome": outcome,
-                "duration_ms": duration_ms,
-                "error": error,
-                "timings_ms": {k: round(v * 1000) for k, v in job.timings.items()},
-            },
-        )
+        log_finished(job, outcome, started, error)
 
     async def _fail(
         self, job: Job, exc: BaseException, progress: Progress, *, cancelled: bool = False

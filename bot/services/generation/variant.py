@@ -24,10 +24,10 @@ from bot.services.conversation.sources import (
     portrait_of,
     source_variant,
 )
+from bot.services.generation.accept import Acceptance, accepting, begin
 from bot.services.generation.inputs import MAX_THEME_NAME, clean, variant_inputs
 from bot.services.generation.likeness import Checked, LikenessCheck, draw_alike
 from bot.services.generation.model import Outcome, Progress, VariantRequest
-from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.sheet import sheet_image_key
 from bot.services.generation.steps import (
@@ -39,7 +39,7 @@ from bot.services.generation.steps import (
     mark_relaxed,
     store_drawn,
 )
-from bot.services.quota import QuotaStatus, charge
+from bot.services.quota import QuotaStatus
 from bot.services.themes import DEFAULT_THEME, get_or_create_theme
 from db.meta import (
     CHARACTER_SHEET,
@@ -97,22 +97,25 @@ def _has_image(character: Character) -> None:
         )
 
 
-async def _prepare(runner: GenerationRunner, request: VariantRequest) -> _Prepared:
+async def _prepare(
+    runner: GenerationRunner, request: VariantRequest, acceptance: Acceptance
+) -> _Prepared:
     theme: str | None
     if request.conversation_id is None or not request.conversation_theme:
         text, theme = variant_inputs(request.instruction, request.theme_name)
     else:  # no theme named: the conversation's, found when the turn comes
         text, _ = variant_inputs(request.instruction, None)
         theme = clean(request.theme_name, MAX_THEME_NAME, "theme name")
-    runner.check_open()
+    if acceptance.resumed is None:
+        runner.check_open()
     async with runner.db.transaction() as session:
         user = await generating_user(session, request.user_id)
         character = await get_owned_character(session, request.character_id, user.id)
         _has_image(character)
-        quota = await charge(session, user.id)
-        generation = await start_generation(
+        generation, quota = await begin(
             session,
-            user_id=user.id,
+            user,
+            acceptance,
             prompt=text,
             style=character.style_type,
             character_id=character.id,
@@ -321,6 +324,7 @@ async def create_variant(
     *,
     turn: AbstractAsyncContextManager[None] | None = None,
     check: LikenessCheck | None = None,
+    acceptance: Acceptance | None = None,
 ) -> Outcome:
     """Edit one of the character's images (the one asked for, else the newest) with an
     instruction, the earlier turns of its branch as history; file it under a theme (created
@@ -331,7 +335,8 @@ async def create_variant(
         NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
         GenerationError, GenerationCancelled, StorageError, InvalidInputError.
     """
-    prepared = await _prepare(runner, request)
+    acceptance = acceptance or accepting(runner, "variant", request, progress)
+    prepared = await _prepare(runner, request, acceptance)
 
     async def work() -> Outcome:
         start = await _start(runner, prepared)

@@ -14,14 +14,20 @@ from dataclasses import dataclass
 from bot.errors import InvalidInputError, NotFoundError, NotOwnerError, StorageError
 from bot.providers.base import ImageProvider, ImageResult, SceneReference
 from bot.services.characters import clean_text, is_valid_id
+from bot.services.generation.accept import Acceptance, accepting, begin
 from bot.services.generation.model import Progress
-from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.sheet import sheet_image_key
 from bot.services.generation.steps import DEFAULT_FILTER, finish, generating_user
-from bot.services.quota import QuotaStatus, charge
+from bot.services.quota import QuotaStatus
 from bot.services.scenes.cast import resolve_cast
-from bot.services.scenes.model import MAX_SETTING, MAX_TITLE, SceneOutcome, SceneRequest
+from bot.services.scenes.model import (
+    MAX_SETTING,
+    MAX_TITLE,
+    SceneJob,
+    SceneOutcome,
+    SceneRequest,
+)
 from bot.services.scenes.prompt import scene_prompt
 from bot.services.scenes.views import scene_view
 from bot.storage.images import extension_for
@@ -69,10 +75,11 @@ def _clean(request: SceneRequest) -> tuple[str, str | None, str | None]:
 
 
 async def _prepare(
-    runner: GenerationRunner, request: SceneRequest, scene_id: str | None
+    runner: GenerationRunner, request: SceneRequest, scene_id: str | None, acceptance: Acceptance
 ) -> _Prepared:
     setting, title, style = _clean(request) if scene_id is None else ("", None, None)
-    runner.check_open()
+    if acceptance.resumed is None:
+        runner.check_open()
     async with runner.db.transaction() as session:
         user = await generating_user(session, request.user_id)
         typed = request.characters
@@ -100,8 +107,7 @@ async def _prepare(
             if (key := await sheet_image_key(session, character.id))
         }
         prompt = scene_prompt(cast, setting, title)
-        quota = await charge(session, user.id)
-        generation = await start_generation(session, user_id=user.id, prompt=prompt, style=style)
+        generation, quota = await begin(session, user, acceptance, prompt=prompt, style=style)
         content_filter = user.content_filter_level or DEFAULT_FILTER
     kind = "scene" if scene_id is None else "scene_regenerate"
     job = Job(generation.id, kind, user.id)
@@ -239,6 +245,7 @@ async def create_scene(
     progress: Progress,
     *,
     scene_id: str | None = None,
+    acceptance: Acceptance | None = None,
 ) -> SceneOutcome:
     """Draw a scene of two to four characters from their portraits (a new one, or with
     ``scene_id`` the member's scene again, same cast and setting), one unit of quota.
@@ -247,7 +254,9 @@ async def create_scene(
         InvalidInputError (cast, setting), NotFoundError, NotOwnerError, QuotaExceededError,
         AccountRestrictedError, GenerationError, GenerationCancelled, StorageError.
     """
-    prepared = await _prepare(runner, request, scene_id)
+    job_request = SceneJob(request, scene_id)
+    acceptance = acceptance or accepting(runner, "scene", job_request, progress)
+    prepared = await _prepare(runner, request, scene_id, acceptance)
 
     async def work() -> SceneOutcome:
         image = await _draw(runner, images, prepared, progress)

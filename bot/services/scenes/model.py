@@ -30,6 +30,15 @@ class SceneRequest:
 
 
 @dataclass(frozen=True)
+class SceneJob:
+    """A scene's generation as its job keeps it: the request, and the scene drawn again
+    (Regenerate) or None for a new one."""
+
+    request: SceneRequest
+    scene_id: str | None = None
+
+
+@dataclass(frozen=True)
 class CastMember:
     """A character in a scene and its owner's name (None when the scene's creator owns it)."""
 

@@ -18,12 +18,12 @@ from sqlalchemy import select
 from bot.errors import InvalidInputError, NotFoundError
 from bot.providers.base import ImageProvider, ImageResult
 from bot.services.characters import is_valid_id
+from bot.services.generation.accept import Acceptance, accepting, begin
 from bot.services.generation.inputs import variant_inputs
 from bot.services.generation.model import Progress
-from bot.services.generation.records import start_generation
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import DEFAULT_FILTER, finish, generating_user
-from bot.services.quota import QuotaStatus, charge
+from bot.services.quota import QuotaStatus
 from bot.services.scenes.model import SceneOutcome
 from bot.services.scenes.queries import get_owned_scene
 from bot.services.scenes.views import scene_view
@@ -70,17 +70,19 @@ class _Prepared:
     quota: QuotaStatus
 
 
-async def _prepare(runner: GenerationRunner, request: SceneVariantRequest) -> _Prepared:
+async def _prepare(
+    runner: GenerationRunner, request: SceneVariantRequest, acceptance: Acceptance
+) -> _Prepared:
     text, _ = variant_inputs(request.instruction, None)
-    runner.check_open()
+    if acceptance.resumed is None:
+        runner.check_open()
     async with runner.db.transaction() as session:
         user = await generating_user(session, request.user_id)
         scene = await get_owned_scene(session, request.scene_id, user.id)
         if not Meta(scene.meta).image_key:
             raise InvalidInputError("This scene has no image yet.", "invalid.no_image")
-        quota = await charge(session, user.id)
-        generation = await start_generation(
-            session, user_id=user.id, prompt=text, style=scene.style_type
+        generation, quota = await begin(
+            session, user, acceptance, prompt=text, style=scene.style_type
         )
         content_filter = user.content_filter_level or DEFAULT_FILTER
         style = scene.style_type or "realistic"
@@ -197,6 +199,7 @@ async def create_scene_variant(
     progress: Progress,
     *,
     turn: AbstractAsyncContextManager[None] | None = None,
+    acceptance: Acceptance | None = None,
 ) -> SceneOutcome:
     """Edit the scene image (or the variant replied to) with the instruction; one unit.
 
@@ -204,7 +207,8 @@ async def create_scene_variant(
         NotFoundError, NotOwnerError, InvalidInputError, QuotaExceededError,
         AccountRestrictedError, GenerationError, GenerationCancelled, StorageError.
     """
-    prepared = await _prepare(runner, request)
+    acceptance = acceptance or accepting(runner, "scene_variant", request, progress)
+    prepared = await _prepare(runner, request, acceptance)
 
     async def work() -> SceneOutcome:
         source = await _source(runner, request)

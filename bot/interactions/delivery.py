@@ -1,0 +1,87 @@
+"""The post of a generation whose flow is gone (the process that accepted it stopped, or runs
+no worker): its image, or what stopped it, through the interaction's token while Discord still
+takes it (the "thinking…" response edited, else a followup), else as a message in the channel
+or thread it was asked in. Never mentions anyone."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any, cast
+
+import discord
+
+from bot.i18n import Catalog
+from bot.services.jobs.reply import ReplyTarget
+from bot.services.jobs.store import delivery_facts
+from bot.storage.base import Storage
+from bot.ui.text import CONTENT_MAX, clip
+from db.engine import Database
+
+log = logging.getLogger(__name__)
+
+CANCELLED = "cancelled"
+"""A cancelled generation's error message: its member was answered when they cancelled."""
+ORIGINAL = cast(int, "@original")
+"""Discord's name for an interaction's first response, where a message id goes in the route."""
+
+
+class ResultPoster:
+    """Posts generations' results for a worker (``client``: the bot, or a worker's REST-only
+    client)."""
+
+    def __init__(
+        self, client: discord.Client, db: Database, storage: Storage, catalog: Catalog
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.storage = storage
+        self.catalog = catalog
+
+    async def __call__(self, generation_id: str, reply: ReplyTarget | None) -> None:
+        facts = await delivery_facts(self.db, generation_id)
+        if facts is None or reply is None:
+            return
+        lang = reply.lang
+        files: list[discord.File] = []
+        if facts.status == "completed":
+            content = self.catalog.t(lang, "job.result")
+            if facts.image_key:
+                data = await self.storage.get(facts.image_key)
+                suffix = facts.image_key.rsplit(".", 1)[-1] if "." in facts.image_key else "png"
+                files.append(discord.File(io.BytesIO(data), filename=f"image.{suffix}"))
+        elif facts.status == "failed" and facts.error != CANCELLED:
+            content = self.catalog.t(lang, "job.failed", reason=facts.error or "")
+        else:
+            return
+        await self.post(reply, clip(content, CONTENT_MAX), files)
+
+    async def post(self, reply: ReplyTarget, content: str, files: list[discord.File]) -> None:
+        """Through the token while it is valid, else to the channel; never pinging."""
+        mentions = discord.AllowedMentions.none()
+        if reply.token_alive() and reply.application_id is not None and reply.token:
+            webhook = discord.Webhook.partial(reply.application_id, reply.token, client=self.client)
+            try:
+                await webhook.edit_message(
+                    ORIGINAL,
+                    content=content,
+                    attachments=files,
+                    view=None,
+                    allowed_mentions=mentions,
+                )
+                return
+            except discord.HTTPException as error:
+                log.info("could not edit the original response (%s); following up", error.status)
+            for file in files:
+                file.reset()
+            try:
+                await webhook.send(content, files=files, allowed_mentions=mentions)
+                return
+            except discord.HTTPException as error:
+                log.info("could not follow up (%s); posting to the channel", error.status)
+            for file in files:
+                file.reset()
+        if reply.channel_id is None:
+            return
+        channel: Any = self.client.get_partial_messageable(reply.channel_id)
+        await channel.send(content, files=files, allowed_mentions=mentions)

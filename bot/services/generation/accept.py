@@ -1,0 +1,82 @@
+"""How a generation comes to be in a use case's prepare step: accepted now (the quota charged,
+the generation recorded and its job queued, in the caller's transaction) or taken up again by
+a worker (the row exists, nothing is charged again)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import NotFoundError
+from bot.services.generation.records import start_generation
+from bot.services.jobs.reply import ReplyTarget, reply_target_of
+from bot.services.jobs.store import enqueue
+from bot.services.quota import QuotaStatus, charge, status_of
+from db.models import Generation, User
+
+if TYPE_CHECKING:
+    from bot.services.generation.runner import GenerationRunner
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """The job a use case's generation is: its kind and request (what a worker needs to make
+    it again), where its result goes, and, when a worker takes it up again, its id."""
+
+    kind: str
+    request: object
+    reply: ReplyTarget | None = None
+    resumed: str | None = None
+    queued: bool = True
+    """False where generations run in the caller (a pipeline with no queue)."""
+    claimed: bool = False
+    """Taken at once by this process's own worker (it has one)."""
+
+
+def accepting(runner: GenerationRunner, kind: str, request: object, progress: object) -> Acceptance:
+    """The acceptance of a generation a member asks for now (its result goes where the
+    progress callback's reply target says)."""
+    queue = runner.queue
+    reply = reply_target_of(progress)
+    if queue is not None:  # the worker of this process waits for this flow to ask
+        reply = dataclasses.replace(reply or ReplyTarget(), accepted_by=queue.process_id)
+    claimed = queue is not None and queue.run_here is not None
+    return Acceptance(kind, request, reply, queued=queue is not None, claimed=claimed)
+
+
+async def begin(
+    session: AsyncSession,
+    user: User,
+    acceptance: Acceptance,
+    *,
+    prompt: str,
+    style: str | None,
+    character_id: str | None = None,
+) -> tuple[Generation, QuotaStatus]:
+    """The generation and the member's quota after it: charged, recorded and queued now, or
+    (taken up again) as it is.
+
+    Raises: QuotaExceededError; NotFoundError when a generation taken up again is gone.
+    """
+    if acceptance.resumed is not None:
+        generation = await session.get(Generation, acceptance.resumed)
+        if generation is None:
+            raise NotFoundError("generation")
+        return generation, status_of(user)
+    quota = await charge(session, user.id)
+    generation = await start_generation(
+        session, user_id=user.id, prompt=prompt, style=style, character_id=character_id
+    )
+    if acceptance.queued:
+        await enqueue(
+            session,
+            generation.id,
+            acceptance.kind,
+            acceptance.request,
+            acceptance.reply,
+            claim=acceptance.claimed,
+        )
+    return generation, quota
