@@ -13,11 +13,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from bench.botproc import LagSampler
 from bench.common import ROOT, scratch_database
@@ -328,3 +331,82 @@ def final_embed(ix: FakeInteraction) -> bool:
     """The deferred reply now carries its result embed."""
     original = ix.original()
     return bool(original and original.get("embeds"))
+
+
+class RssSampler:
+    """Peak resident memory of a process over a window, measured from outside: psutil polled
+    every ``interval`` in a thread, and (Linux) the kernel's high-water mark ``VmHWM``, reset at
+    ``start`` by writing 5 to ``/proc/<pid>/clear_refs``, so a peak between two polls counts."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _hwm(self) -> int:
+        with contextlib.suppress(OSError, ValueError):
+            for row in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if row.startswith("VmHWM:"):
+                    return int(row.split()[1]) * 1024
+        return 0
+
+    def start(self) -> None:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        process = psutil.Process(self.pid)
+
+        def poll() -> None:
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(psutil.Error):
+                    self.peak = max(self.peak, process.memory_info().rss)
+                    self.samples += 1
+
+        self._thread = threading.Thread(target=poll, name="rss-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stop polling; the peak in bytes (the larger of the polls and VmHWM)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.peak = max(self.peak, self._hwm())
+        return self.peak
+
+
+async def bare_bot_idle() -> dict[str, Any]:
+    """A bare discord.py bot (``bench.barebot``) logged into a fake Discord of its own: its RSS
+    once connected and idle for a second, the floor for the bot's idle RSS."""
+    fake = FakeDiscord(None)
+    await fake.start()
+    guild = fake.add_guild("Bare Guild")
+    fake.add_text_channel(guild.id, "general")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.barebot",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(ROOT),
+    )
+    bot = BotProcess(proc)
+    bot.start_reading()
+    try:
+        await bot.send(
+            json.dumps(
+                {
+                    "discord_token": fake.token,
+                    "discord_api_base_url": fake.api_base,
+                    "discord_gateway_url": fake.gateway_url,
+                    "guild_id": guild.id,
+                }
+            )
+        )
+        await bot.expect("started", timeout=60)
+        await asyncio.sleep(1.0)
+        return await bot.request("report", "report")
+    finally:
+        await _stop_bot(bot)
+        await fake.stop()
