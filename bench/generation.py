@@ -256,6 +256,29 @@ def print_side(m: dict[str, Any], count: int) -> None:
     )
 
 
+def thumbnail_floor(png: bytes, rounds: int = 10) -> dict[str, float]:
+    """CPU seconds (median) of one thumbnail of ``png`` in this process, libvips and Pillow:
+    the part of a create's cost no other change can remove."""
+    from bot.storage import images, vips
+
+    out: dict[str, float] = {}
+    for name, use_vips in (("libvips", True), ("pillow", False)):
+        if use_vips and not vips.AVAILABLE:
+            out[name] = math.nan
+            continue
+        saved, vips.AVAILABLE = vips.AVAILABLE, use_vips
+        try:
+            times = []
+            for _ in range(rounds):
+                start = time.process_time()
+                images._thumbnail(png, 256)
+                times.append(time.process_time() - start)
+        finally:
+            vips.AVAILABLE = saved
+        out[name] = statistics.median(times)
+    return out
+
+
 def print_profile(path: str, top: int) -> list[str]:
     """The bot's functions by own time, then by cumulative time (the create path)."""
     out = io.StringIO()
@@ -317,6 +340,19 @@ async def main() -> int:
         )
     )
     print(f"bare discord.py bot (bench.barebot), idle RSS: {bare['rss_bytes'] / 2**20:.0f} MiB")
+    floors = thumbnail_floor(png)
+    held = this["idle_rss"] + args.count * len(png)
+    print(
+        f"floors, measured here: the thumbnail of this PNG alone costs "
+        f"{floors['libvips'] * 1000:.1f} ms of CPU with libvips and "
+        f"{floors['pillow'] * 1000:.1f} ms with Pillow (the base's); the bot's idle RSS plus "
+        f"one copy of the PNG per create in flight is {held / 2**20:.0f} MiB"
+        + (
+            f" against 0.5 x the base's peak = {base['peak_rss'] / 2**21:.0f} MiB"
+            if base is not None
+            else ""
+        )
+    )
 
     profile_lines: list[str] = []
     if args.profile_top > 0:
@@ -339,6 +375,8 @@ async def main() -> int:
         "image_bytes": len(png),
         "image_side": args.side,
         "bare_idle_rss_bytes": bare["rss_bytes"],
+        "thumbnail_cpu_seconds": floors,
+        "floor_rss_bytes": held,
         "sides": [
             {
                 **{k: v for k, v in m.items() if k not in (*keep, "flows", "report")},
