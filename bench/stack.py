@@ -13,14 +13,18 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bench.botproc import LagSampler
 from bench.common import ROOT, scratch_database
+from bench.sides import code_root_env
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMember
 from tests.fakes.gemini_server import FakeGemini
 
@@ -175,7 +179,8 @@ class Stack:
         return list(await asyncio.gather(*(b.request(command, event) for b in self.bots)))
 
 
-async def _start_bot(config: dict[str, Any]) -> BotProcess:
+async def _start_bot(config: dict[str, Any], code_root: Path | None = None) -> BotProcess:
+    """This tree's ``bench.botproc``, importing the bot from ``code_root`` when given."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -183,7 +188,7 @@ async def _start_bot(config: dict[str, Any]) -> BotProcess:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=str(ROOT),
-        env={**os.environ, **AWS_ENV},
+        env={**os.environ, **AWS_ENV, **code_root_env(code_root)},
         limit=64 * 1024 * 1024,
     )
     bot = BotProcess(proc)
@@ -215,11 +220,14 @@ async def running_stack(
     image_png: bytes | None = None,
     processes: int = 1,
     validate: bool = True,
+    code_root: Path | None = None,
 ) -> AsyncIterator[Stack]:
     """Start everything; the bots are connected and the commands synced when this yields.
 
     ``processes`` > 1 runs that many bot processes, each serving one shard
     (``SHARD_COUNT``/``SHARD_IDS``, as a scaled-out deployment does), commands synced globally.
+    ``code_root``: the bot code (and the migrations of its scratch database) come from that
+    tree (``bench.sides.base_tree``); the measuring (``bench.botproc``) stays this tree's.
     """
     # validate=False: the fake skips checking each request against Discord's OpenAPI spec (the
     # test suite does that), so the harness takes less of the machine's CPU from the bot
@@ -240,7 +248,7 @@ async def running_stack(
     bots: list[BotProcess] = []
     try:
         with moto_process() as s3_endpoint, tempfile.TemporaryDirectory() as tmp:
-            async with scratch_database(prefix) as database_url:
+            async with scratch_database(prefix, code_root) as database_url:
                 base = {
                     "discord_token": fake.token,
                     "discord_api_base_url": fake.api_base,
@@ -270,7 +278,7 @@ async def running_stack(
                             else {}
                         )
                         config = {"settings": {**base, **extra}, "env": AWS_ENV}
-                        bots.append(await _start_bot(config))
+                        bots.append(await _start_bot(config, code_root))
                         await bots[-1].expect("started", timeout=60)
                     await fake.wait_for_ready(shard_count=processes, timeout=60)
                     if processes == 1:
@@ -323,3 +331,82 @@ def final_embed(ix: FakeInteraction) -> bool:
     """The deferred reply now carries its result embed."""
     original = ix.original()
     return bool(original and original.get("embeds"))
+
+
+class RssSampler:
+    """Peak resident memory of a process over a window, measured from outside: psutil polled
+    every ``interval`` in a thread, and (Linux) the kernel's high-water mark ``VmHWM``, reset at
+    ``start`` by writing 5 to ``/proc/<pid>/clear_refs``, so a peak between two polls counts."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _hwm(self) -> int:
+        with contextlib.suppress(OSError, ValueError):
+            for row in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if row.startswith("VmHWM:"):
+                    return int(row.split()[1]) * 1024
+        return 0
+
+    def start(self) -> None:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        process = psutil.Process(self.pid)
+
+        def poll() -> None:
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(psutil.Error):
+                    self.peak = max(self.peak, process.memory_info().rss)
+                    self.samples += 1
+
+        self._thread = threading.Thread(target=poll, name="rss-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stop polling; the peak in bytes (the larger of the polls and VmHWM)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.peak = max(self.peak, self._hwm())
+        return self.peak
+
+
+async def bare_bot_idle() -> dict[str, Any]:
+    """A bare discord.py bot (``bench.barebot``) logged into a fake Discord of its own: its RSS
+    once connected and idle for a second, the floor for the bot's idle RSS."""
+    fake = FakeDiscord(None)
+    await fake.start()
+    guild = fake.add_guild("Bare Guild")
+    fake.add_text_channel(guild.id, "general")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.barebot",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(ROOT),
+    )
+    bot = BotProcess(proc)
+    bot.start_reading()
+    try:
+        await bot.send(
+            json.dumps(
+                {
+                    "discord_token": fake.token,
+                    "discord_api_base_url": fake.api_base,
+                    "discord_gateway_url": fake.gateway_url,
+                    "guild_id": guild.id,
+                }
+            )
+        )
+        await bot.expect("started", timeout=60)
+        await asyncio.sleep(1.0)
+        return await bot.request("report", "report")
+    finally:
+        await _stop_bot(bot)
+        await fake.stop()

@@ -420,9 +420,20 @@ async def test_validate_rejects_unsupported_format(fmt: str) -> None:
     assert fmt in str(info.value)
 
 
+@pytest.fixture(params=["libvips", "pillow"])
+def thumbnailer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each thumbnail test runs with libvips (when its wheel is installed) and with Pillow."""
+    from bot.storage import vips
+
+    if request.param == "libvips" and not vips.AVAILABLE:
+        pytest.skip("pyvips is not installed")
+    monkeypatch.setattr(vips, "AVAILABLE", request.param == "libvips")
+    return str(request.param)
+
+
 @pytest.mark.parametrize(("size", "expected"), [((800, 400), (256, 128)), ((300, 900), (85, 256))])
 async def test_thumbnail_is_webp_with_256_longer_side(
-    size: tuple[int, int], expected: tuple[int, int]
+    size: tuple[int, int], expected: tuple[int, int], thumbnailer: str
 ) -> None:
     """make_thumbnail returns a WebP whose longer side is 256 px, aspect ratio kept."""
     thumb = await make_thumbnail(_image_bytes("JPEG", size))
@@ -433,14 +444,14 @@ async def test_thumbnail_is_webp_with_256_longer_side(
         assert img.size == expected
 
 
-async def test_thumbnail_of_a_small_image_is_not_enlarged() -> None:
+async def test_thumbnail_of_a_small_image_is_not_enlarged(thumbnailer: str) -> None:
     thumb = await make_thumbnail(_image_bytes("PNG", (64, 40)))
     with Image.open(io.BytesIO(thumb)) as img:
         assert img.format == "WEBP"
         assert img.size == (64, 40)
 
 
-async def test_thumbnail_keeps_transparency() -> None:
+async def test_thumbnail_keeps_transparency(thumbnailer: str) -> None:
     """An RGBA source yields an RGBA thumbnail with its transparent pixels still transparent."""
     source = Image.new("RGBA", (512, 512), (255, 0, 0, 0))
     source.paste((0, 0, 255, 255), (0, 0, 256, 512))
@@ -456,7 +467,7 @@ async def test_thumbnail_keeps_transparency() -> None:
         assert img.getpixel((5, 128))[3] == 255  # type: ignore[index]
 
 
-async def test_thumbnail_applies_exif_orientation() -> None:
+async def test_thumbnail_applies_exif_orientation(thumbnailer: str) -> None:
     """A landscape JPEG tagged 'rotate 90°' (orientation 6) becomes a portrait thumbnail."""
     exif = Image.Exif()
     exif[0x0112] = 6
@@ -468,12 +479,36 @@ async def test_thumbnail_applies_exif_orientation() -> None:
         assert img.size == (128, 256)
 
 
-async def test_thumbnail_of_non_image_is_invalid_input() -> None:
+async def test_thumbnail_of_non_image_is_invalid_input(thumbnailer: str) -> None:
     """make_thumbnail on bytes that are not an image raises InvalidInputError."""
     with pytest.raises(InvalidInputError) as info:
         await make_thumbnail(b"definitely not an image")
 
     assert info.value.reason_key == "invalid.image.not_image"
+
+
+@pytest.mark.parametrize(
+    ("mode", "size"),
+    [("I;16", (600, 300)), ("L", (1024, 1024)), ("P", (300, 500)), ("CMYK", (512, 256))],
+)
+async def test_thumbnail_of_any_depth_or_colour_space_is_8_bit_rgb(
+    thumbnailer: str, mode: str, size: tuple[int, int]
+) -> None:
+    """16-bit, grey, palette and CMYK sources all give an 8-bit RGB WebP of the same size with
+    either thumbnailer, and a PNG truncated mid-image is refused as not an image."""
+    source = Image.linear_gradient("L").resize(size).convert(mode)
+    buffer = io.BytesIO()
+    source.save(buffer, format="JPEG" if mode == "CMYK" else "PNG")
+
+    thumb = await make_thumbnail(buffer.getvalue())
+
+    with Image.open(io.BytesIO(thumb)) as img:
+        assert img.mode == "RGB"
+        longer = max(size)
+        assert img.size == (round(size[0] * 256 / longer), round(size[1] * 256 / longer))
+        assert img.getpixel((img.width // 2, img.height // 2)) != (0, 0, 0)
+    with pytest.raises(InvalidInputError):
+        await make_thumbnail(buffer.getvalue()[: len(buffer.getvalue()) // 2])
 
 
 def test_keys_follow_the_character_folder_layout() -> None:

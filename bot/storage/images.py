@@ -18,6 +18,7 @@ from types import MappingProxyType
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot.errors import InvalidInputError
+from bot.storage import vips
 
 #: The formats a reference image may have, by MIME type, with the Pillow format name.
 SUPPORTED_FORMATS = MappingProxyType(
@@ -223,28 +224,39 @@ def _thumbnail(data: bytes, size: int) -> bytes:
     claimed = header_dimensions(data, mime) if mime else None
     if claimed is not None:
         _check_size(*claimed, side_limit, pixel_limit)
+    if vips.AVAILABLE and claimed is not None:
+        try:
+            return vips.thumbnail(data, size)
+        except vips.UndecodableError as exc:
+            raise _not_image() from exc
+    return _thumbnail_pillow(data, size, side_limit, pixel_limit)
+
+
+def _thumbnail_pillow(data: bytes, size: int, side_limit: int, pixel_limit: int) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as img:
             _check_size(*img.size, side_limit, pixel_limit)
             img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
-            oriented = ImageOps.exif_transpose(img)
-            has_alpha = oriented.mode in {"RGBA", "LA", "PA"} or (
-                oriented.mode == "P" and "transparency" in oriented.info
+            img.load()
+            # in place: no copy of the full bitmap when there is nothing to turn
+            ImageOps.exif_transpose(img, in_place=True)
+            has_alpha = img.mode in {"RGBA", "LA", "PA"} or (
+                img.mode == "P" and "transparency" in img.info
             )
-            converted = oriented.convert("RGBA" if has_alpha else "RGB")
+            mode = "RGBA" if has_alpha else "RGB"
+            converted = img if img.mode == mode else img.convert(mode)
+            width, height = converted.size
+            scale = min(1.0, size / max(width, height))  # never larger than the image itself
+            target = (max(1, round(width * scale)), max(1, round(height * scale)))
+            # reducing_gap: a cheap box reduction first, then Lanczos (a 1024 px portrait
+            # costs ~40% less); WebP method 0 is the fastest encoder setting.
+            thumb = converted.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidInputError(
             "That image is far too large to process.", reason_key="invalid.image.too_many_pixels"
         ) from exc
     except _DECODE_ERRORS as exc:
         raise _not_image() from exc
-    width, height = converted.size
-    scale = min(1.0, size / max(width, height))  # never larger than the image itself
-    target = (max(1, round(width * scale)), max(1, round(height * scale)))
-    # reducing_gap: a cheap box reduction first, then Lanczos (a 1024 px portrait costs ~40%
-    # less); WebP method 0 is the fastest encoder setting (bench/generation: thumbnails were
-    # the largest CPU cost of a create).
-    thumb = converted.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     out = io.BytesIO()
     thumb.save(out, format="WEBP", quality=80, method=0)
     return out.getvalue()
