@@ -12,6 +12,7 @@ creates (its own pass: profiling slows the bot, so it never touches the figures 
 
     .venv/bin/python -m bench.generation [--count 100] [--base COMMIT | --no-base]
         [--profile-top N]
+    .venv/bin/python -m bench.generation --workers 2   (throughput beside one worker)
 """
 
 from __future__ import annotations
@@ -302,8 +303,19 @@ async def main() -> int:
         default=25,
         help="cProfile this tree's bot over one more run and print the top N (0: skip)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="instead: throughput with this many `charbot worker` processes beside one "
+        "(bench.workers, --count creates)",
+    )
     add_arguments(parser)
     args = parser.parse_args()
+    if args.workers:
+        from bench import workers
+
+        return await workers.compare_workers(args.count, args.workers, per_worker=8)
     png = portrait_png(args.side)
     print(f"fake Gemini image: {args.side}x{args.side} PNG, {len(png) / 1e6:.3f} MB")
     measured = []

@@ -14,7 +14,7 @@ import time
 
 from bench.common import ROOT
 
-BENCHMARKS = ("interactions", "generation", "queries")
+BENCHMARKS = ("interactions", "generation", "workers", "queries")
 
 
 def main() -> int:

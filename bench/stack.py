@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -136,6 +137,8 @@ class Stack:
     database_url: str
     lag: LagSampler  # this (the fakes') process's own event-loop lag, to tell harness delay
     _homes: dict[str, int] = field(default_factory=dict)
+    workers: list[asyncio.subprocess.Process] = field(default_factory=list)
+    """`charbot worker` processes beside the bot (``running_stack(workers=N)``)."""
 
     @property
     def bot(self) -> BotProcess:
@@ -220,6 +223,8 @@ async def running_stack(
     image_png: bytes | None = None,
     processes: int = 1,
     validate: bool = True,
+    workers: int = 0,
+    worker_settings: dict[str, Any] | None = None,
     code_root: Path | None = None,
 ) -> AsyncIterator[Stack]:
     """Start everything; the bots are connected and the commands synced when this yields.
@@ -246,6 +251,7 @@ async def running_stack(
     channels = [fake.add_text_channel(g.id, "general") for g in guilds]
     lag = LagSampler()
     bots: list[BotProcess] = []
+    spawned: list[asyncio.subprocess.Process] = []
     try:
         with moto_process() as s3_endpoint, tempfile.TemporaryDirectory() as tmp:
             async with scratch_database(prefix, code_root) as database_url:
@@ -285,14 +291,76 @@ async def running_stack(
                         await fake.wait_until(lambda: bool(fake.commands(guilds[0].id)), 30)
                     else:
                         await fake.wait_until(lambda: bool(fake.commands()), 30)
+                    for _ in range(workers):  # `charbot worker` processes
+                        spawned.append(
+                            await start_worker({**base, **(worker_settings or {})}, code_root)
+                        )
                     lag.start()
-                    yield Stack(fake, gemini, guilds, channels, bots, database_url, lag)
+                    yield Stack(
+                        fake, gemini, guilds, channels, bots, database_url, lag, workers=spawned
+                    )
                 finally:
                     lag.stop()
                     await asyncio.gather(*(_stop_bot(b) for b in bots))
+                    await asyncio.gather(*(stop_worker(w) for w in spawned))
     finally:
         await gemini.stop()
         await fake.stop()
+
+
+async def start_worker(
+    settings: dict[str, Any], code_root: Path | None = None
+) -> asyncio.subprocess.Process:
+    """A `charbot worker` process with these settings (as its environment); returns once it
+    takes jobs."""
+    env = {**os.environ, **AWS_ENV, **code_root_env(code_root)}
+    env.update({k.upper(): str(v) for k, v in settings.items() if v is not None})
+    env["LOG_LEVEL"] = "INFO"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "worker",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(code_root or ROOT),
+        env=env,
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    async with asyncio.timeout(60):
+        while True:
+            line = (await proc.stderr.readline()).decode(errors="replace")
+            if not line:
+                raise RuntimeError("the worker stopped:\n" + "".join(seen[-30:]))
+            seen.append(line)
+            if "taking generation jobs" in line:
+                break
+
+    async def drain() -> None:  # keep reading its log so it never blocks on a full pipe
+        assert proc.stderr is not None
+        while await proc.stderr.readline():
+            pass
+
+    task = asyncio.create_task(drain())
+    _DRAINS.add(task)
+    task.add_done_callback(_DRAINS.discard)
+    return proc
+
+
+_DRAINS: set[asyncio.Task[None]] = set()
+
+
+async def stop_worker(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL if it does not stop in time."""
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def profile(pid: int, path: str, seconds: int) -> subprocess.Popen[bytes]:
