@@ -28,6 +28,7 @@ import psutil
 
 from bench.common import Target, finish, ms, percentile, summary, table
 from bench.stack import Stack, final_embed, running_stack, warm_up
+from bench.timeline import BREAKDOWN_HEADERS, breakdown
 from tests.fakes.discord import FakeInteraction, FakeMember
 
 TEXT_LATENCY = 0.2
@@ -42,6 +43,21 @@ MIX = {  # share of the load per kind
     "character create": 0.05,
 }
 PREFIXES = ("", "a", "ar", "kn", "pi", "the", "zz")
+
+
+def mixed(spec: str) -> dict[str, float]:
+    """The default mix with some kinds' shares set (``kind=share,...``); the other kinds share
+    what is left in their default proportions."""
+    fixed: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, _, share = part.partition("=")
+        if kind.strip() not in MIX:
+            raise SystemExit(f"--mix: unknown kind {kind.strip()!r}; one of {', '.join(MIX)}")
+        fixed[kind.strip()] = float(share)
+    rest = 1.0 - sum(fixed.values())
+    others = {k: v for k, v in MIX.items() if k not in fixed}
+    scale = rest / sum(others.values()) if others else 0.0
+    return {k: fixed.get(k, MIX[k] * scale) for k in MIX if fixed.get(k, 1.0) > 0}
 
 
 def _fav_id(message: dict[str, Any]) -> str:
@@ -97,6 +113,12 @@ async def main() -> int:
     parser.add_argument(
         "--only", choices=list(MIX), help="send only this kind (to measure its cost alone)"
     )
+    parser.add_argument(
+        "--mix",
+        default="",
+        help="shares of some kinds, e.g. 'quota=0.7' or 'character create=0': the rest is "
+        "spread over the other kinds as the default mix spreads it",
+    )
     args = parser.parse_args()
     settings = {"generation_concurrency": args.concurrency, "quota_free": 1000}
     async with running_stack(
@@ -110,7 +132,7 @@ async def main() -> int:
     ) as stack:
         members = [stack.member(f"member{i:03d}") for i in range(args.members)]
         clickable = await prepare(stack, members, args.owners)
-        mix = {args.only: 1.0} if args.only else dict(MIX)
+        mix = {args.only: 1.0} if args.only else mixed(args.mix)
         gallery = stack.registered("gallery")
         if not gallery and "gallery browse" in mix:
             share = mix.pop("gallery browse")
@@ -245,6 +267,11 @@ async def main() -> int:
             rows,
         )
     )
+    print()
+    print("where the answer waits (means; the bot's clock and the fake's are the same)")
+    print(table(BREAKDOWN_HEADERS, breakdown(sent, reports)))
+    for report in reports:
+        print("bot process, during the load:", report.get("counts"))
     lags = [r["lag"] for r in reports]
     worst_lag = max(lags, key=lambda lag: lag["p99"])
     print()
