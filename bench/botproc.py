@@ -117,51 +117,76 @@ def _timed(key: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
     return wrapper
 
 
+def _wrap(owner: Any, name: str, key: str, missing: list[str]) -> None:
+    """Replace ``owner.name`` by a timed wrapper; note it in ``missing`` when that tree (the
+    base side of a comparison, say) has no such function."""
+    fn = getattr(owner, name, None)
+    if fn is None:
+        missing.append(f"{getattr(owner, '__name__', type(owner).__name__)}.{name}")
+        return
+    setattr(owner, name, _timed(key, fn))
+
+
 class Instruments:
-    """Per-/character create stage timings, collected without touching the bot's code."""
+    """Per-/character create stage timings, collected without touching the bot's code.
+
+    Each hook is optional: a name the bot's tree does not have (the base side of a
+    comparison, or code rewritten since) is listed in ``missing`` and its stage goes
+    unmeasured."""
 
     def __init__(self) -> None:
         self.flows: list[dict[str, float]] = []
+        self.missing: list[str] = []
 
     def install(self, bot: Any) -> None:
-        from bot.services.generation import create as create_module
-        from cogs.characters import flows
+        import importlib
 
-        original_flow = flows.create_flow
-
-        async def create_flow(*args: Any, **kwargs: Any) -> None:
-            record: dict[str, float] = {}
-            token = _flow.set(record)
-            start = time.perf_counter()
+        def module(name: str) -> Any:
             try:
-                await original_flow(*args, **kwargs)
-                record["ok"] = 1.0
-            finally:
-                record["flow_total"] = time.perf_counter() - start
-                _flow.reset(token)
-                self.flows.append(record)
+                return importlib.import_module(name)
+            except ImportError:
+                self.missing.append(name)
+                return None
 
-        flows.create_flow = create_flow  # type: ignore[assignment]
-        flows.defer = _timed("discord_defer", flows.defer)  # type: ignore[assignment]
-        flows.post_character = _timed(  # type: ignore[assignment]
-            "post_result", flows.post_character
-        )
-        create_module.charge = _timed("quota_charge_sql", create_module.charge)  # type: ignore[assignment]
-        from bot.interactions import caller as caller_module
+        flows = module("cogs.characters.flows")
+        create_module = module("bot.services.generation.create")
+        caller_module = module("bot.interactions.caller")
+        if flows is not None and hasattr(flows, "create_flow"):
+            original_flow = flows.create_flow
 
-        caller_module.resolve_member = _timed(  # type: ignore[assignment]
-            "caller_lookup", caller_module.resolve_member
-        )
+            async def create_flow(*args: Any, **kwargs: Any) -> None:
+                record: dict[str, float] = {}
+                token = _flow.set(record)
+                start = time.perf_counter()
+                try:
+                    await original_flow(*args, **kwargs)
+                    record["ok"] = 1.0
+                finally:
+                    record["flow_total"] = time.perf_counter() - start
+                    _flow.reset(token)
+                    self.flows.append(record)
 
-        # progress edits run beside the generation; the flow only waits, at the end, for an
-        # edit still on its way
-        flows.ProgressReporter.settle = _timed(  # type: ignore[method-assign]
-            "discord_progress_settle", flows.ProgressReporter.settle
-        )
+            flows.create_flow = create_flow
+        else:
+            self.missing.append("cogs.characters.flows.create_flow")
+        if flows is not None:
+            _wrap(flows, "defer", "discord_defer", self.missing)
+            _wrap(flows, "post_character", "post_result", self.missing)
+            # progress edits run beside the generation; the flow only waits, at the end, for
+            # an edit still on its way
+            reporter = getattr(flows, "ProgressReporter", None)
+            if reporter is not None:
+                _wrap(reporter, "settle", "discord_progress_settle", self.missing)
+        if create_module is not None:
+            _wrap(create_module, "charge", "quota_charge_sql", self.missing)
+        if caller_module is not None:
+            _wrap(caller_module, "resolve_member", "caller_lookup", self.missing)
 
-        pipe = bot.deps.pipeline
+        pipe = getattr(getattr(bot, "deps", None), "pipeline", None)
+        if pipe is None or not hasattr(pipe, "create_character"):
+            self.missing.append("bot.deps.pipeline.create_character")
+            return
         original_create = pipe.create_character
-        original_run = pipe.runner.run
 
         async def create_character(*args: Any, **kwargs: Any) -> Any:
             record = _flow.get()
@@ -170,9 +195,16 @@ class Instruments:
             start = time.perf_counter()
             outcome = await original_create(*args, **kwargs)
             _add("pipeline_total", time.perf_counter() - start)
-            for key, value in outcome.timings.items():
+            for key, value in (getattr(outcome, "timings", None) or {}).items():
                 _add(key, value)
             return outcome
+
+        pipe.create_character = create_character
+        runner = getattr(pipe, "runner", None)
+        if runner is None or not hasattr(runner, "run"):
+            self.missing.append("bot.deps.pipeline.runner.run")
+            return
+        original_run = runner.run
 
         async def run(*args: Any, **kwargs: Any) -> Any:
             record = _flow.get()
@@ -180,14 +212,17 @@ class Instruments:
                 record["charge_transaction"] = time.perf_counter() - record["_create_start"]
             return await _timed("pipeline_run", original_run)(*args, **kwargs)
 
-        pipe.create_character = create_character
-        pipe.runner.run = run
+        runner.run = run
 
 
 def _settings(config: dict[str, Any]) -> Any:
+    """The bot's Settings from the config; keys that tree's Settings does not know (the base
+    side of a comparison) are left out."""
     from bot.config import Settings
 
-    return Settings(_env_file=None, **config["settings"])  # type: ignore[call-arg]
+    known = set(Settings.model_fields)
+    given = {k: v for k, v in config["settings"].items() if k in known}
+    return Settings(_env_file=None, **given)
 
 
 async def main() -> None:
@@ -251,6 +286,8 @@ async def main() -> None:
                         seconds_since_mark=time.monotonic() - marked_at,
                         timeline=timeline.report(),
                         counts=timeline.counts,
+                        missing_hooks=instruments.missing,
+                        bot_package=str(sys.modules["bot"].__file__),
                         flows=[
                             {k: v for k, v in f.items() if not k.startswith("_")}
                             for f in instruments.flows
@@ -266,6 +303,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    from bench.sides import use_code_root
+
+    use_code_root()  # BENCH_CODE_ROOT: the bot from another tree (bench.sides)
     from bot.ops.eventloop import run as run_loop
 
     run_loop(main())

@@ -71,8 +71,10 @@ async def database_server() -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(prefix: str) -> AsyncIterator[str]:
-    """A new database migrated to head (``db.migrate.upgrade``), dropped afterwards."""
+async def scratch_database(prefix: str, code_root: Path | None = None) -> AsyncIterator[str]:
+    """A new database migrated to head (``db.migrate.upgrade``), dropped afterwards.
+
+    ``code_root``: another tree (``bench.sides``) whose own migrations migrate it."""
     import asyncpg
 
     from db.migrate import upgrade
@@ -86,7 +88,12 @@ async def scratch_database(prefix: str) -> AsyncIterator[str]:
             await conn.close()
         url = await create_database(server, prefix=prefix)
         try:
-            await asyncio.to_thread(upgrade, url)
+            if code_root is None:
+                await asyncio.to_thread(upgrade, url)
+            else:
+                from bench.sides import migrate_in
+
+                await asyncio.to_thread(migrate_in, code_root, url)
             yield url
         finally:
             await drop_database(server, url)

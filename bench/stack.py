@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.botproc import LagSampler
 from bench.common import ROOT, scratch_database
+from bench.sides import code_root_env
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMember
 from tests.fakes.gemini_server import FakeGemini
 
@@ -175,7 +176,8 @@ class Stack:
         return list(await asyncio.gather(*(b.request(command, event) for b in self.bots)))
 
 
-async def _start_bot(config: dict[str, Any]) -> BotProcess:
+async def _start_bot(config: dict[str, Any], code_root: Path | None = None) -> BotProcess:
+    """This tree's ``bench.botproc``, importing the bot from ``code_root`` when given."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -183,7 +185,7 @@ async def _start_bot(config: dict[str, Any]) -> BotProcess:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=str(ROOT),
-        env={**os.environ, **AWS_ENV},
+        env={**os.environ, **AWS_ENV, **code_root_env(code_root)},
         limit=64 * 1024 * 1024,
     )
     bot = BotProcess(proc)
@@ -215,11 +217,14 @@ async def running_stack(
     image_png: bytes | None = None,
     processes: int = 1,
     validate: bool = True,
+    code_root: Path | None = None,
 ) -> AsyncIterator[Stack]:
     """Start everything; the bots are connected and the commands synced when this yields.
 
     ``processes`` > 1 runs that many bot processes, each serving one shard
     (``SHARD_COUNT``/``SHARD_IDS``, as a scaled-out deployment does), commands synced globally.
+    ``code_root``: the bot code (and the migrations of its scratch database) come from that
+    tree (``bench.sides.base_tree``); the measuring (``bench.botproc``) stays this tree's.
     """
     # validate=False: the fake skips checking each request against Discord's OpenAPI spec (the
     # test suite does that), so the harness takes less of the machine's CPU from the bot
@@ -240,7 +245,7 @@ async def running_stack(
     bots: list[BotProcess] = []
     try:
         with moto_process() as s3_endpoint, tempfile.TemporaryDirectory() as tmp:
-            async with scratch_database(prefix) as database_url:
+            async with scratch_database(prefix, code_root) as database_url:
                 base = {
                     "discord_token": fake.token,
                     "discord_api_base_url": fake.api_base,
@@ -270,7 +275,7 @@ async def running_stack(
                             else {}
                         )
                         config = {"settings": {**base, **extra}, "env": AWS_ENV}
-                        bots.append(await _start_bot(config))
+                        bots.append(await _start_bot(config, code_root))
                         await bots[-1].expect("started", timeout=60)
                     await fake.wait_for_ready(shard_count=processes, timeout=60)
                     if processes == 1:
