@@ -218,7 +218,6 @@ async def deliver(
     """Put the result into the deferred response, or, once the token has expired, post it in
     the channel with the bot's own token (``files`` is a factory: a file is read once)."""
     _answering(interaction)
-    _answering(interaction)
     if token_alive(interaction):
         try:
             message = await interaction.edit_original_response(
