@@ -36,6 +36,7 @@ from typing import Any
 import psutil
 
 from bench.common import summary
+from bench.timeline import Timeline
 
 LAG_INTERVAL = 0.010
 
@@ -239,6 +240,7 @@ async def main() -> None:
     lag = LagSampler()
     gc_timer = GcTimer()
     instruments = Instruments()
+    timeline = Timeline()
     process = psutil.Process()
     marked_cpu = 0.0
     # BENCH_CPROFILE=<file>: a deterministic profile of the measured window (slows the bot)
@@ -246,6 +248,7 @@ async def main() -> None:
     marked_at = time.monotonic()
     async with open_bot(settings, config["settings"]["database_url"]) as bot:
         instruments.install(bot)
+        timeline.install(bot)
         freeze_startup_heap()  # as bot.app.run_bot does
         await bot.login(settings.require_token())
         connect = asyncio.create_task(bot.connect())
@@ -264,6 +267,7 @@ async def main() -> None:
                     lag.samples.clear()
                     gc_timer.pauses.clear()
                     instruments.flows.clear()
+                    timeline.clear()
                     emit("marked")
                 elif line == "report":
                     if profiler is not None:
@@ -280,6 +284,8 @@ async def main() -> None:
                         gc=gc_timer.report(),
                         cpu_since_mark=cpu.user + cpu.system - marked_cpu,
                         seconds_since_mark=time.monotonic() - marked_at,
+                        timeline=timeline.report(),
+                        counts=timeline.counts,
                         missing_hooks=instruments.missing,
                         bot_package=str(sys.modules["bot"].__file__),
                         flows=[

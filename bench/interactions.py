@@ -12,6 +12,16 @@ event-loop lag (a 10 ms sleeper's lateness) and the RSS after the run. Targets: 
 ≤ 90 ms (3 % of Discord's 3 s), none late (> 3 s or never); loop lag p99 ≤ 50 ms.
 
     .venv/bin/python -m bench.interactions [--total 2000] [--seconds 10] [--members 200]
+
+Side by side (``bench.sides``): each mix (``--mixes``: the default mix, then 70 % /quota with
+the rest in the default proportions) runs against this tree's bot and the base commit's
+(``--base``, default the commit before issue #19; ``--no-base`` for this tree only), one after
+the other on fresh databases. Issue #19's target 1: answer p99 (the first content the member
+sees) <= 0.25 x the base's, answer p90 <= 50 ms, bot CPU per interaction <= 0.7 x the base's,
+none late. "Where the answer waits" splits each answer into gateway delivery, admission wait,
+database time and requests to Discord, measured inside the bot (``bench.timeline``).
+
+    .venv/bin/python -m bench.interactions [--mixes ';quota=0.7'] [--base COMMIT | --no-base]
 """
 
 from __future__ import annotations
@@ -27,7 +37,9 @@ from typing import Any
 import psutil
 
 from bench.common import Target, finish, ms, percentile, summary, table
+from bench.sides import Side, add_arguments, compare, ratio_target, sides
 from bench.stack import Stack, final_embed, running_stack, warm_up
+from bench.timeline import BREAKDOWN_HEADERS, breakdown
 from tests.fakes.discord import FakeInteraction, FakeMember
 
 TEXT_LATENCY = 0.2
@@ -42,6 +54,21 @@ MIX = {  # share of the load per kind
     "character create": 0.05,
 }
 PREFIXES = ("", "a", "ar", "kn", "pi", "the", "zz")
+
+
+def mixed(spec: str) -> dict[str, float]:
+    """The default mix with some kinds' shares set (``kind=share,...``); the other kinds share
+    what is left in their default proportions."""
+    fixed: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, _, share = part.partition("=")
+        if kind.strip() not in MIX:
+            raise SystemExit(f"--mix: unknown kind {kind.strip()!r}; one of {', '.join(MIX)}")
+        fixed[kind.strip()] = float(share)
+    rest = 1.0 - sum(fixed.values())
+    others = {k: v for k, v in MIX.items() if k not in fixed}
+    scale = rest / sum(others.values()) if others else 0.0
+    return {k: fixed.get(k, MIX[k] * scale) for k in MIX if fixed.get(k, 1.0) > 0}
 
 
 def _fav_id(message: dict[str, Any]) -> str:
@@ -97,9 +124,91 @@ async def main() -> int:
     parser.add_argument(
         "--only", choices=list(MIX), help="send only this kind (to measure its cost alone)"
     )
+    parser.add_argument(
+        "--mix",
+        default="",
+        help="shares of some kinds, e.g. 'quota=0.7' or 'character create=0': the rest is "
+        "spread over the other kinds as the default mix spreads it",
+    )
+    parser.add_argument(
+        "--mixes",
+        default=";quota=0.7",
+        help="the mixes to run, separated by ';' (each as --mix takes it; empty: the default)",
+    )
+    add_arguments(parser)
     args = parser.parse_args()
+    specs = (
+        [args.mix] if args.mix or args.only else args.mixes.replace(",quota", ";quota").split(";")
+    )
+    results: list[dict[str, Any]] = []
+    for spec in specs:
+        for side in sides(args):
+            results.append(await measure(args, spec, side))
+    return report(results, specs)
+
+
+def report(results: list[dict[str, Any]], specs: list[str]) -> int:
+    """Both sides of each mix, and the targets of issue #19 (1.)."""
+    targets: list[Target] = []
+    for spec in specs:
+        this = next(r for r in results if r["mix_spec"] == spec and r["side"] == "this")
+        base = next((r for r in results if r["mix_spec"] == spec and r["side"] == "base"), None)
+        name = spec or "default mix"
+        b = base or {}
+        nan = float("nan")
+        print()
+        print(
+            compare(
+                name,
+                [
+                    ("answer p90 ms", this["answer_p90"] * 1000, b.get("answer_p90", nan) * 1000),
+                    ("answer p99 ms", this["answer_p99"] * 1000, b.get("answer_p99", nan) * 1000),
+                    ("ack p99 ms", this["ack_p99"] * 1000, b.get("ack_p99", nan) * 1000),
+                    (
+                        "bot CPU per interaction ms",
+                        this["cpu_per_interaction"] * 1000,
+                        b.get("cpu_per_interaction", nan) * 1000,
+                    ),
+                    ("bot loop lag p99 ms", this["lag_p99"] * 1000, b.get("lag_p99", nan) * 1000),
+                    ("late", float(this["late"]), float(b.get("late", nan))),
+                ],
+            )
+        )
+        if base is not None:
+            targets.append(
+                ratio_target(
+                    f"{name}: answer p99 this/base", this["answer_p99"], base["answer_p99"], 0.25
+                )
+            )
+            targets.append(
+                ratio_target(
+                    f"{name}: bot CPU per interaction this/base",
+                    this["cpu_per_interaction"],
+                    base["cpu_per_interaction"],
+                    0.7,
+                )
+            )
+        targets += [
+            Target(f"{name}: answer p90 (this)", this["answer_p90"] * 1000, 50.0, " ms"),
+            Target(f"{name}: p99 acknowledgement (this)", this["ack_p99"] * 1000, 90.0, " ms"),
+            Target(f"{name}: late acknowledgements (this)", float(this["late"]), 0.0),
+            Target(f"{name}: bot event-loop lag p99 (this)", this["lag_p99"] * 1000, 50.0, " ms"),
+            Target(f"{name}: interactions not sent (this)", float(this["not_sent"]), 0.0),
+        ]
+    headline = "; ".join(
+        f"{r['side']} {r['mix_spec'] or 'default'}: answer p90 {ms(r['answer_p90'])} / p99 "
+        f"{ms(r['answer_p99'])} ms, CPU {r['cpu_per_interaction'] * 1000:.2f} ms/interaction"
+        for r in results
+    )
+    return finish("interactions", targets, {"runs": results}, headline)
+
+
+async def measure(args: argparse.Namespace, mix_spec: str, side: Side) -> dict[str, Any]:
+    """One run of the load against one side's bot; prints its tables and returns its figures."""
+    print(f"\n=== {side.name} ({side.commit}), mix {mix_spec or 'default'} ===")
     settings = {"generation_concurrency": args.concurrency, "quota_free": 1000}
     async with running_stack(
+        code_root=side.code_root,
         prefix="charbot_bench_ix",
         text_latency=TEXT_LATENCY,
         image_latency=IMAGE_LATENCY,
@@ -110,7 +219,7 @@ async def main() -> int:
     ) as stack:
         members = [stack.member(f"member{i:03d}") for i in range(args.members)]
         clickable = await prepare(stack, members, args.owners)
-        mix = {args.only: 1.0} if args.only else dict(MIX)
+        mix = {args.only: 1.0} if args.only else mixed(mix_spec)
         gallery = stack.registered("gallery")
         if not gallery and "gallery browse" in mix:
             share = mix.pop("gallery browse")
@@ -245,6 +354,11 @@ async def main() -> int:
             rows,
         )
     )
+    print()
+    print("where the answer waits (means; the bot's clock and the fake's are the same)")
+    print(table(BREAKDOWN_HEADERS, breakdown(sent, reports)))
+    for report in reports:
+        print("bot process, during the load:", report.get("counts"))
     lags = [r["lag"] for r in reports]
     worst_lag = max(lags, key=lambda lag: lag["p99"])
     print()
@@ -298,12 +412,6 @@ async def main() -> int:
     for message, count in errors.most_common(10):
         print(f"  load error x{count}: {message}")
     p99 = percentile(every, 99)
-    targets = [
-        Target("p99 acknowledgement", p99 * 1000, 90.0, " ms"),
-        Target("late acknowledgements (> 3 s or none)", float(late), 0.0),
-        Target("bot event-loop lag p99", worst_lag["p99"] * 1000, 50.0, " ms"),
-        Target("interactions not sent", float(args.total - len(sent)), 0.0),
-    ]
     data = {
         "total": args.total,
         "seconds": args.seconds,
@@ -333,7 +441,20 @@ async def main() -> int:
         f"bot loop lag p99 {ms(worst_lag['p99'])} ms; bot RSS {rss:.0f} MiB"
         + (f" (largest of {len(reports)} processes)" if len(reports) > 1 else "")
     )
-    return finish("interactions", targets, data, headline)
+    answers_all = [d for v in answers.values() for d in v]
+    return {
+        **data,
+        "side": side.name,
+        "commit": side.commit,
+        "mix_spec": mix_spec,
+        "headline": headline,
+        "answer_p90": percentile(answers_all, 90),
+        "answer_p99": percentile(answers_all, 99),
+        "ack_p99": p99,
+        "lag_p99": worst_lag["p99"],
+        "cpu_per_interaction": window_cpu / max(1, len(sent)),
+        "not_sent": args.total - len(sent),
+    }
 
 
 if __name__ == "__main__":

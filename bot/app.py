@@ -36,12 +36,12 @@ from bot.services import botstate
 from bot.services.generation import GenerationPipeline
 from bot.services.generation.records import sweep_stale
 from bot.services.generation.slots import GenerationSlots
-from bot.services.jobs.queue import JobQueue
+from bot.services.member_cache import MemberListener
 from bot.services.member_data import sweep_leftovers
 from bot.services.ratelimit import SharedRateLimit
 from bot.storage.base import Storage
 from bot.storage.factory import open_storage
-from bot.workers import PROCESS_ID, build_worker, watch_queue
+from bot.workers import take_jobs
 from db.engine import Database, make_engine
 
 log = logging.getLogger(__name__)
@@ -177,23 +177,10 @@ class CharBot(commands.AutoShardedBot):
             await self.load_extension(extension)
         await self.sync_commands()
         self._spawn(self._sweep_forever())
-        if self._database_url is not None:
-            self._take_jobs(self._database_url)
-
-    def _take_jobs(self, database_url: str) -> None:
-        """Generations go through the PostgreSQL queue; this process's worker takes them up
-        (unless GENERATION_CONCURRENCY is 0: ``charbot worker`` processes do)."""
-        pipeline = self.deps.pipeline
-        has_worker = self.deps.settings.generation_concurrency > 0
-        pipeline.runner.queue = JobQueue(
-            self.deps.db,
-            process_id=PROCESS_ID,
-            has_worker=has_worker,
-            worker_busy=lambda: pipeline.worker is not None and pipeline.worker.busy,
-        )
-        if has_worker:
-            build_worker(self, self.deps, database_url).start(pipeline.runner.queue)
-        self._spawn(watch_queue(self.deps))
+        # members are read from memory while this listens for their changes (see the module)
+        self._spawn(MemberListener.on(self.deps.db.engine, self.deps.members).run())
+        if self._database_url is not None:  # generations go through the queue in PostgreSQL
+            self._spawn(take_jobs(self, self.deps, self._database_url))
 
     async def _learn_platform_moderators(self) -> None:
         """The application's owner and team moderate the platform (with the configured ids)."""
@@ -330,10 +317,13 @@ class CharBot(commands.AutoShardedBot):
 async def open_deps(settings: Settings, database_url: str) -> AsyncIterator[Deps]:
     """Build every resource a bot or a worker needs and close them all on exit."""
     point_discord_at(settings)
+    # every connection the pool may open is kept once opened: an overflow connection closed
+    # when it came back was opened again at the next burst (a new PostgreSQL backend each time,
+    # ~100 in 10 s at 200 interactions/s), costing both processes CPU right when they were busy
     engine = make_engine(
         database_url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
+        pool_size=settings.database_pool_size + settings.database_max_overflow,
+        max_overflow=0,
     )
     client: genai.Client | None = None
     rate_limit = None

@@ -11,6 +11,8 @@ import os
 import signal
 import socket
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 import discord
 from sqlalchemy.engine import make_url
@@ -64,6 +66,23 @@ def build_worker(client: discord.Client, deps: Deps, database_url: str) -> Gener
     )
     pipeline.worker = worker
     return worker
+
+
+def take_jobs(client: discord.Client, deps: Deps, database_url: str) -> Coroutine[Any, Any, None]:
+    """Generations go through the PostgreSQL queue; this process's worker takes them up
+    (unless GENERATION_CONCURRENCY is 0: ``charbot worker`` processes do). Returns the
+    queue's watcher, to run in the background."""
+    pipeline = deps.pipeline
+    has_worker = deps.settings.generation_concurrency > 0
+    pipeline.runner.queue = JobQueue(
+        deps.db,
+        process_id=PROCESS_ID,
+        has_worker=has_worker,
+        worker_busy=lambda: pipeline.worker is not None and pipeline.worker.busy,
+    )
+    if has_worker:
+        build_worker(client, deps, database_url).start(pipeline.runner.queue)
+    return watch_queue(deps)
 
 
 async def watch_queue(deps: Deps) -> None:

@@ -346,3 +346,42 @@ async def test_shutdown_answers_an_interaction_still_waiting_for_its_turn(closin
     await asyncio.wait_for(closing, 15)
     reply = await wait_reply(ix, timeout=1)
     assert reply["embeds"][0]["title"] == title
+
+
+async def test_a_slot_goes_to_the_next_task_once_the_answer_goes_out() -> None:
+    """leave(): a task that sends its answer gives its slot on at once, though it goes on (the
+    request to Discord, what follows the answer); it does not give a second slot back."""
+    admission = Admission(1)
+    answered = asyncio.Event()
+    finish = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        await admission.enter()
+        order.append("first works")
+        admission.leave()  # its answer is going out
+        answered.set()
+        await finish.wait()  # still sending
+        admission.leave()  # again: nothing more to give back
+        order.append("first ends")
+
+    async def second() -> None:
+        await answered.wait()
+        await admission.enter()
+        order.append("second works")
+        await finish.wait()  # keeps its slot until it ends
+
+    async def third() -> None:
+        await answered.wait()
+        await admission.enter()
+        order.append("third works")
+
+    tasks = [asyncio.create_task(f()) for f in (first, second, third)]
+    await asyncio.sleep(0.05)
+    assert order == ["first works", "second works"]  # the third waits for the second's slot
+    assert admission.working == 1
+    assert admission.waiting == 1
+    finish.set()
+    await asyncio.gather(*tasks)
+    assert order == ["first works", "second works", "first ends", "third works"]
+    assert admission.working == 0

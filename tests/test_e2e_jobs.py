@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text
 from db.job_models import GenerationJob
 from db.models import Character, Generation, User
 from tests.conftest import ROOT, truncate_all
-from tests.e2e import Stack, collect_violations, running_stack
+from tests.e2e import Stack, collect_violations, find_id, running_stack, wait_ephemeral_text
 
 HEARTBEAT = 2.0
 RESULT_TEXT = "Here is your image (finished after a restart)."
@@ -269,3 +269,49 @@ async def test_a_worker_killed_mid_job_leaves_it_to_the_other(
     assert second is not None
     assert [j.worker for j in jobs] == [f"{os.uname().nodename}:{second.proc.pid}"]
     assert [j.attempts for j in jobs] == [2]
+
+
+async def test_cancel_reaches_a_queued_job_and_one_a_worker_runs(
+    stack: Stack, session_factory, engine
+):
+    """With the bot taking commands only: a create still waiting in the queue is cancelled
+    from its progress message (its job leaves the queue, its unit comes back, a worker started
+    later never makes it); a create another process's worker is drawing is cancelled the same
+    way: that worker abandons it, it is failed "cancelled", refunded once, nothing is posted."""
+    await truncate_all(engine)
+    stack.gemini.image_latency = 4.0
+    member = stack.member("lancelot")
+    gateway = await _run(stack, "gateway-3", GENERATION_CONCURRENCY="0")
+    worker: Process | None = None
+    try:
+        waiting = await stack.command(member, "character create", {"description": "a knight"})
+        await stack.fake.wait_until(lambda: ":cancel" in str(waiting.original() or {}), 10)
+        pressed = await stack.fake.click(
+            member, waiting.original() or {}, find_id(waiting.original() or {}, ":cancel")
+        )
+        await wait_ephemeral_text(pressed)
+        async with session_factory() as s:
+            assert await s.scalar(text("SELECT count(*) FROM pgqueuer")) == 0
+        worker = await _worker(stack, "worker-c", GENERATION_CONCURRENCY="2")
+        drawing = await stack.command(member, "character create", {"description": "a lady"})
+        await _until_drawing(stack)
+        await stack.fake.wait_until(lambda: ":cancel" in str(drawing.original() or {}), 10)
+        message = drawing.original() or {}
+        pressed = await stack.fake.click(member, message, find_id(message, ":cancel"))
+        await wait_ephemeral_text(pressed)
+        await asyncio.sleep(HEARTBEAT + 2)  # long enough for anything still coming to come
+    finally:
+        if worker is not None:
+            assert await worker.stop() == 0
+        assert await gateway.stop() == 0
+    gens, jobs = await _rows(session_factory)
+    assert sorted((g.status, g.error_message) for g in gens) == [("failed", "cancelled")] * 2
+    assert len(jobs) == 2
+    async with session_factory() as s:
+        user = (await s.scalars(select(User))).one()
+    assert user.daily_used == 0
+    assert _images(stack) == 1  # the queued one was never drawn
+    assert not (waiting.original() or {}).get("attachments")
+    assert not (drawing.original() or {}).get("attachments")
+    assert waiting.followups == []
+    assert drawing.followups == []

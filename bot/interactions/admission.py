@@ -39,8 +39,8 @@ _LATE_DEFER = "late_defer"
 
 
 class Admission:
-    """At most ``limit`` tasks past :meth:`enter` at once; a task keeps its slot until it ends,
-    or for ``max_hold`` seconds at most."""
+    """At most ``limit`` tasks past :meth:`enter` at once; a task keeps its slot until it sends
+    its answer (:meth:`leave`) or ends, or for ``max_hold`` seconds at most."""
 
     def __init__(self, limit: int, *, max_hold: float = MAX_HOLD_SECONDS) -> None:
         if limit < 1:
@@ -88,6 +88,15 @@ class Admission:
         timer = asyncio.get_running_loop().call_later(self._max_hold, self._leave, task)
         self._inside[task] = timer
         task.add_done_callback(self._leave)
+
+    def leave(self) -> None:
+        """The current task's work is done and its answer is going out: its slot goes to the
+        next waiting task now, not after the request to Discord returns (a slot bounds the work
+        on the loop; a request in flight is no work of this process, and holding slots across
+        Discord's answer made every slot wait on the network under load)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._leave(task)
 
     def _leave(self, task: asyncio.Task[Any]) -> None:
         timer = self._inside.pop(task, None)

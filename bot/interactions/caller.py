@@ -72,6 +72,7 @@ async def caller(interaction: discord.Interaction[Any]) -> Caller:
             language=choose_language(None, interaction.locale),
         ),
         interaction.guild_id,
+        deps.members,
     )
     found = Caller(
         user=user,
@@ -89,7 +90,7 @@ async def caller_user_id(interaction: discord.Interaction[Any]) -> str | None:
     """The member's user id without creating a row (autocomplete must stay read-only); known
     ids come from the process's cache, so a keystroke costs one query, not two."""
     deps = deps_of(interaction.client)
-    known = deps.users.get(interaction.user.id)
+    known = deps.members.user_id(interaction.user.id) or deps.users.get(interaction.user.id)
     if known is not None:
         return known
     user_id = await find_user_id(deps.db, interaction.user.id)
@@ -119,7 +120,9 @@ async def admitted(interaction: discord.Interaction[Any], *, open_to_blocked: bo
     if interaction.type is discord.InteractionType.autocomplete:
         deps = deps_of(interaction.client)
         async with asyncio.timeout(AUTOCOMPLETE_CHECK_SECONDS):
-            user_id, blocked = await find_member_here(deps.db, interaction.user.id, guild_id)
+            user_id, blocked = await find_member_here(
+                deps.db, interaction.user.id, guild_id, deps.members
+            )
         if user_id is not None:
             deps.users.remember(interaction.user.id, user_id)
         if blocked and not interaction.response.is_done():

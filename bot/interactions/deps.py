@@ -14,6 +14,7 @@ from bot.interactions.platform import PlatformModerators
 from bot.interactions.users import UserIds
 from bot.ops.metrics import BotMetrics
 from bot.services.generation import GenerationPipeline
+from bot.services.member_cache import MemberCache
 from bot.storage.base import Storage
 from db.engine import Database
 
@@ -39,6 +40,9 @@ class Deps:
     """The slash commands' ids, for mentions (learned at sync, or fetched once)."""
     platform_moderators: PlatformModerators = field(default_factory=PlatformModerators)
     """Who may moderate the whole platform (configured ids; owner and team learned at start)."""
+    members: MemberCache = field(default_factory=MemberCache)
+    """Members as last read, used while the bot listens for their changes (unused, so every
+    interaction reads its member, until a listener runs: ``bot.app``)."""
 
 
 def deps_of(client: Any) -> Deps:

@@ -41,6 +41,13 @@ TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_MARGIN = timedelta(seconds=45)
 
 
+def _answering(interaction: discord.Interaction[Any]) -> None:
+    """The interaction's answer is about to go out: its admission slot goes to the next one."""
+    deps = getattr(interaction.client, "deps", None)
+    if deps is not None:
+        deps.admission.leave()
+
+
 def interaction_language(interaction: discord.Interaction[Any]) -> str:
     """The language already chosen for this interaction, else the client's locale."""
     lang = interaction.extras.get("lang")
@@ -112,6 +119,7 @@ async def respond(
     "thinking…" placeholder is removed first, so the answer stays private."""
     kwargs.setdefault("allowed_mentions", NO_MENTIONS)
     text = clip(content, CONTENT_MAX) if content is not None else None
+    _answering(interaction)
     async with first_answer(interaction) as still_open:
         if still_open:
             await interaction.response.send_message(text, ephemeral=True, **kwargs)
@@ -130,6 +138,7 @@ async def respond(
 async def update(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
     """Edit the message a component is on, whether or not the press was deferred."""
     kwargs.setdefault("allowed_mentions", NO_MENTIONS)
+    _answering(interaction)
     async with first_answer(interaction) as still_open:
         if still_open:
             await interaction.response.edit_message(**kwargs)
@@ -224,6 +233,7 @@ async def deliver(
 ) -> discord.Message:
     """Put the result into the deferred response, or, once the token has expired, post it in
     the channel with the bot's own token (``files`` is a factory: a file is read once)."""
+    _answering(interaction)
     if token_alive(interaction):
         try:
             message = await interaction.edit_original_response(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import AccountRestrictedError, InvalidInputError, NotFoundError
 from bot.services.carryover import carried_values, restore_blocks, take_carryover
+from bot.services.member_cache import MemberCache
 from bot.services.member_settings import allows_remix, set_allow_remix
 from bot.services.notices import pending_for
 from bot.services.showcase import showcased_character_ids
@@ -296,28 +297,45 @@ async def get_or_create_member(session: AsyncSession, member: NewMember) -> User
 
 
 async def resolve_member(
-    db: Database, member: NewMember, guild_id: int | None = None
+    db: Database,
+    member: NewMember,
+    guild_id: int | None = None,
+    cache: MemberCache | None = None,
 ) -> tuple[User, bool, bool]:
     """The member's user row (created on first use), whether a notice waits for them and
-    whether they are blocked in ``guild_id``: one read for a known member, one short
-    transaction for a new one (who has no notice, and is blocked only where the account they
-    deleted was: see :mod:`bot.services.carryover`)."""
+    whether they are blocked in ``guild_id``: from ``cache`` when it holds them (no query),
+    else one read for a known member, one short transaction for a new one (who has no notice,
+    and is blocked only where the account they deleted was: see
+    :mod:`bot.services.carryover`)."""
+    if cache is not None:
+        kept = cache.member(member.discord_id, guild_id)
+        if kept is not None:
+            return kept
+    epoch = cache.epoch if cache is not None else 0
     async with db.read() as session:
         found = await get_member_with_notices(session, member.discord_id, guild_id)
-    if found is not None:
-        return found
-    async with db.transaction() as session:
-        user = await get_or_create_member(session, member)
-        blocked = (
-            guild_id is not None
-            and await session.get(GuildBlockedUser, (guild_id, user.id)) is not None
-        )
-    return user, False, blocked
+    if found is None:
+        async with db.transaction() as session:
+            user = await get_or_create_member(session, member)
+            blocked = (
+                guild_id is not None
+                and await session.get(GuildBlockedUser, (guild_id, user.id)) is not None
+            )
+        found = (user, False, blocked)
+    if cache is not None:
+        cache.store(epoch, member.discord_id, found, guild_id)
+    return found
 
 
-async def find_member_here(db: Database, discord_id: int, guild_id: int) -> tuple[str | None, bool]:
+async def find_member_here(
+    db: Database, discord_id: int, guild_id: int, cache: MemberCache | None = None
+) -> tuple[str | None, bool]:
     """The member's user id (None when they never used the bot) and whether they are blocked
-    in ``guild_id``, in one read that creates nothing (for autocomplete)."""
+    in ``guild_id``: from ``cache`` when it holds them, else one read that creates nothing
+    (for autocomplete)."""
+    kept = cache.member(discord_id, guild_id) if cache is not None else None
+    if kept is not None:
+        return kept[0].id, kept[2]
     async with db.read() as session:
         found = (
             await session.execute(

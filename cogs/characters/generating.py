@@ -98,6 +98,12 @@ class ProgressReporter:
                 )
             self._shown = text
 
+    async def flush(self) -> None:
+        """Wait until the latest stage is shown (the flow ends here; a worker posts later)."""
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                await self._task
+
     async def settle(self) -> None:
         """Show no further stage; wait for an edit already on its way, so it cannot land after
         the result."""

@@ -82,6 +82,13 @@ class ReplyProgress:
                 log.info("could not show an edit's progress", exc_info=True)
             self._shown = text
 
+    async def flush(self) -> None:
+        """Wait until the latest stage is shown (the flow ends here; a worker posts later)."""
+        for task in (self._task, self._started_task):
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await task
+
     async def settle(self) -> None:
         """Show no further stage; wait for a post or edit on its way."""
         self._closed = True

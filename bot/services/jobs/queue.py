@@ -54,12 +54,20 @@ class JobQueue:
         """Runs a job this process's worker took at acceptance (set by that worker)."""
 
     async def _show_position(
-        self, generation_id: str, progress: Callable[[str, int | None], Awaitable[None]]
+        self,
+        generation_id: str,
+        progress: Callable[[str, int | None], Awaitable[None]],
+        *,
+        always: bool = False,
     ) -> None:
+        """The place in line; with ``always``, "starting" when a worker has it already (the
+        member sees the Cancel button with either)."""
         with contextlib.suppress(Exception):  # a place in line is nice to have, never needed
             position = await queue_position(self.db, generation_id)
             if position:
                 await progress("queued", position)
+            elif always:
+                await progress("starting", None)
 
     async def wait(
         self,
@@ -77,7 +85,10 @@ class JobQueue:
         if isinstance(progress, WatchesGeneration):
             progress.generation_started(generation_id)
         if not self.has_worker:
-            await self._show_position(generation_id, progress)
+            await self._show_position(generation_id, progress, always=True)
+            flush = getattr(progress, "flush", None)
+            if flush is not None:  # the place in line stays shown until the worker posts
+                await flush()
             raise HandedToWorker
         waiter = Waiter(job, progress, work, turn)
         self.waiters.add(generation_id, waiter)
