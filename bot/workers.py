@@ -24,6 +24,7 @@ from bot.services.jobs.queue import JobQueue
 from bot.services.jobs.remake import remake
 from bot.services.jobs.store import TakenUp, queue_stats
 from bot.services.jobs.worker import GenerationWorker
+from cogs.characters.buttons import character_view
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def build_worker(client: discord.Client, deps: Deps, database_url: str) -> Gener
         name=worker_name(),
         process_id=PROCESS_ID,
         remake=make_again,
-        deliver=ResultPoster(client, deps.db, deps.storage, deps.catalog),
+        deliver=ResultPoster(client, deps.db, deps.storage, deps.catalog, buttons=character_view),
         concurrency=max(1, settings.generation_concurrency),
         heartbeat_seconds=settings.job_heartbeat_seconds,
         max_attempts=settings.generation_max_attempts,

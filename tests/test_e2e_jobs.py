@@ -179,6 +179,8 @@ async def test_a_create_survives_kill_9_of_the_only_process(stack: Stack, sessio
         assert await second.stop() == 0
     assert message["content"] == RESULT_TEXT
     assert len(message["attachments"]) == 1
+    assert message["embeds"][0]["image"]["url"].endswith("/image.png")  # the card, its image
+    assert find_id(message, ":fav")  # with the character's buttons
     assert ix.followups == []  # posted once: the response itself, nothing else
     gens, jobs = await _rows(session_factory)
     assert [g.status for g in gens] == ["completed"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 
 import discord
@@ -15,14 +16,17 @@ from bot.i18n import Catalog
 from bot.services.jobs.reply import ReplyTarget
 from bot.services.jobs.store import delivery_facts
 from bot.storage.base import Storage
+from bot.ui.embeds import character_embed
 from bot.ui.text import CONTENT_MAX, clip
 from db.engine import Database
+from db.models import Character
 
 log = logging.getLogger(__name__)
 
 CANCELLED = "cancelled"
 """A cancelled generation's error message: its member was answered when they cancelled."""
 ORIGINAL = cast(int, "@original")
+Buttons = Callable[[Catalog, str, Character], discord.ui.View]
 """Discord's name for an interaction's first response, where a message id goes in the route."""
 
 
@@ -31,12 +35,20 @@ class ResultPoster:
     client)."""
 
     def __init__(
-        self, client: discord.Client, db: Database, storage: Storage, catalog: Catalog
+        self,
+        client: discord.Client,
+        db: Database,
+        storage: Storage,
+        catalog: Catalog,
+        *,
+        buttons: Buttons | None = None,
     ) -> None:
         self.client = client
         self.db = db
         self.storage = storage
         self.catalog = catalog
+        self.buttons = buttons
+        """The buttons under a character's card (the characters feature's), when given."""
 
     async def __call__(self, generation_id: str, reply: ReplyTarget | None) -> None:
         facts = await delivery_facts(self.db, generation_id)
@@ -44,21 +56,42 @@ class ResultPoster:
             return
         lang = reply.lang
         files: list[discord.File] = []
+        embed: discord.Embed | None = None
+        view: discord.ui.View | None = None
         if facts.status == "completed":
             content = self.catalog.t(lang, "job.result")
+            filename = None
             if facts.image_key:
                 data = await self.storage.get(facts.image_key)
                 suffix = facts.image_key.rsplit(".", 1)[-1] if "." in facts.image_key else "png"
-                files.append(discord.File(io.BytesIO(data), filename=f"image.{suffix}"))
+                filename = f"image.{suffix}"
+                files.append(discord.File(io.BytesIO(data), filename=filename))
+            if facts.character is not None:  # a new portrait: the character's card
+                embed = character_embed(
+                    self.catalog, lang, facts.character, image_filename=filename
+                )
+                if self.buttons is not None:
+                    view = self.buttons(self.catalog, lang, facts.character)
         elif facts.status == "failed" and facts.error != CANCELLED:
             content = self.catalog.t(lang, "job.failed", reason=facts.error or "")
         else:
             return
-        await self.post(reply, clip(content, CONTENT_MAX), files)
+        await self.post(reply, clip(content, CONTENT_MAX), files, embed=embed, view=view)
 
-    async def post(self, reply: ReplyTarget, content: str, files: list[discord.File]) -> None:
+    async def post(
+        self,
+        reply: ReplyTarget,
+        content: str,
+        files: list[discord.File],
+        *,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+    ) -> None:
         """Through the token while it is valid, else to the channel; never pinging."""
         mentions = discord.AllowedMentions.none()
+        extra: dict[str, Any] = {"embed": embed} if embed is not None else {}
+        if view is not None:
+            extra["view"] = view
         if reply.token_alive() and reply.application_id is not None and reply.token:
             webhook = discord.Webhook.partial(reply.application_id, reply.token, client=self.client)
             try:
@@ -66,8 +99,8 @@ class ResultPoster:
                     ORIGINAL,
                     content=content,
                     attachments=files,
-                    view=None,
                     allowed_mentions=mentions,
+                    **{"view": None, **extra},
                 )
                 return
             except discord.HTTPException as error:
@@ -75,7 +108,7 @@ class ResultPoster:
             for file in files:
                 file.reset()
             try:
-                await webhook.send(content, files=files, allowed_mentions=mentions)
+                await webhook.send(content, files=files, allowed_mentions=mentions, **extra)
                 return
             except discord.HTTPException as error:
                 log.info("could not follow up (%s); posting to the channel", error.status)
@@ -84,4 +117,4 @@ class ResultPoster:
         if reply.channel_id is None:
             return
         channel: Any = self.client.get_partial_messageable(reply.channel_id)
-        await channel.send(content, files=files, allowed_mentions=mentions)
+        await channel.send(content, files=files, allowed_mentions=mentions, **extra)

@@ -15,6 +15,7 @@ from bot.services.jobs.reply import ReplyTarget
 from db.engine import Database
 from db.job_models import GenerationJob
 from db.meta import GENERATION_ID, IMAGE_KEY
+from db.models import Character
 
 ENTRYPOINT = "generation"
 """The queue's name for a generation job (its payload: the generation's id)."""
@@ -260,6 +261,8 @@ class Delivered:
     error: str | None
     character_id: str | None
     image_key: str | None
+    character: Character | None = None
+    """The character, when the image is its new portrait (a create or a regenerate)."""
 
 
 async def delivery_facts(db: Database, generation_id: str) -> Delivered | None:
@@ -285,6 +288,11 @@ async def delivery_facts(db: Database, generation_id: str) -> Delivered | None:
                 {"id": generation_id, "image": IMAGE_KEY, "gen": GENERATION_ID},
             )
         ).one_or_none()
-    if row is None:
-        return None
-    return Delivered(str(row.status), row.error_message, row.character_id, row.image_key)
+        if row is None:
+            return None
+        character = None
+        if row.character_id is not None and row.status == "completed":
+            found = await session.get(Character, row.character_id)
+            if found is not None and (found.meta or {}).get(GENERATION_ID) == generation_id:
+                character = found
+    return Delivered(str(row.status), row.error_message, row.character_id, row.image_key, character)
