@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from bot.app import CharBot, open_bot
 from bot.config import Settings
+from tests.conftest import ROOT
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMember
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.s3 import MotoS3, unique_bucket
@@ -235,3 +237,28 @@ def find_id(message: dict[str, Any], suffix: str) -> str:
 
 
 Predicate = Callable[[FakeInteraction], bool]
+
+
+def process_env(stack: Stack, **extra: str) -> dict[str, str]:
+    """The environment of a real `charbot` process (run, worker, doctor) against the stack's
+    fakes, database and bucket (``extra``: more settings)."""
+    settings = stack.settings()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GEMINI_", "S3_"))}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "DISCORD_TOKEN": stack.fake.token,
+            "DISCORD_API_BASE_URL": stack.fake.api_base,
+            "DISCORD_GATEWAY_URL": stack.fake.gateway_url,
+            "DATABASE_URL": stack.database_url,
+            "DATA_DIR": str(stack.data_dir),
+            "GEMINI_API_KEY": settings.gemini_api_key.get_secret_value(),  # type: ignore[union-attr]
+            "GEMINI_BASE_URL": stack.gemini.base_url,
+            "S3_BUCKET": stack.bucket,
+            "S3_ENDPOINT_URL": stack.s3.endpoint_url,
+            "S3_REGION": "us-east-1",
+            "LOG_LEVEL": "INFO",
+            **extra,
+        }
+    )
+    return env

@@ -18,8 +18,15 @@ from sqlalchemy import func, select, text
 
 from db.job_models import GenerationJob
 from db.models import Character, Generation, User
-from tests.conftest import ROOT, truncate_all
-from tests.e2e import Stack, collect_violations, find_id, running_stack, wait_ephemeral_text
+from tests.conftest import truncate_all
+from tests.e2e import (
+    Stack,
+    collect_violations,
+    find_id,
+    process_env,
+    running_stack,
+    wait_ephemeral_text,
+)
 
 HEARTBEAT = 2.0
 RESULT_TEXT = "Here is your image (finished after a restart)."
@@ -71,29 +78,13 @@ class Process:
 
 
 def _env(stack: Stack, **extra: str) -> dict[str, str]:
-    settings = stack.settings()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GEMINI_", "S3_"))}
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "DISCORD_TOKEN": stack.fake.token,
-            "DISCORD_API_BASE_URL": stack.fake.api_base,
-            "DISCORD_GATEWAY_URL": stack.fake.gateway_url,
-            "DATABASE_URL": stack.database_url,
-            "DATA_DIR": str(stack.data_dir),
-            "GEMINI_API_KEY": settings.gemini_api_key.get_secret_value(),  # type: ignore[union-attr]
-            "GEMINI_BASE_URL": stack.gemini.base_url,
-            "GEMINI_MAX_RETRIES": "0",
-            "S3_BUCKET": stack.bucket,
-            "S3_ENDPOINT_URL": stack.s3.endpoint_url,
-            "S3_REGION": "us-east-1",
-            "LOG_LEVEL": "INFO",
-            "JOB_HEARTBEAT_SECONDS": str(HEARTBEAT),
-            "QUOTA_FREE": "10",
-            **extra,
-        }
+    return process_env(
+        stack,
+        GEMINI_MAX_RETRIES="0",
+        JOB_HEARTBEAT_SECONDS=str(HEARTBEAT),
+        QUOTA_FREE="10",
+        **extra,
     )
-    return env
 
 
 async def _spawn(stack: Stack, command: str, name: str, **extra: str) -> Process:

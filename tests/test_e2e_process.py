@@ -4,7 +4,6 @@ on a message from before the restart still works."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 
@@ -12,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from db.models import Character
-from tests.conftest import ROOT, truncate_all
+from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
     collect_violations,
     find_id,
+    process_env,
     running_stack,
     wait_final,
     wait_update,
@@ -31,25 +31,7 @@ async def stack(database_url, engine, tmp_path_factory):
 
 
 def _env(stack: Stack) -> dict[str, str]:
-    settings = stack.settings()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "GEMINI_", "S3_"))}
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "DISCORD_TOKEN": stack.fake.token,
-            "DISCORD_API_BASE_URL": stack.fake.api_base,
-            "DISCORD_GATEWAY_URL": stack.fake.gateway_url,
-            "DATABASE_URL": stack.database_url,
-            "DATA_DIR": str(stack.data_dir),
-            "GEMINI_API_KEY": settings.gemini_api_key.get_secret_value(),  # type: ignore[union-attr]
-            "GEMINI_BASE_URL": stack.gemini.base_url,
-            "S3_BUCKET": stack.bucket,
-            "S3_ENDPOINT_URL": stack.s3.endpoint_url,
-            "S3_REGION": "us-east-1",
-            "LOG_LEVEL": "INFO",
-        }
-    )
-    return env
+    return process_env(stack)
 
 
 async def _start(stack: Stack) -> asyncio.subprocess.Process:
