@@ -262,3 +262,15 @@ def process_env(stack: Stack, **extra: str) -> dict[str, str]:
         }
     )
     return env
+
+
+async def until_drawing(stack: Stack, timeout: float = 10.0) -> None:
+    """Wait until the fake Gemini is asked for an image and is answering it: a generation is
+    under way."""
+    for _ in range(round(timeout / 0.05)):
+        if stack.gemini.in_flight and any(
+            r.model == "gemini-2.5-flash-image" for r in stack.gemini.requests
+        ):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the generation never reached the image model")

@@ -25,6 +25,7 @@ from tests.e2e import (
     find_id,
     process_env,
     running_stack,
+    until_drawing,
     wait_ephemeral_text,
 )
 
@@ -118,16 +119,6 @@ async def _worker(stack: Stack, name: str, **extra: str) -> Process:
     return process
 
 
-async def _until_drawing(stack: Stack, count: int = 1) -> None:
-    """Wait until the fake Gemini has been asked for ``count`` images."""
-    for _ in range(400):
-        drawn = [r for r in stack.gemini.requests if r.model == "gemini-2.5-flash-image"]
-        if len(drawn) >= count and stack.gemini.in_flight:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the generation never reached the image model")
-
-
 def _images(stack: Stack) -> int:
     return sum(1 for r in stack.gemini.requests if r.model == "gemini-2.5-flash-image")
 
@@ -158,7 +149,7 @@ async def test_a_create_survives_kill_9_of_the_only_process(stack: Stack, sessio
     try:
         ix = await stack.command(member, "character create", {"description": "a grail knight"})
         await ix.acknowledged(timeout=5)
-        await _until_drawing(stack)
+        await until_drawing(stack, 20)
     finally:
         await first.kill()
     killed_at = time.monotonic()
@@ -249,7 +240,7 @@ async def test_a_worker_killed_mid_job_leaves_it_to_the_other(
     try:
         ix = await stack.command(stack.member("gawain"), "character create", {"description": "x"})
         await ix.acknowledged(timeout=5)
-        await _until_drawing(stack)
+        await until_drawing(stack, 20)
         second = await _worker(stack, "worker-b", GENERATION_CONCURRENCY="2")
         await first.kill()
         message = await _posted(stack, ix, timeout=60)
@@ -289,7 +280,7 @@ async def test_cancel_reaches_a_queued_job_and_one_a_worker_runs(
             assert await s.scalar(text("SELECT count(*) FROM pgqueuer")) == 0
         worker = await _worker(stack, "worker-c", GENERATION_CONCURRENCY="2")
         drawing = await stack.command(member, "character create", {"description": "a lady"})
-        await _until_drawing(stack)
+        await until_drawing(stack, 20)
         await stack.fake.wait_until(lambda: ":cancel" in str(drawing.original() or {}), 10)
         message = drawing.original() or {}
         pressed = await stack.fake.click(member, message, find_id(message, ":cancel"))

@@ -3,14 +3,12 @@ queue unfailed and are finished after the restart."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from sqlalchemy import select
 
 from db.models import Generation, User
 from tests.conftest import truncate_all
-from tests.e2e import Stack, collect_violations, running_stack
+from tests.e2e import Stack, collect_violations, running_stack, until_drawing
 
 
 @pytest.fixture(scope="module")
@@ -26,17 +24,6 @@ def no_violations(stack: Stack):
     collect_violations(stack)
     yield
     assert collect_violations(stack) == []
-
-
-async def _until_drawing(stack: Stack) -> None:
-    """Wait until the fake Gemini is asked for an image: the generation is under way."""
-    for _ in range(200):
-        if stack.gemini.in_flight and any(
-            r.model == "gemini-2.5-flash-image" for r in stack.gemini.requests
-        ):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the generation never reached the image model")
 
 
 async def _generations(session_factory, member) -> tuple[User, list[Generation]]:
@@ -56,7 +43,7 @@ async def test_shutdown_lets_a_running_generation_finish(stack: Stack, session_f
     try:
         ix = await stack.command(member, "character create", {"description": "a weary king"})
         await ix.acknowledged(timeout=3)
-        await _until_drawing(stack)
+        await until_drawing(stack)
         await stack.stop_bot()
     finally:
         stack.gemini.image_latency = 0.0
@@ -105,7 +92,7 @@ async def test_shutdown_past_the_grace_period_gives_the_generation_back(
     try:
         ix = await stack.command(member, "character create", {"description": "a queen"})
         await ix.acknowledged(timeout=3)
-        await _until_drawing(stack)
+        await until_drawing(stack)
         await stack.stop_bot()
     finally:
         stack.gemini.image_latency = 0.0

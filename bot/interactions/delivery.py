@@ -13,6 +13,7 @@ from typing import Any, cast
 import discord
 
 from bot.i18n import Catalog
+from bot.services.generation.job import CANCELLED
 from bot.services.jobs.reply import ReplyTarget
 from bot.services.jobs.store import delivery_facts
 from bot.storage.base import Storage
@@ -23,8 +24,6 @@ from db.models import Character
 
 log = logging.getLogger(__name__)
 
-CANCELLED = "cancelled"
-"""A cancelled generation's error message: its member was answered when they cancelled."""
 ORIGINAL = cast(int, "@original")
 Buttons = Callable[[Catalog, str, Character], discord.ui.View]
 """Discord's name for an interaction's first response, where a message id goes in the route."""
@@ -72,7 +71,7 @@ class ResultPoster:
                 )
                 if self.buttons is not None:
                     view = self.buttons(self.catalog, lang, facts.character)
-        elif facts.status == "failed" and facts.error != CANCELLED:
+        elif facts.status == "failed" and facts.error != CANCELLED:  # cancelled: answered then
             content = self.catalog.t(lang, "job.failed", reason=facts.error or "")
         else:
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
@@ -28,7 +28,7 @@ from bot.interactions.admission import first_answer
 from bot.interactions.deps import deps_of
 from bot.interactions.observe import finished, outcome_of
 from bot.interactions.placement import bot_is_member
-from bot.services.jobs.reply import ReplyTarget
+from bot.services.jobs.reply import TOKEN_LIFETIME, TOKEN_MARGIN, ReplyTarget
 from bot.ui.text import CONTENT_MAX, clip
 from db.outage import is_unreachable
 
@@ -37,8 +37,6 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 GENERATED = "generation_completed"
 """``extras`` flag: the interaction's generation completed (its unit was rightly used)."""
-TOKEN_LIFETIME = timedelta(minutes=15)
-TOKEN_MARGIN = timedelta(seconds=45)
 
 
 def _answering(interaction: discord.Interaction[Any]) -> None:

@@ -108,9 +108,7 @@ class ProgressReporter:
         """Show no further stage; wait for an edit already on its way, so it cannot land after
         the result."""
         self._closed = True
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await self._task
+        await self.flush()
 
 
 async def guarded(

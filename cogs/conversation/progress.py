@@ -92,10 +92,7 @@ class ReplyProgress:
     async def settle(self) -> None:
         """Show no further stage; wait for a post or edit on its way."""
         self._closed = True
-        for task in (self._task, self._started_task):
-            if task is not None:
-                with contextlib.suppress(Exception):
-                    await task
+        await self.flush()
 
     async def finish(self, **fields: Any) -> discord.Message:
         """The progress reply becomes ``fields`` (content, embed, attachments, view); posted as

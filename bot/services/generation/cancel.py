@@ -9,7 +9,7 @@ from typing import Literal
 
 from bot.errors import NotFoundError, NotOwnerError
 from bot.services.characters import is_valid_id
-from bot.services.generation.records import delete_unfinished_characters, fail_generation
+from bot.services.generation.records import fail_and_clear
 from bot.services.generation.runner import CANCELLED, GenerationRunner
 from bot.services.jobs.queue import announce_cancel
 from bot.services.jobs.store import cancel_queued
@@ -55,9 +55,7 @@ async def cancel_generation(
     if result is not None:
         return result
     async with runner.db.transaction() as session:
-        failed = await fail_generation(session, generation_id, CANCELLED)
-        if failed and row.character_id:
-            await delete_unfinished_characters(session, [row.character_id])
+        failed = bool(await fail_and_clear(session, [generation_id], CANCELLED))
         if failed and runner.queue is not None:  # out of the queue; a worker running it stops
             await cancel_queued(session, generation_id)
             await announce_cancel(session, generation_id)

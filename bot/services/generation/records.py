@@ -161,6 +161,16 @@ async def fail_generation(session: AsyncSession, generation_id: str, message: st
     return bool(await fail_generations(session, [generation_id], message))
 
 
+async def fail_and_clear(
+    session: AsyncSession, generation_ids: list[str], message: str
+) -> list[FailedGeneration]:
+    """Fail (and refund once) the open generations among ``generation_ids``, and remove the
+    half-made characters of those this call failed."""
+    failed = await fail_generations(session, generation_ids, message)
+    await delete_unfinished_characters(session, [f.character_id for f in failed if f.character_id])
+    return failed
+
+
 async def delete_unfinished_characters(session: AsyncSession, character_ids: list[str]) -> int:
     """Remove characters the bot created for a generation that failed before any image existed,
     so a refused or broken create leaves no half-made character behind."""
@@ -202,10 +212,6 @@ async def sweep_stale(db: Database, max_age: timedelta) -> list[FailedGeneration
             .scalars()
             .all()
         )
-        failed = await fail_generations(
+        return await fail_and_clear(
             session, list(ids), "The generation was interrupted and did not finish."
         )
-        await delete_unfinished_characters(
-            session, [f.character_id for f in failed if f.character_id]
-        )
-        return failed

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
-TOKEN_LIFETIME = 15 * 60.0
+TOKEN_LIFETIME = timedelta(minutes=15)
 """How long Discord accepts an interaction's token for followups and edits."""
-TOKEN_MARGIN = 30.0
+TOKEN_MARGIN = timedelta(seconds=45)
 """A token this close to its end is not used (the post could arrive after it)."""
 
 
@@ -32,7 +33,8 @@ class ReplyTarget:
         """Whether the token still takes a followup or an edit."""
         if not self.token or self.application_id is None:
             return False
-        return (now if now is not None else time.time()) < self.token_expires_at - TOKEN_MARGIN
+        now = now if now is not None else time.time()
+        return now < self.token_expires_at - TOKEN_MARGIN.total_seconds()
 
     def to_json(self) -> dict[str, Any]:
         """The form kept in ``generation_jobs.reply``."""

@@ -188,14 +188,7 @@ async def forget_reference(db: Database, generation_id: str) -> None:
 async def cancel_queued(session: AsyncSession, generation_id: str) -> bool:
     """Take the generation's job out of the queue if no worker has picked it yet."""
     result = await session.execute(
-        text(
-            """
-            DELETE FROM pgqueuer WHERE status = 'queued' AND id = (
-                SELECT queue_job_id FROM generation_jobs WHERE generation_id = :id
-            )
-            RETURNING 1
-            """
-        ),
+        text(f"DELETE FROM pgqueuer WHERE status = 'queued' AND id = ({_JOB_OF}) RETURNING 1"),
         {"id": generation_id},
     )
     return result.scalar_one_or_none() is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +21,7 @@ from pgqueuer.qm import QueueManager
 from pgqueuer.queries import Queries
 
 from bot.errors import GenerationReleased, HandedToWorker
-from bot.services.generation.records import delete_unfinished_characters, fail_generations
+from bot.services.generation.records import fail_and_clear
 from bot.services.jobs.queue import CANCEL_CHANNEL, JobQueue
 from bot.services.jobs.reply import ReplyTarget
 from bot.services.jobs.store import (
@@ -136,15 +136,15 @@ class GenerationWorker:
     def run_here(self, generation_id: str) -> None:
         """Run a job this worker took when its flow accepted it."""
         if generation_id not in self._active and not self._closing:
-            task = asyncio.create_task(self._run_claimed(generation_id))
-            self._active[generation_id] = task
             self._claimed.add(generation_id)
+            self._track(generation_id, self._run_claimed(generation_id))
 
-            def done(_: object) -> None:
-                self._active.pop(generation_id, None)
-                self._claimed.discard(generation_id)
-
-            task.add_done_callback(done)
+    def _track(self, generation_id: str, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``work`` for the generation as this worker's, until it ends."""
+        task = asyncio.create_task(work)
+        self._active[generation_id] = task
+        task.add_done_callback(lambda _: self._active.pop(generation_id, None))
+        return task
 
     async def _run_claimed(self, generation_id: str) -> None:
         try:
@@ -152,6 +152,8 @@ class GenerationWorker:
         except GenerationReleased:
             await requeue(self.db, generation_id)
             return
+        finally:
+            self._claimed.discard(generation_id)
         await finish_job(self.db, generation_id)
 
     async def _beat(self) -> None:
@@ -202,11 +204,9 @@ class GenerationWorker:
 
     async def _entry(self, job: QueueJob) -> None:
         generation_id = (job.payload or b"").decode()
-        running = self._active.get(generation_id)
-        if running is None:  # else: picked again while still running here
-            running = asyncio.create_task(self._make(generation_id))
-            self._active[generation_id] = running
-            running.add_done_callback(lambda _: self._active.pop(generation_id, None))
+        running = self._active.get(generation_id)  # set: picked again while running here
+        if running is None:
+            running = self._track(generation_id, self._make(generation_id))
         try:
             await asyncio.shield(running)
         except GenerationReleased:
@@ -262,16 +262,13 @@ class GenerationWorker:
 
     async def _give_up(self, found: TakenUp) -> None:
         async with self.db.transaction() as session:
-            failed = await fail_generations(session, [found.generation_id], TOO_MANY_ATTEMPTS)
-            await delete_unfinished_characters(
-                session, [f.character_id for f in failed if f.character_id]
-            )
+            failed = await fail_and_clear(session, [found.generation_id], TOO_MANY_ATTEMPTS)
         if failed:
             log.warning(
                 "generation %s failed after %d attempts", found.generation_id, found.attempts - 1
             )
             if self.metrics is not None:
-                self.metrics.refunded(source="job")
+                self.metrics.refunded(sum(1 for f in failed if f.refunded), source="job")
         await self._deliver(found)
 
     async def _deliver(self, found: TakenUp) -> None:
