@@ -1,5 +1,6 @@
-"""The in-memory member cache: served only while its listener is proven alive, and emptied of a
-member whenever any process writes their row, notices or blocks (migration 0010's triggers)."""
+"""The in-memory member cache: served only while its listener is proven alive and only after a
+ping begun after the read was answered, and emptied of a member whenever any process writes
+their row, notices or blocks (migration 0010's triggers)."""
 
 from __future__ import annotations
 
@@ -118,6 +119,63 @@ async def test_a_write_from_another_process_is_never_missed(
         assert (await find_member_here(db, DISCORD_ID, GUILD, cache)) == (None, False)
     finally:
         task.cancel()
+
+
+async def test_a_change_committed_just_before_a_read_is_always_seen(
+    engine: AsyncEngine, db: Database
+) -> None:
+    """No waiting for the notification: a write another session committed a moment before
+    the read (an operator setting the quota used, then the member's next command) is seen by
+    that read, every time, though the member was kept in memory."""
+    cache = MemberCache()
+    task = await _listening(engine, cache)
+    other = await asyncpg.connect(_dsn(engine))
+    try:
+        user, _, _ = await resolve_member(db, _new(), GUILD, cache)
+        for used in range(1, 41):
+            await resolve_member(db, _new(), GUILD, cache)  # kept again
+            assert cache.member(DISCORD_ID, GUILD) is not None
+            await other.execute("UPDATE users SET daily_used = $1 WHERE id = $2", used, user.id)
+            seen, _, _ = await resolve_member(db, _new(), GUILD, cache)
+            assert seen.daily_used == used
+        await other.execute(
+            "INSERT INTO guild_blocked_users (guild_id, user_id, moderator_discord_id) "
+            "VALUES ($1::text::bigint, $2, 1)",
+            str(GUILD),
+            user.id,
+        )
+        assert await find_member_here(db, DISCORD_ID, GUILD, cache) == (user.id, True)
+    finally:
+        await other.close()
+        task.cancel()
+
+
+async def test_reads_at_once_share_one_ping(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = MemberCache()
+    listener = MemberListener(_dsn(engine), cache, ping=30.0, lease=60.0, retry=0.05)
+    task = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(listener.connected.wait(), 5)
+        assert await listener.sync()
+        pings: list[str] = []
+        original = asyncpg.Connection.fetchval
+
+        async def counted(self: asyncpg.Connection, query: str, *args: object) -> object:
+            pings.append(query)
+            return await original(self, query, *args)
+
+        monkeypatch.setattr(asyncpg.Connection, "fetchval", counted)
+        answers = await asyncio.gather(*(listener.sync() for _ in range(50)))
+        monkeypatch.undo()
+        assert answers == [True] * 50
+        assert 1 <= len(pings) <= 2
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert not await listener.sync()
 
 
 async def test_a_read_that_raced_a_change_is_not_kept(engine: AsyncEngine, db: Database) -> None:

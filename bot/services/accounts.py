@@ -303,11 +303,12 @@ async def resolve_member(
     cache: MemberCache | None = None,
 ) -> tuple[User, bool, bool]:
     """The member's user row (created on first use), whether a notice waits for them and
-    whether they are blocked in ``guild_id``: from ``cache`` when it holds them (no query),
+    whether they are blocked in ``guild_id``: from ``cache`` when it holds them (no query but
+    the listener's shared ping),
     else one read for a known member, one short transaction for a new one (who has no notice,
     and is blocked only where the account they deleted was: see
     :mod:`bot.services.carryover`)."""
-    if cache is not None:
+    if cache is not None and await cache.fresh():
         kept = cache.member(member.discord_id, guild_id)
         if kept is not None:
             return kept
@@ -333,7 +334,7 @@ async def find_member_here(
     """The member's user id (None when they never used the bot) and whether they are blocked
     in ``guild_id``: from ``cache`` when it holds them, else one read that creates nothing
     (for autocomplete)."""
-    kept = cache.member(discord_id, guild_id) if cache is not None else None
+    kept = cache.member(discord_id, guild_id) if cache is not None and await cache.fresh() else None
     if kept is not None:
         return kept[0].id, kept[2]
     async with db.read() as session:

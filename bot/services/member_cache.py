@@ -9,20 +9,24 @@ process, another shard, the web platform, an operator).
 
 No change is missed, because:
 
-- the listener has a connection of its own (:class:`MemberListener`); the entries are used
-  only while it is proven alive: it runs ``SELECT 1`` every ``PING_SECONDS``, and a ping that
-  started at ``t`` and was answered lets the entries be used until ``t + LEASE_SECONDS``
-  (PostgreSQL delivers a notification committed before the ping began no later than the
-  ping's answer). A dropped connection, or one that stops answering, empties the cache at
-  once (or, for a silent network failure, at the end of the lease), and it is refilled only
+- an entry is used only after :meth:`MemberCache.fresh`: a ping that *began after* the read
+  was asked for is answered on the listening connection. PostgreSQL sends a listening session
+  every notification committed before a query began ahead of that query's answer, and asyncpg
+  runs the notification's callback before the ping's waiter resumes; so any change committed
+  before the interaction reached this process (by this process, another shard or worker, the
+  web platform, an operator) has dropped its entry by then. Reads asked for while a ping is in
+  flight share the next one: under load one round trip on one connection serves them all;
+- the listener has a connection of its own (:class:`MemberListener`), and the entries are
+  used only while it is proven alive (a ping that started at ``t`` and was answered lets the
+  entries be used until ``t + LEASE_SECONDS``); a dropped connection, or one that stops
+  answering, empties the cache at once (or at the end of the lease), and it is refilled only
   after listening again;
 - a read races the changes: it notes the cache's ``epoch`` before it queries and stores its
   result only if no notification (nor a lost connection) came in meanwhile, so a result read
   before a change can never be stored after the change's notification was handled.
 
-The delay between a commit elsewhere and its notification here is that of one message on a
-connection to the database (well under a millisecond on the same network), less than the
-time a member takes between two interactions.
+A read served from memory therefore costs one shared ``SELECT 1`` on the listener's connection
+instead of the member query with its ORM rows.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +74,8 @@ class MemberCache:
         self.epoch = 0
         """Counts the notifications and lost connections: a read stores its result only if
         this did not change while it ran."""
+        self.syncer: Callable[[], Awaitable[bool]] | None = None
+        """Set by the listener: whether every change committed before the call was handled."""
 
     @property
     def live(self) -> bool:
@@ -79,9 +85,15 @@ class MemberCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    async def fresh(self) -> bool:
+        """Whether every change committed before this call has been handled, so that what
+        :meth:`member` returns now is current (see the module); False: read the database."""
+        return self.live and self.syncer is not None and await self.syncer()
+
     def member(self, discord_id: int, guild_id: int | None) -> tuple[User, bool, bool] | None:
         """The member's row, whether a notice waits and whether blocked in ``guild_id``, as
-        last read; None when not kept (or not usable now)."""
+        last read; None when not kept (or not usable now). Current only right after
+        :meth:`fresh` answered True."""
         entry = self._entries.get(discord_id) if self.live else None
         if entry is None or guild_id not in entry.blocked:
             return None
@@ -159,14 +171,36 @@ class MemberListener:
         self._lease = lease
         self._retry = retry
         self.connected = asyncio.Event()
-        """Set while listening (for tests)."""
+        """Set while listening."""
         self._failing = False
+        self._asked: asyncio.Future[bool] | None = None
+        """Answers the syncs asked for since the last ping began (the next ping's)."""
+        self._answering: asyncio.Future[bool] | None = None
+        """Answers the syncs the ping in flight serves."""
+        self._wake = asyncio.Event()
+        cache.syncer = self.sync
 
     @classmethod
     def on(cls, engine: AsyncEngine, cache: MemberCache) -> MemberListener:
         """A listener on the database ``engine`` connects to (a connection of its own)."""
         url = engine.url.set(drivername="postgresql")
         return cls(url.render_as_string(hide_password=False), cache)
+
+    async def sync(self) -> bool:
+        """True once a ping that began after this call was answered on the listening
+        connection: every notification committed before the call has then been handled. False
+        when not listening, or when the connection failed before answering."""
+        if not self.connected.is_set():
+            return False
+        if self._asked is None:
+            self._asked = asyncio.get_running_loop().create_future()
+        asked = self._asked
+        self._wake.set()
+        return await asyncio.shield(asked)
+
+    def _answer(self, future: asyncio.Future[bool] | None, answer: bool) -> None:
+        if future is not None and not future.done():
+            future.set_result(answer)
 
     def _notified(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         self._cache.changed(payload)
@@ -203,12 +237,22 @@ class MemberListener:
             self.connected.set()
             self._failing = False
             while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._ping):
+                        await self._wake.wait()  # a sync asked for, or time for a ping
+                self._wake.clear()
+                self._answering, self._asked = self._asked, None
                 began = self._cache.clock()
                 async with asyncio.timeout(self._lease):
                     await connection.fetchval("SELECT 1")
                 self._cache.renew(began + self._lease)
-                await asyncio.sleep(self._ping)
+                self._answer(self._answering, True)
+                self._answering = None
         finally:
+            self.connected.clear()
+            self._answer(self._answering, False)
+            self._answer(self._asked, False)
+            self._answering = self._asked = None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), self._retry)
             connection.terminate()
