@@ -198,3 +198,70 @@ async def test_a_failure_after_the_post_turns_the_card_into_it_and_refunds(
     assert characters == []
     assert [g.status for g in gens] == ["failed"]
     assert set(stack.s3.list_keys(stack.bucket)) == keys_before
+
+
+async def _created(stack: Stack, session_factory: Any, name: str) -> tuple[Any, Character]:
+    """A member with one finished character (made before any upload is held)."""
+    member = stack.member(name)
+    ix = await stack.command(member, "character create", {"description": "a wandering bard"})
+    await wait_final(ix)
+    _, characters, _ = await _rows(session_factory, member)
+    return member, characters[0]
+
+
+async def test_regenerate_shows_the_new_portrait_before_it_is_saved(
+    stack: Stack, session_factory, monkeypatch
+):
+    """/character regenerate: the new card with the new portrait is visible while its upload is
+    held, its buttons disabled and the character still on its old portrait; then the buttons
+    come on and the character has the new one."""
+    member, before = await _created(stack, session_factory, "dagonet")
+    uploads = HeldUploads(stack, monkeypatch)
+    ix = await stack.command(member, "character regenerate", {"character": before.id})
+    shown = await _shown(stack, ix, uploads)
+    assert stack.bot is not None
+    headline = stack.bot.deps.catalog.t("en", "character.regenerated", name=before.name)
+    assert shown["content"].startswith(headline)
+    assert all(b.get("disabled") for b in _buttons(shown))
+    _, (character,), gens = await _rows(session_factory, member)
+    assert [g.status for g in sorted(gens, key=lambda g: g.created_at)] == [
+        "completed",
+        "processing",
+    ]
+    assert character.image_url == before.image_url
+
+    uploads.release()
+    message = await wait_final(ix)
+    assert message["id"] == shown["id"]
+    assert find_id(message, ":fav")
+    _, (character,), gens = await _rows(session_factory, member)
+    assert {g.status for g in gens} == {"completed"}
+    assert character.image_url != before.image_url
+    assert (character.meta or {})["imageKey"] in uploads.done
+
+
+async def test_regenerate_failing_after_the_post_says_so_and_keeps_the_character(
+    stack: Stack, session_factory, monkeypatch
+):
+    """The new portrait's upload fails after its card was posted: the message says so, the unit
+    is back, the character keeps its old portrait."""
+    member, before = await _created(stack, session_factory, "lamorak")
+    user, _, _ = await _rows(session_factory, member)
+    used = user.daily_used
+    uploads = HeldUploads(stack, monkeypatch)
+    ix = await stack.command(member, "character regenerate", {"character": before.id})
+    shown = await _shown(stack, ix, uploads)
+    uploads.release(StorageError("S3 put failed: could not connect to the endpoint"))
+    await ix.wait_for(lambda i: not (i.original() or {}).get("embeds"), timeout=10)
+    message = ix.original()
+    assert message is not None
+    assert message["id"] == shown["id"]
+    assert stack.bot is not None
+    assert message["content"] == stack.bot.deps.catalog.t("en", "error.storage")
+    assert message["attachments"] == []
+    assert message["components"] == []
+    user, (character,), gens = await _rows(session_factory, member)
+    assert user.daily_used == used
+    assert sorted(g.status for g in gens) == ["completed", "failed"]
+    assert character.image_url == before.image_url
+    assert character.generation_status == "completed"

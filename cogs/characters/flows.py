@@ -105,13 +105,14 @@ async def show_drawn(
     member: Caller,
     preview: Outcome,
     *,
+    key: str = "character.created",
     notes: list[str] | None = None,
 ) -> discord.Message:
-    """The new character's card as soon as its portrait is drawn, while it is being saved:
-    the portrait, its text, its buttons disabled (they act on a saved character). Until it is
-    saved, a failure is told by editing this message (``POSTED``)."""
+    """A character's card as soon as its (new) portrait is drawn, while it is being saved:
+    the portrait, its text (``key``), its buttons disabled (they act on a saved character).
+    Until it is saved, a failure is told by editing this message (``POSTED``)."""
     catalog = deps_of(interaction.client).catalog
-    content, embed = _card(interaction, member, preview, key="character.created", notes=notes)
+    content, embed = _card(interaction, member, preview, key=key, notes=notes)
     message = await deliver(
         interaction,
         content=content,
@@ -251,16 +252,28 @@ async def create_and_post(
 async def regenerate_flow(
     interaction: discord.Interaction[Any], character_id: str, instruction: str | None
 ) -> None:
-    """/character regenerate: a new portrait posted as a new card."""
+    """/character regenerate: a new portrait posted as a new card as soon as it is drawn, its
+    buttons enabled once it is saved."""
     deps_of(
         interaction.client
     ).flows.track()  # shutdown waits for the post, not only the generation
     await defer(interaction, public=True)
     member = await caller(interaction)
+    shown: discord.Message | None = None
+
+    async def on_drawn(preview: Outcome) -> None:
+        nonlocal shown
+        shown = await show_drawn(interaction, member, preview, key="character.regenerated")
+
     outcome = await new_portrait(
-        interaction, member, character_id, instruction, age_restricted=age_restricted(interaction)
+        interaction,
+        member,
+        character_id,
+        instruction,
+        age_restricted=age_restricted(interaction),
+        on_drawn=on_drawn,
     )
-    await post_character(interaction, member, outcome, open_conversation=False)
+    await post_character(interaction, member, outcome, open_conversation=False, shown=shown)
 
 
 async def import_flow(

@@ -217,9 +217,10 @@ async def new_portrait(
     instruction: str | None = None,
     *,
     age_restricted: bool = False,
+    on_drawn: OnDrawn | None = None,
 ) -> Outcome:
     """The caller's character drawn again (its prompt, plus an instruction), its stages shown
-    in the interaction's response.
+    in the interaction's response (``on_drawn``: the new portrait shown before it is saved).
 
     Raises: NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
     GenerationError, StorageError, InvalidInputError.
@@ -235,4 +236,5 @@ async def new_portrait(
             progress=progress,
             age_restricted=age_restricted,
         ),
+        on_drawn=on_drawn,
     )
