@@ -107,18 +107,29 @@ class Stack:
         return await self.fake.send_command(member, channel_id, name, options or {}, **kw)
 
 
+def disabled_components(message: dict[str, Any]) -> bool:
+    """Whether some component on the message is disabled (a new character's card shows its
+    buttons disabled until the character is saved)."""
+
+    def walk(components: list[dict[str, Any]]) -> bool:
+        return any(c.get("disabled") or walk(c.get("components") or []) for c in components)
+
+    return walk(message.get("components") or [])
+
+
 def final(ix: FakeInteraction) -> dict[str, Any] | None:
-    """The deferred response once it carries its result (an embed, or a non-progress text)."""
+    """The deferred response once it carries its finished result: an embed, its buttons
+    enabled (a card shown before its character was saved is not final yet)."""
     original = ix.original()
     if original is None:
         return None
-    if original.get("embeds"):
+    if original.get("embeds") and not disabled_components(original):
         return original
     return None
 
 
 async def wait_final(ix: FakeInteraction, timeout: float = 20.0) -> dict[str, Any]:
-    """Wait for the result embed of a generating command."""
+    """Wait for the finished result of a generating command (its card with working buttons)."""
     await ix.wait_for(lambda i: final(i) is not None, timeout)
     result = final(ix)
     assert result is not None

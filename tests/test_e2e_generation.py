@@ -13,6 +13,7 @@ from tests.e2e import (
     Stack,
     character_thread,
     collect_violations,
+    final,
     find_id,
     running_stack,
     wait_ephemeral_text,
@@ -224,10 +225,7 @@ async def test_concurrent_creates_respect_the_quota_exactly(stack: Stack, sessio
     assert max(ix.ack_delay for ix in interactions) < 3
 
     def settled(ix) -> bool:
-        original = ix.original()
-        return bool(original and original.get("embeds")) or any(
-            m.get("flags", 0) & 64 for m in ix.messages()
-        )
+        return final(ix) is not None or any(m.get("flags", 0) & 64 for m in ix.messages())
 
     await asyncio.gather(*(ix.wait_for(settled, 30) for ix in interactions))
     for member in members:

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 NO_MENTIONS = discord.AllowedMentions.none()
 GENERATED = "generation_completed"
 """``extras`` flag: the interaction's generation completed (its unit was rightly used)."""
+POSTED = "posted_before_saved"
+"""``extras``: the message that shows the interaction's result before it was saved; an error
+until then is told by editing it (the result it showed is gone: failed and refunded)."""
 
 
 def _answering(interaction: discord.Interaction[Any]) -> None:
@@ -133,6 +136,45 @@ async def respond(
     )
 
 
+async def answer_failure(interaction: discord.Interaction[Any], text: str) -> None:
+    """Say why the interaction failed: in place of a result it already showed (``POSTED``),
+    which goes (image, card and buttons), else privately (:func:`respond`)."""
+    posted = interaction.extras.pop(POSTED, None)
+    if isinstance(posted, discord.Message):
+        try:
+            await edit_posted(
+                interaction,
+                posted,
+                content=clip(text, CONTENT_MAX),
+                embed=None,
+                attachments=[],
+                view=None,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        except discord.HTTPException:
+            log.info("could not replace the shown result with the failure; answering privately")
+    await respond(interaction, text)
+
+
+async def edit_posted(
+    interaction: discord.Interaction[Any], message: discord.Message, **fields: Any
+) -> None:
+    """Edit a message the interaction posted: through its token while it is valid, else with
+    the bot's own where it is a member (the token expired during a long save)."""
+    fields.setdefault("allowed_mentions", NO_MENTIONS)
+    try:
+        await message.edit(**fields)
+        return
+    except discord.HTTPException:
+        if not isinstance(message, discord.InteractionMessage) or not bot_is_member(interaction):
+            raise
+        log.info("could not edit through the interaction's token; editing as the bot")
+    client: discord.Client = interaction.client
+    channel = client.get_partial_messageable(message.channel.id)
+    await channel.get_partial_message(message.id).edit(**fields)
+
+
 async def update(interaction: discord.Interaction[Any], **kwargs: Any) -> None:
     """Edit the message a component is on, whether or not the press was deferred."""
     kwargs.setdefault("allowed_mentions", NO_MENTIONS)
@@ -183,8 +225,10 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
             interaction.user.id,
             type(original).__name__,
         )
+    if reference is not None and POSTED in interaction.extras:
+        text = deps.catalog.t(lang, "error.unexpected_refunded", ref=reference)
     try:
-        await respond(interaction, text)
+        await answer_failure(interaction, text)
     except Exception:  # noqa: BLE001 - Discord refused, or the bot is shutting down
         log.warning("could not deliver an error reply to user=%s", interaction.user.id)
     finished(interaction, outcome_of(error, expected=reference is None and not outage))

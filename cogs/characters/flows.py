@@ -21,7 +21,7 @@ from bot.errors import InvalidInputError
 from bot.interactions.caller import Caller, caller
 from bot.interactions.deps import deps_of
 from bot.interactions.placement import age_restricted, open_thread
-from bot.interactions.replies import NO_MENTIONS, deliver
+from bot.interactions.replies import NO_MENTIONS, POSTED, deliver, edit_posted
 from bot.services import characters
 from bot.services.generation import CreateRequest, Outcome
 from bot.services.importing import import_card
@@ -79,6 +79,51 @@ async def read_reference(attachment: discord.Attachment | None) -> tuple[bytes |
     return await validate_reference_image(data)
 
 
+def _card(
+    interaction: discord.Interaction[Any],
+    member: Caller,
+    outcome: Outcome,
+    *,
+    key: str,
+    notes: list[str] | None,
+) -> tuple[str, discord.Embed]:
+    """The card's text (headline, ``notes``, the filter note) and its embed."""
+    catalog = deps_of(interaction.client).catalog
+    lang, character = member.lang, outcome.character
+    embed = character_embed(
+        catalog,
+        lang,
+        character,
+        image_filename=image_filename(outcome.mime_type) if outcome.image else None,
+    )
+    headline = catalog.t(lang, key, name=clip(character.name, 100))
+    return "\n".join([headline, *(notes or [])]) + filter_note(catalog, lang, outcome), embed
+
+
+async def show_drawn(
+    interaction: discord.Interaction[Any],
+    member: Caller,
+    preview: Outcome,
+    *,
+    key: str = "character.created",
+    notes: list[str] | None = None,
+) -> discord.Message:
+    """A character's card as soon as its (new) portrait is drawn, while it is being saved:
+    the portrait, its text (``key``), its buttons disabled (they act on a saved character).
+    Until it is saved, a failure is told by editing this message (``POSTED``)."""
+    catalog = deps_of(interaction.client).catalog
+    content, embed = _card(interaction, member, preview, key=key, notes=notes)
+    message = await deliver(
+        interaction,
+        content=content,
+        embed=embed,
+        view=character_view(catalog, member.lang, preview.character, disabled=True),
+        files=image_file(preview.image, preview.mime_type),
+    )
+    interaction.extras[POSTED] = message
+    return message
+
+
 async def post_character(
     interaction: discord.Interaction[Any],
     member: Caller,
@@ -87,34 +132,37 @@ async def post_character(
     open_conversation: bool,
     imported: bool = False,
     notes: list[str] | None = None,
+    shown: discord.Message | None = None,
 ) -> discord.Message:
     """Show the finished character with its buttons (``notes`` as extra lines under the
-    headline); open its thread and remember it."""
+    headline; ``shown``: its card is posted already, the buttons come on); open its thread and
+    remember it."""
     deps = deps_of(interaction.client)
     t = deps.catalog.t
     lang = member.lang
     character = outcome.character
-    has_image = bool(outcome.image)
-    embed = character_embed(
-        deps.catalog,
-        lang,
-        character,
-        image_filename=image_filename(outcome.mime_type) if has_image else None,
-    )
-    if imported:
-        key = "character.imported"
-    elif open_conversation:
-        key = "character.created"
+    view = character_view(deps.catalog, lang, character)
+    if shown is not None:
+        message = shown
+        try:
+            await edit_posted(interaction, shown, view=view)
+        except discord.HTTPException:
+            log.warning("could not put the buttons on the card of %s", character.id)
     else:
-        key = "character.regenerated"
-    message = await deliver(
-        interaction,
-        content="\n".join([t(lang, key, name=clip(character.name, 100)), *(notes or [])])
-        + filter_note(deps.catalog, lang, outcome),
-        embed=embed,
-        view=character_view(deps.catalog, lang, character),
-        files=image_file(outcome.image, outcome.mime_type) if has_image else None,
-    )
+        if imported:
+            key = "character.imported"
+        elif open_conversation:
+            key = "character.created"
+        else:
+            key = "character.regenerated"
+        content, embed = _card(interaction, member, outcome, key=key, notes=notes)
+        message = await deliver(
+            interaction,
+            content=content,
+            embed=embed,
+            view=view,
+            files=image_file(outcome.image, outcome.mime_type) if outcome.image else None,
+        )
     await withdraw_if_relaxed(interaction, outcome)
     if not open_conversation:
         return message
@@ -174,31 +222,58 @@ async def create_flow(
 
 
 async def create_and_post(
-    interaction: discord.Interaction[Any], member: Caller, request: CreateRequest
-) -> None:
-    """A create request of the (deferred) interaction drawn, then posted with its thread."""
+    interaction: discord.Interaction[Any],
+    member: Caller,
+    request: CreateRequest,
+    *,
+    notes: list[str] | None = None,
+) -> tuple[Outcome, discord.Message]:
+    """A create request of the (deferred) interaction drawn, its card posted as soon as the
+    portrait exists (``notes`` under the headline), its buttons and thread once it is saved."""
     deps = deps_of(interaction.client)
+    shown: discord.Message | None = None
+
+    async def on_drawn(preview: Outcome) -> None:
+        nonlocal shown
+        shown = await show_drawn(interaction, member, preview, notes=notes)
+
     outcome = await generate(
         interaction,
         member.lang,
         lambda progress: deps.pipeline.create_character(request, progress),
+        on_drawn=on_drawn,
     )
-    await post_character(interaction, member, outcome, open_conversation=True)
+    message = await post_character(
+        interaction, member, outcome, open_conversation=True, notes=notes, shown=shown
+    )
+    return outcome, message
 
 
 async def regenerate_flow(
     interaction: discord.Interaction[Any], character_id: str, instruction: str | None
 ) -> None:
-    """/character regenerate: a new portrait posted as a new card."""
+    """/character regenerate: a new portrait posted as a new card as soon as it is drawn, its
+    buttons enabled once it is saved."""
     deps_of(
         interaction.client
     ).flows.track()  # shutdown waits for the post, not only the generation
     await defer(interaction, public=True)
     member = await caller(interaction)
+    shown: discord.Message | None = None
+
+    async def on_drawn(preview: Outcome) -> None:
+        nonlocal shown
+        shown = await show_drawn(interaction, member, preview, key="character.regenerated")
+
     outcome = await new_portrait(
-        interaction, member, character_id, instruction, age_restricted=age_restricted(interaction)
+        interaction,
+        member,
+        character_id,
+        instruction,
+        age_restricted=age_restricted(interaction),
+        on_drawn=on_drawn,
     )
-    await post_character(interaction, member, outcome, open_conversation=False)
+    await post_character(interaction, member, outcome, open_conversation=False, shown=shown)
 
 
 async def import_flow(

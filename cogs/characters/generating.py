@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -19,8 +20,9 @@ from bot.interactions.deps import deps_of
 from bot.interactions.replies import (
     GENERATED,
     NO_MENTIONS,
+    POSTED,
+    answer_failure,
     reply_target,
-    respond,
     token_alive,
 )
 from bot.services import notices
@@ -30,6 +32,10 @@ from bot.storage.images import extension_for
 from cogs.conversation.cancel import cancel_view
 
 R = TypeVar("R")
+OnDrawn = Callable[[Outcome], Awaitable[None]]
+"""Shows a result as soon as it is drawn, before it is saved (see :class:`ProgressReporter`)."""
+
+log = logging.getLogger(__name__)
 
 
 def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
@@ -56,9 +62,18 @@ class ProgressReporter:
     without holding the generation up: the edit runs beside it, and while one is on its way
     only the latest stage waits to be shown (stages passed meanwhile are skipped). Once the
     generation exists, a Cancel button comes with it. :meth:`settle` ends it before the result
-    takes the response's place."""
+    takes the response's place.
 
-    def __init__(self, catalog: Catalog, interaction: discord.Interaction[Any], lang: str) -> None:
+    With ``on_drawn``, a use case that shows its result before saving it (``drawn``) has it
+    posted at once, beside the save, in place of the stages."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        interaction: discord.Interaction[Any],
+        lang: str,
+        on_drawn: OnDrawn | None = None,
+    ) -> None:
         self._catalog = catalog
         self._interaction = interaction
         self._lang = lang
@@ -67,6 +82,8 @@ class ProgressReporter:
         self._closed = False
         self._task: asyncio.Task[None] | None = None
         self._view: discord.ui.View | None = None
+        self._on_drawn = on_drawn
+        self._posting: asyncio.Task[None] | None = None
 
     @property
     def reply_target(self) -> ReplyTarget:
@@ -98,6 +115,21 @@ class ProgressReporter:
                 )
             self._shown = text
 
+    def drawn(self, preview: Outcome) -> None:
+        """Post the drawn result now (after a stage edit on its way), without holding up its
+        save; no stage is shown after it."""
+        if self._on_drawn is None or self._closed:
+            return
+        self._closed = True
+        self._posting = asyncio.create_task(self._post_drawn(self._on_drawn, preview))
+
+    async def _post_drawn(self, on_drawn: OnDrawn, preview: Outcome) -> None:
+        await self.flush()
+        try:
+            await on_drawn(preview)
+        except Exception:  # the result is posted whole once saved instead
+            log.warning("could not show the drawn result early", exc_info=True)
+
     async def flush(self) -> None:
         """Wait until the latest stage is shown (the flow ends here; a worker posts later)."""
         if self._task is not None:
@@ -109,6 +141,8 @@ class ProgressReporter:
         the result."""
         self._closed = True
         await self.flush()
+        if self._posting is not None:
+            await self._posting
 
 
 async def guarded(
@@ -127,6 +161,7 @@ async def guarded(
             if progress is not None:
                 await progress.settle()
         interaction.extras[GENERATED] = True
+        interaction.extras.pop(POSTED, None)  # saved: what it showed stands
         return outcome
     except DatabaseUnavailableError as error:
         member = cached_caller(interaction)
@@ -147,7 +182,7 @@ async def guarded(
         catalog = deps_of(interaction.client).catalog
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
-                respond(interaction, catalog.t(lang, "error.shutdown_refunded")), 5
+                answer_failure(interaction, catalog.t(lang, "error.shutdown_refunded")), 5
             )
         raise
 
@@ -156,10 +191,14 @@ async def generate(
     interaction: discord.Interaction[Any],
     lang: str,
     run: Callable[[ProgressReporter], Awaitable[R]],
+    *,
+    on_drawn: OnDrawn | None = None,
 ) -> R:
     """A generation of the interaction's, its stages shown as it goes (``run(progress)`` starts
-    it) and guarded against shutdown."""
-    progress = ProgressReporter(deps_of(interaction.client).catalog, interaction, lang)
+    it; ``on_drawn`` shows its result before it is saved) and guarded against shutdown."""
+    progress = ProgressReporter(
+        deps_of(interaction.client).catalog, interaction, lang, on_drawn=on_drawn
+    )
     return await guarded(interaction, lang, lambda: run(progress), progress)
 
 
@@ -178,9 +217,10 @@ async def new_portrait(
     instruction: str | None = None,
     *,
     age_restricted: bool = False,
+    on_drawn: OnDrawn | None = None,
 ) -> Outcome:
     """The caller's character drawn again (its prompt, plus an instruction), its stages shown
-    in the interaction's response.
+    in the interaction's response (``on_drawn``: the new portrait shown before it is saved).
 
     Raises: NotFoundError, NotOwnerError, QuotaExceededError, AccountRestrictedError,
     GenerationError, StorageError, InvalidInputError.
@@ -196,4 +236,5 @@ async def new_portrait(
             progress=progress,
             age_restricted=age_restricted,
         ),
+        on_drawn=on_drawn,
     )

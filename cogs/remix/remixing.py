@@ -27,8 +27,7 @@ from bot.services import remix
 from bot.services.generation import Outcome
 from bot.services.remix import RemixSource
 from bot.ui.text import MODAL_TITLE_MAX, clip
-from cogs.characters.flows import defer, post_character
-from cogs.characters.generating import generate
+from cogs.characters.flows import create_and_post, defer
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +111,13 @@ async def remix_flow(
     request, source = await remix.remix_request(
         deps.db, deps.storage, character_id, member.user.id, instruction, interaction.guild_id
     )
-    outcome = await generate(
-        interaction,
-        member.lang,
-        lambda progress: deps.pipeline.create_character(request, progress),
-    )
     credit = deps.catalog.t(
         member.lang,
         "remix.credit_line",
         name=clip(source.character.name or deps.catalog.t(member.lang, "character.unnamed"), 100),
         creator=clip(source.creator_name, 100),
     )
-    message = await post_character(
-        interaction, member, outcome, open_conversation=True, notes=[credit]
-    )
+    outcome, message = await create_and_post(interaction, member, request, notes=[credit])
     if source.owner_id != member.user.id:
         await tell_owner(interaction, member, source, outcome, message)
 

@@ -1,6 +1,10 @@
 """/character create: prepare (check the input, charge, insert the pending character and
 generation) → provider (attributes + prompt, then the portrait) → persist (store the images,
-fill the character in, complete the generation)."""
+fill the character in, complete the generation).
+
+A flow that shows the portrait as soon as it is drawn (:class:`ShowsDrawn`) is given it between
+the provider and the persist, with the character as it will be saved; the persist goes on
+meanwhile, and its failure is the generation's as before (failed, refunded, nothing kept)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,13 @@ from bot.services.generation.inputs import (
     create_inputs,
     placeholder_character,
 )
-from bot.services.generation.model import CreateRequest, Outcome, Progress, RemixOrigin
+from bot.services.generation.model import (
+    CreateRequest,
+    Outcome,
+    Progress,
+    RemixOrigin,
+    ShowsDrawn,
+)
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
     effective_filter,
@@ -192,10 +202,29 @@ async def _persist(
 
     with job.timed("db_persist"):
         row = await runner.write(progress, write)
-    outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
+    return _outcome(prepared, row, image)
+
+
+def _outcome(prepared: _Prepared, character: Character, image: ImageResult) -> Outcome:
+    outcome = Outcome(
+        prepared.job.generation_id, character, image.data, image.mime_type, prepared.quota
+    )
     outcome.filter_lowered = prepared.filter_lowered
     outcome.relaxed = prepared.content_filter == RELAXED
     return outcome
+
+
+def _preview(
+    prepared: _Prepared, request: CreateRequest, optimized: PromptResult, image: ImageResult
+) -> Outcome:
+    """The drawn character as the persist will fill it in, in memory only (not completed)."""
+    character = placeholder_character(prepared.job.user_id, prepared.inputs)
+    character.id = prepared.character_id
+    if request.remix is not None:
+        character.meta = {**(character.meta or {}), **remix_meta(request.remix)}
+    apply_attributes(character, optimized, prepared.inputs)
+    mark_relaxed(character, prepared.content_filter, portrait=True)
+    return _outcome(prepared, character, image)
 
 
 async def create_character(
@@ -218,6 +247,9 @@ async def create_character(
 
     async def work() -> Outcome:
         optimized, image = await _draw(runner, optimizer, images, prepared, request, progress)
+        runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
+        if isinstance(progress, ShowsDrawn):  # shown now; stored, filled in, completed below
+            progress.drawn(_preview(prepared, request, optimized, image))
         return await _persist(runner, prepared, request, optimized, image, progress)
 
     return await runner.run(prepared.job, progress, work)

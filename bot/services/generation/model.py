@@ -23,6 +23,16 @@ class WatchesGeneration(Protocol):
         """The generation is charged and recorded; it now waits or runs."""
 
 
+@runtime_checkable
+class ShowsDrawn(Protocol):
+    """A progress callback that shows a new character as soon as its portrait is drawn, while
+    it is still being saved (the flow waiting for it posts the card from memory)."""
+
+    def drawn(self, preview: Outcome) -> None:
+        """The portrait exists: ``preview`` holds it and the character as it will be saved
+        (not yet completed). Must return at once: the save goes on meanwhile."""
+
+
 async def no_progress(stage: str, position: int | None) -> None:
     """The progress callback of a caller that shows none."""
 

@@ -14,7 +14,7 @@ from bot.services.characters import get_owned_character
 from bot.services.generation.accept import Acceptance, accepting, begin
 from bot.services.generation.inputs import regenerate_instruction
 from bot.services.generation.likeness import LIKENESS_FIELDS, Checked, LikenessCheck, draw_alike
-from bot.services.generation.model import Outcome, Progress, RegenerateRequest
+from bot.services.generation.model import Outcome, Progress, RegenerateRequest, ShowsDrawn
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
     effective_filter,
@@ -52,6 +52,9 @@ class _Prepared:
     old_keys: list[str]
     quota: QuotaStatus
     old_image_key: str | None = None
+    character: Character | None = None
+    """The character as it was read (what a flow shows with the new portrait before it is
+    saved)."""
 
 
 async def _prepare(
@@ -99,6 +102,7 @@ async def _prepare(
         old_keys,
         quota,
         meta.image_key,
+        character,
     )
 
 
@@ -163,7 +167,13 @@ async def _persist(
     with job.timed("db_persist"):
         row = await runner.write(progress, write)
     await delete_quietly(runner.storage, prepared.old_keys)
-    outcome = Outcome(job.generation_id, row, image.data, image.mime_type, prepared.quota)
+    return _outcome(prepared, row, image)
+
+
+def _outcome(prepared: _Prepared, character: Character, image: ImageResult) -> Outcome:
+    outcome = Outcome(
+        prepared.job.generation_id, character, image.data, image.mime_type, prepared.quota
+    )
     outcome.filter_lowered = prepared.filter_lowered
     outcome.relaxed = prepared.content_filter == RELAXED
     return outcome
@@ -196,6 +206,9 @@ async def regenerate(
 
     async def work() -> Outcome:
         drawn = await _draw(runner, images, prepared, progress, check)
+        runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
+        if isinstance(progress, ShowsDrawn) and prepared.character is not None:
+            progress.drawn(_outcome(prepared, prepared.character, drawn.image))  # shown now
         return await _persist(runner, prepared, drawn, progress)
 
     return await runner.run(prepared.job, progress, work)
