@@ -22,6 +22,7 @@ from tests.e2e import (
     Stack,
     character_thread,
     collect_violations,
+    final,
     find_id,
     running_stack,
     wait_ephemeral_text,
@@ -425,10 +426,21 @@ async def test_scene_buttons_autocomplete_show_and_delete(stack: Stack, factory,
             )
             return list(rows.all())
 
+    async def regenerated() -> bool:
+        async with session_factory() as s:
+            status = await s.scalar(
+                select(Generation.status)
+                .join(SceneGeneration, SceneGeneration.generation_id == Generation.id)
+                .where(SceneGeneration.scene_id == scene_id, SceneGeneration.kind == "regenerate")
+            )
+        return status == "completed"
+
     async with asyncio.timeout(20):
-        while len(await kinds()) < 2:
+        while not await regenerated():
             await asyncio.sleep(0.05)
-    await regen.wait_for(lambda i: i.edits >= 2, 20)  # disabled, then the new image shown
+    # disabled, then the new image shown with its buttons working again (a progress edit in
+    # between must not count as the end)
+    await regen.wait_for(lambda i: i.edits >= 2 and final(i) is not None, 20)
     assert await kinds() == ["create", "regenerate"]
     assert (await _user(session_factory, owner)).daily_used == used + 1
 
