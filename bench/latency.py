@@ -30,7 +30,7 @@ import statistics
 from typing import Any
 
 from bench.common import Target, finish, ms, percentile, summary, table
-from bench.generation import portrait_png
+from bench.generation import STAGES, portrait_png
 from bench.portraits import Create, Latencies, PortraitWatch, attribute, description, plan
 from bench.sides import Side, add_arguments, compare, sides
 from bench.stack import Stack, running_stack, warm_up
@@ -112,7 +112,13 @@ async def concurrent(stack: Stack, count: int, seed: int, hook: Latencies) -> di
     with contextlib.suppress(TimeoutError):  # a create never seen counts as failed
         await stack.fake.wait_until(watch.scan, 120)
     report = await stack.bot.request("report", "report")
+    deadline = asyncio.get_running_loop().time() + 20
+    while len(report["flows"]) < count and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.5)  # the thread and its welcome come after the portrait
+        report = await stack.bot.request("report", "report")
     orphans = attribute(stack.gemini, creates, since)
+    timeline = report.get("timeline") or {}
+    admission = [timeline[c.ix.id].get("admit", 0.0) for c in creates if c.ix.id in timeline]
     seen = [c for c in creates if c.visible is not None]
     first = min(c.command for c in creates)
     wall = max(c.visible for c in seen if c.visible is not None) - first if seen else math.nan
@@ -132,6 +138,8 @@ async def concurrent(stack: Stack, count: int, seed: int, hook: Latencies) -> di
         "failed": count - len(seen),
         "orphan_calls": orphans,
         "routes": sorted({c.route for c in seen}),
+        "stages": {k: summary([f[k] for f in report["flows"] if k in f]) for k, _ in STAGES},
+        "admission_wait": summary(admission),
         "bot_lag": report["lag"],
         "bot_cpu_seconds": report["cpu_since_mark"],
         "fake_lag": summary(stack.lag.samples),
@@ -241,8 +249,18 @@ async def main() -> int:
     this = measured[0]
     base = measured[1] if len(measured) > 1 else None
 
-    def pair(phase: str, key: str, scale: float = 1.0) -> tuple[float, float]:
-        return this[phase][key] * scale, (base[phase][key] * scale if base else math.nan)
+    def pair(phase: str, key: str, scale: float = 1.0, sub: str = "") -> tuple[float, float]:
+        """(this, base) of ``side[phase][key]`` (a summary's p50 with ``sub``)."""
+
+        def one(m: dict[str, Any] | None) -> float:
+            if m is None:
+                return math.nan
+            value = m[phase][key]
+            if isinstance(value, dict):
+                value = value.get(sub, {}).get("p50", math.nan) if sub else value["p50"]
+            return float(value) * scale
+
+        return one(this), one(base)
 
     n = args.count
     rows = [
@@ -257,6 +275,13 @@ async def main() -> int:
         (f"{n}: overhead p90, %", *pair("concurrent", "overhead_p90", 100)),
         (f"{n}: failed", *pair("concurrent", "failed")),
     ]
+    print()
+    stage = [
+        (f"{label.split(' (')[0]} p50", *pair("concurrent", "stages", 1e3, key))
+        for key, label in STAGES
+    ]
+    wait = [("admission wait (all of a create's) p50", *pair("concurrent", "admission_wait", 1e3))]
+    print(compare(f"inside the bot, {n} concurrent, ms", [*stage, *wait], fmt="{:.1f}"))
     print()
     print(compare(f"command → portrait visible, {args.side}² PNG", rows, fmt="{:.3f}"))
     targets = [
