@@ -3,7 +3,7 @@
 Exit status 1 when any benchmark missed a target (or failed to run); everything is printed
 first.
 
-    .venv/bin/python -m bench.run_all [queries generation interactions]
+    .venv/bin/python -m bench.run_all [interactions generation latency workers queries]
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 
 from bench.common import ROOT
 
-BENCHMARKS = ("interactions", "generation", "workers", "queries")
+BENCHMARKS = ("interactions", "generation", "latency", "workers", "queries")
 
 
 def main() -> int:

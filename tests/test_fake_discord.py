@@ -266,6 +266,10 @@ async def test_slash_command_defer_and_followup_with_file(env: Env) -> None:
     assert reply["embeds"][0]["image"]["url"] == attachment["url"]
     assert reply["webhook_id"] == fake.application_id
     assert reply in fake.channel_messages(env.channel["id"])
+    # the upload is stamped when it had arrived, after the command was sent
+    upload = next(r for r in fake.requests if r.files)
+    assert upload.received_at is not None
+    assert ix.created_at < upload.received_at <= fake.clock.monotonic()
     assert fake.take_violations() == []
 
 

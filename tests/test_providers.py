@@ -321,6 +321,28 @@ async def test_fake_counts_concurrent_requests(fake, client):
     assert fake.in_flight == 0
 
 
+async def test_fake_latency_per_request(fake, client):
+    """A latency hook decides each request's delay from the request itself (None: the kind's
+    latency), and every request records the latency it was given."""
+    import time
+
+    fake.image_latency = 0.05
+    fake.latency_for = lambda r: 0.3 if "slow" in r.text else None
+    provider = _images(client)
+
+    start = time.monotonic()
+    await provider.generate("a slow Nova", style="anime")
+    slow = time.monotonic() - start
+    start = time.monotonic()
+    await provider.generate("a quick Nova", style="anime")
+    quick = time.monotonic() - start
+
+    assert [r.latency for r in fake.requests] == [0.3, 0.05]
+    assert slow >= 0.3 > quick
+    fake.reset()
+    assert fake.latency_for is None
+
+
 # --- retry policy -----------------------------------------------------------------------
 
 

@@ -5,8 +5,9 @@ key in the ``x-goog-api-key`` header, or ``?key=``), records every request, answ
 requests with a JSON attributes document derived from the request and image requests (those
 asking for the IMAGE modality) with a real PNG as ``inlineData``. Failures are scriptable with
 :meth:`FakeGemini.fail_next`, and for a stretch of time with :meth:`FakeGemini.storm` (every
-request answered 429 with Retry-After, say); latency per kind is configurable; requests in
-flight are counted. A likeness check (a text request that says "Likeness check") is answered
+request answered 429 with Retry-After, say); latency per kind is configurable, or per request
+with :attr:`FakeGemini.latency_for` (each request records the latency it was given); requests
+in flight are counted. A likeness check (a text request that says "Likeness check") is answered
 with a score: the scripted ones (:meth:`FakeGemini.score_next`) in order, then
 ``likeness_default``.
 
@@ -75,6 +76,7 @@ class RecordedRequest:
     kind: str = "text"  # "text" or "image"
     failure: str | None = None  # the scripted failure it was answered with, if any
     received_at: float = field(default_factory=time.monotonic)  # when the body had arrived
+    latency: float = 0.0  # the seconds the fake waited before answering it
 
     @property
     def text(self) -> str:
@@ -145,6 +147,9 @@ class FakeGemini:
         self.likeness_default = 90
         # when set, each image request is answered with the picture it returns
         self.image_png_factory: Callable[[], bytes] | None = None
+        # when set, the latency of each generateContent request, in seconds (None: the kind's
+        # text_latency / image_latency)
+        self.latency_for: Callable[[RecordedRequest], float | None] | None = None
         self._likeness_scores: list[tuple[int, str]] = []
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -178,6 +183,7 @@ class FakeGemini:
         self._storm = None
         self._likeness_scores.clear()
         self.max_in_flight = self.in_flight
+        self.latency_for = None
         self._release.set()
         self._release = asyncio.Event()
 
@@ -328,7 +334,10 @@ class FakeGemini:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            latency = self.image_latency if recorded.kind == "image" else self.text_latency
+            latency = self.latency_for(recorded) if self.latency_for is not None else None
+            if latency is None:
+                latency = self.image_latency if recorded.kind == "image" else self.text_latency
+            recorded.latency = max(0.0, latency)
             if latency > 0:
                 await asyncio.sleep(latency)
             script = (

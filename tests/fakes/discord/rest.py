@@ -35,6 +35,7 @@ class RecordedRequest:
     route: str  # the route template, e.g. "/channels/{channel_id}/messages"
     files: list[UploadedFile] = field(default_factory=list)
     status: int | None = None
+    received_at: float | None = None  # the fake clock once its body had arrived
 
 
 def json_response(

@@ -178,6 +178,7 @@ class FakeDiscord(InteractionSender):
         self.requests.append(record)
         try:
             record.body, record.files = await read_body(request)
+            record.received_at = self.clock.monotonic()
             request[BODY_KEY], request[FILES_KEY] = record.body, record.files
             if not path.startswith(NO_AUTH_PREFIXES) and (
                 request.headers.get("Authorization") != f"Bot {self.token}"
