@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.errors import AccountRestrictedError, NotFoundError, QuotaExceededError
 from db.models import User
@@ -33,7 +34,7 @@ CHARGE_SQL = text(
     WHERE id = :user_id
       AND coalesce(account_status, 'active') = 'active'
       AND (CASE WHEN {_NEW_DAY} THEN 0 ELSE daily_used END) < daily_quota
-    RETURNING daily_used, daily_quota
+    RETURNING daily_used, daily_quota, last_reset_date
     """
 )
 
@@ -92,6 +93,11 @@ async def charge(session: AsyncSession, user_id: str) -> QuotaStatus:
     loaded = await session.get(User, user_id)  # the caller's row is usually loaded already
     zone = _zone(loaded.timezone if loaded is not None else None).key
     row = (await session.execute(CHARGE_SQL, {"user_id": user_id, "zone": zone})).one_or_none()
+    if row is not None and loaded is not None:  # the row as charged, without reading it again
+        set_committed_value(loaded, "daily_used", row.daily_used)
+        set_committed_value(loaded, "daily_quota", row.daily_quota)
+        set_committed_value(loaded, "last_reset_date", row.last_reset_date)
+        return status_of(loaded)
     user = await session.get(User, user_id, populate_existing=True)
     if user is None:
         raise NotFoundError("user")

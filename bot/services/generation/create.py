@@ -249,7 +249,7 @@ async def create_character(
         optimized, image = await _draw(runner, optimizer, images, prepared, request, progress)
         runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
         if isinstance(progress, ShowsDrawn):  # shown now; stored, filled in, completed below
-            progress.drawn(_preview(prepared, request, optimized, image))
+            await progress.drawn(_preview(prepared, request, optimized, image))
         return await _persist(runner, prepared, request, optimized, image, progress)
 
     return await runner.run(prepared.job, progress, work)

@@ -23,14 +23,22 @@ class WatchesGeneration(Protocol):
         """The generation is charged and recorded; it now waits or runs."""
 
 
+POST_HEAD_START = 0.05
+"""How long the save of a portrait shown before it is saved waits for that post at most. The
+post goes out first: the save's thumbnail and uploads, started at the same moment, would slow
+it on a busy host (measured by bench.latency), while the buttons come later by no more than
+this."""
+
+
 @runtime_checkable
 class ShowsDrawn(Protocol):
     """A progress callback that shows a new character as soon as its portrait is drawn, while
     it is still being saved (the flow waiting for it posts the card from memory)."""
 
-    def drawn(self, preview: Outcome) -> None:
+    async def drawn(self, preview: Outcome) -> None:
         """The portrait exists: ``preview`` holds it and the character as it will be saved
-        (not yet completed). Must return at once: the save goes on meanwhile."""
+        (not yet completed). Returns once its post is done, or after at most
+        :data:`POST_HEAD_START` seconds: the save goes on while the post is still on its way."""
 
 
 async def no_progress(stage: str, position: int | None) -> None:

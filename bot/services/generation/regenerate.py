@@ -208,7 +208,7 @@ async def regenerate(
         drawn = await _draw(runner, images, prepared, progress, check)
         runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
         if isinstance(progress, ShowsDrawn) and prepared.character is not None:
-            progress.drawn(_outcome(prepared, prepared.character, drawn.image))  # shown now
+            await progress.drawn(_outcome(prepared, prepared.character, drawn.image))  # shown
         return await _persist(runner, prepared, drawn, progress)
 
     return await runner.run(prepared.job, progress, work)

@@ -35,20 +35,20 @@ async def enqueue(
     With ``claim`` the job is taken at once by the caller's own worker (picked, its heartbeat
     now): no other worker takes it unless that heartbeat stops. The queue's id of the job."""
     data, blob = encode(request)
-    job = GenerationJob(
-        generation_id=generation_id,
-        kind=kind,
-        request=data,
-        reference=blob,
-        reply=reply.to_json() if reply is not None else {},
-    )
-    session.add(job)
-    await session.flush()
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     queries = Queries.from_asyncpg_connection(cast(Any, raw.driver_connection))
     (queue_id,) = await queries.enqueue(ENTRYPOINT, generation_id.encode())
-    job.queue_job_id = int(queue_id)
+    session.add(
+        GenerationJob(
+            generation_id=generation_id,
+            kind=kind,
+            request=data,
+            reference=blob,
+            reply=reply.to_json() if reply is not None else {},
+            queue_job_id=int(queue_id),
+        )
+    )
     await session.flush()
     if claim:
         await session.execute(
