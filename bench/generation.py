@@ -57,7 +57,7 @@ STAGES = (
 )
 
 
-def _busy_seconds(before: Any, after: Any) -> float:
+def busy_seconds(before: Any, after: Any) -> float:
     """Machine-wide CPU seconds spent on anything but idling between two psutil.cpu_times()."""
     idle = ("idle", "iowait", "guest", "guest_nice")  # guest time is counted in user already
     spent = sum(getattr(after, f) - getattr(before, f) for f in after._fields if f not in idle)
@@ -137,7 +137,7 @@ async def measure(
             dispatched = time.monotonic() - start
             results = await asyncio.gather(*watchers, return_exceptions=True)
             failures = [r for r in results if isinstance(r, BaseException)]
-            machine_busy = _busy_seconds(machine_before, psutil.cpu_times())
+            machine_busy = busy_seconds(machine_before, psutil.cpu_times())
             run_seconds = time.monotonic() - start
             report = await stack.bot.request("report", "report")
             deadline = time.monotonic() + 30

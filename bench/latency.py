@@ -29,8 +29,10 @@ import math
 import statistics
 from typing import Any
 
+import psutil
+
 from bench.common import Target, finish, ms, percentile, summary, table
-from bench.generation import STAGES, portrait_png
+from bench.generation import STAGES, busy_seconds, portrait_png
 from bench.portraits import Create, Latencies, PortraitWatch, attribute, description, plan
 from bench.sides import Side, add_arguments, compare, sides
 from bench.stack import Stack, running_stack, warm_up
@@ -106,11 +108,14 @@ async def concurrent(stack: Stack, count: int, seed: int, hook: Latencies) -> di
     stack.lag.samples.clear()
     since = len(stack.gemini.requests)
     watch = PortraitWatch(stack.fake, [])
+    machine_before, started = psutil.cpu_times(), asyncio.get_running_loop().time()
     for n, member in enumerate(members):
         watch.add(await _create(stack, member, n))
     creates = watch.creates
     with contextlib.suppress(TimeoutError):  # a create never seen counts as failed
         await stack.fake.wait_until(watch.scan, 120)
+    machine_busy = busy_seconds(machine_before, psutil.cpu_times())
+    machine_had = (psutil.cpu_count() or 1) * (asyncio.get_running_loop().time() - started)
     report = await stack.bot.request("report", "report")
     deadline = asyncio.get_running_loop().time() + 20
     while len(report["flows"]) < count and asyncio.get_running_loop().time() < deadline:
@@ -142,6 +147,8 @@ async def concurrent(stack: Stack, count: int, seed: int, hook: Latencies) -> di
         "admission_wait": summary(admission),
         "bot_lag": report["lag"],
         "bot_cpu_seconds": report["cpu_since_mark"],
+        "machine_busy": machine_busy,
+        "machine_had": machine_had,
         "fake_lag": summary(stack.lag.samples),
         "missing_hooks": report.get("missing_hooks", []),
     }
@@ -210,7 +217,9 @@ def print_side(m: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"bot loop lag p99 {ms(many['bot_lag']['p99'])} ms, max {ms(many['bot_lag']['max'])} "
         f"ms; fakes' loop lag p99 {ms(many['fake_lag']['p99'])} ms; bot CPU over the "
-        f"{args.count}: {many['bot_cpu_seconds']:.2f} s; portrait posted by "
+        f"{args.count}: {many['bot_cpu_seconds']:.2f} s; whole machine (bot, fakes, moto, "
+        f"PostgreSQL) busy {many['machine_busy']:.1f} s of the {many['machine_had']:.1f} s its "
+        f"cores had until the last portrait; portrait posted by "
         f"{', '.join(many['routes']) or '-'}; Gemini calls of no create "
         f"{one['orphan_calls'] + many['orphan_calls']}; fake-Discord violations "
         f"{m['violations']}"
