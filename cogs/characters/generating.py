@@ -27,7 +27,7 @@ from bot.interactions.replies import (
 )
 from bot.services import notices
 from bot.services.generation import Outcome
-from bot.services.generation.model import POST_HEAD_START
+from bot.services.generation.model import POST_FIRST_SECONDS
 from bot.services.jobs.reply import ReplyTarget
 from bot.storage.images import extension_for
 from cogs.conversation.cancel import cancel_view
@@ -118,12 +118,12 @@ class ProgressReporter:
 
     async def drawn(self, preview: Outcome) -> None:
         """Post the drawn result now (after a stage edit on its way); its save waits for the
-        post for at most ``POST_HEAD_START``. No stage is shown after it."""
+        post for at most ``POST_FIRST_SECONDS``. No stage is shown after it."""
         if self._on_drawn is None or self._closed:
             return
         self._closed = True
         self._posting = asyncio.create_task(self._post_drawn(self._on_drawn, preview))
-        await asyncio.wait({self._posting}, timeout=POST_HEAD_START)
+        await asyncio.wait({self._posting}, timeout=POST_FIRST_SECONDS)
 
     async def _post_drawn(self, on_drawn: OnDrawn, preview: Outcome) -> None:
         await self.flush()

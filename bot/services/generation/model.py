@@ -23,11 +23,13 @@ class WatchesGeneration(Protocol):
         """The generation is charged and recorded; it now waits or runs."""
 
 
-POST_HEAD_START = 0.05
+POST_FIRST_SECONDS = 5.0
 """How long the save of a portrait shown before it is saved waits for that post at most. The
-post goes out first: the save's thumbnail and uploads, started at the same moment, would slow
-it on a busy host (measured by bench.latency), while the buttons come later by no more than
-this."""
+post goes out first and whole: the save's thumbnail and uploads, started at the same moment,
+would slow it on a busy host (bench.latency), and would hold the portrait's upload copies at
+the same time as the post's (bench.generation's peak memory). Saving after the post takes what
+it took before the post was moved ahead of it; a post that hangs does not hold the save
+longer than this."""
 
 
 @runtime_checkable
@@ -38,7 +40,7 @@ class ShowsDrawn(Protocol):
     async def drawn(self, preview: Outcome) -> None:
         """The portrait exists: ``preview`` holds it and the character as it will be saved
         (not yet completed). Returns once its post is done, or after at most
-        :data:`POST_HEAD_START` seconds: the save goes on while the post is still on its way."""
+        :data:`POST_FIRST_SECONDS`."""
 
 
 async def no_progress(stage: str, position: int | None) -> None:
