@@ -160,13 +160,13 @@ async def test_reads_at_once_share_one_ping(
         await asyncio.wait_for(listener.connected.wait(), 5)
         assert await listener.sync()
         pings: list[str] = []
-        original = asyncpg.Connection.fetchval
+        original = asyncpg.Connection.execute
 
         async def counted(self: asyncpg.Connection, query: str, *args: object) -> object:
             pings.append(query)
             return await original(self, query, *args)
 
-        monkeypatch.setattr(asyncpg.Connection, "fetchval", counted)
+        monkeypatch.setattr(asyncpg.Connection, "execute", counted)
         answers = await asyncio.gather(*(listener.sync() for _ in range(50)))
         monkeypatch.undo()
         assert answers == [True] * 50

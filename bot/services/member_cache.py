@@ -244,7 +244,7 @@ class MemberListener:
                 self._answering, self._asked = self._asked, None
                 began = self._cache.clock()
                 async with asyncio.timeout(self._lease):
-                    await connection.fetchval("SELECT 1")
+                    await connection.execute("SELECT 1")
                 self._cache.renew(began + self._lease)
                 self._answer(self._answering, True)
                 self._answering = None
