@@ -34,6 +34,7 @@ from bot.services.generation.steps import (
     lock_member,
     locked_character,
     mark_relaxed,
+    portrait_outcome,
     store_drawn,
     store_reference,
 )
@@ -46,7 +47,6 @@ from db.meta import (
     IMAGE_KEY,
     IMAGE_MODEL,
     REFERENCE_KEY,
-    RELAXED,
     REMIX_OF,
     REMIX_OF_CREATOR,
     REMIX_OF_CREATOR_NAME,
@@ -206,12 +206,14 @@ async def _persist(
 
 
 def _outcome(prepared: _Prepared, character: Character, image: ImageResult) -> Outcome:
-    outcome = Outcome(
-        prepared.job.generation_id, character, image.data, image.mime_type, prepared.quota
+    return portrait_outcome(
+        prepared.job,
+        character,
+        image,
+        prepared.quota,
+        prepared.content_filter,
+        prepared.filter_lowered,
     )
-    outcome.filter_lowered = prepared.filter_lowered
-    outcome.relaxed = prepared.content_filter == RELAXED
-    return outcome
 
 
 def _preview(

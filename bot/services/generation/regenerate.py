@@ -23,6 +23,7 @@ from bot.services.generation.steps import (
     lock_member,
     locked_character,
     mark_relaxed,
+    portrait_outcome,
     store_drawn,
 )
 from bot.services.quota import QuotaStatus
@@ -32,7 +33,6 @@ from db.meta import (
     IMAGE_KEY,
     IMAGE_MODEL,
     PORTRAIT_AT,
-    RELAXED,
     THUMBNAIL_KEY,
     Meta,
 )
@@ -51,10 +51,10 @@ class _Prepared:
     filter_lowered: bool
     old_keys: list[str]
     quota: QuotaStatus
-    old_image_key: str | None = None
-    character: Character | None = None
+    character: Character
     """The character as it was read (what a flow shows with the new portrait before it is
     saved)."""
+    old_image_key: str | None = None
 
 
 async def _prepare(
@@ -101,8 +101,8 @@ async def _prepare(
         lowered,
         old_keys,
         quota,
-        meta.image_key,
         character,
+        meta.image_key,
     )
 
 
@@ -171,12 +171,14 @@ async def _persist(
 
 
 def _outcome(prepared: _Prepared, character: Character, image: ImageResult) -> Outcome:
-    outcome = Outcome(
-        prepared.job.generation_id, character, image.data, image.mime_type, prepared.quota
+    return portrait_outcome(
+        prepared.job,
+        character,
+        image,
+        prepared.quota,
+        prepared.content_filter,
+        prepared.filter_lowered,
     )
-    outcome.filter_lowered = prepared.filter_lowered
-    outcome.relaxed = prepared.content_filter == RELAXED
-    return outcome
 
 
 async def regenerate(
@@ -207,7 +209,7 @@ async def regenerate(
     async def work() -> Outcome:
         drawn = await _draw(runner, images, prepared, progress, check)
         runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
-        if isinstance(progress, ShowsDrawn) and prepared.character is not None:
+        if isinstance(progress, ShowsDrawn):
             await progress.drawn(_outcome(prepared, prepared.character, drawn.image))  # shown
         return await _persist(runner, prepared, drawn, progress)
 

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import GenerationError, GenerationSavedError, InvalidInputError, NotFoundError
 from bot.providers.base import ImageResult
 from bot.services.accounts import ensure_can_generate
+from bot.services.generation.model import Outcome
 from bot.services.generation.records import complete_generation, generation_status
 from bot.services.generation.runner import GenerationRunner, Job
+from bot.services.quota import QuotaStatus
 from bot.storage.images import extension_for, image_key, variant_key
 from bot.storage.portraits import StoredPortrait, put_tracked, store_portrait
 from db.meta import CONTENT_FILTER, PORTRAIT_FILTER, RELAXED
@@ -141,3 +143,18 @@ async def store_reference(
         runner.storage, key, data, mime or "image/png", stored=job.stored_keys, timer=job.timed
     )
     return key, url
+
+
+def portrait_outcome(
+    job: Job,
+    character: Character,
+    image: ImageResult,
+    quota: QuotaStatus,
+    content_filter: str,
+    filter_lowered: bool,
+) -> Outcome:
+    """What the flow posts of a character's new portrait (as saved, or shown before)."""
+    outcome = Outcome(job.generation_id, character, image.data, image.mime_type, quota)
+    outcome.filter_lowered = filter_lowered
+    outcome.relaxed = content_filter == RELAXED
+    return outcome
