@@ -308,10 +308,9 @@ async def resolve_member(
     else one read for a known member, one short transaction for a new one (who has no notice,
     and is blocked only where the account they deleted was: see
     :mod:`bot.services.carryover`)."""
-    if cache is not None and await cache.fresh():
-        kept = cache.member(member.discord_id, guild_id)
-        if kept is not None:
-            return kept
+    kept = await cache.current(member.discord_id, guild_id) if cache is not None else None
+    if kept is not None:
+        return kept
     epoch = cache.epoch if cache is not None else 0
     async with db.read() as session:
         found = await get_member_with_notices(session, member.discord_id, guild_id)
@@ -334,7 +333,7 @@ async def find_member_here(
     """The member's user id (None when they never used the bot) and whether they are blocked
     in ``guild_id``: from ``cache`` when it holds them, else one read that creates nothing
     (for autocomplete)."""
-    kept = cache.member(discord_id, guild_id) if cache is not None and await cache.fresh() else None
+    kept = await cache.current(discord_id, guild_id) if cache is not None else None
     if kept is not None:
         return kept[0].id, kept[2]
     async with db.read() as session:

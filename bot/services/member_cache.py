@@ -90,6 +90,15 @@ class MemberCache:
         :meth:`member` returns now is current (see the module); False: read the database."""
         return self.live and self.syncer is not None and await self.syncer()
 
+    async def current(
+        self, discord_id: int, guild_id: int | None
+    ) -> tuple[User, bool, bool] | None:
+        """:meth:`member` as it stands after every change committed before this call; None
+        (read the database) without a ping when the member is not kept at all."""
+        if self.member(discord_id, guild_id) is None or not await self.fresh():
+            return None
+        return self.member(discord_id, guild_id)  # dropped meanwhile if it changed
+
     def member(self, discord_id: int, guild_id: int | None) -> tuple[User, bool, bool] | None:
         """The member's row, whether a notice waits and whether blocked in ``guild_id``, as
         last read; None when not kept (or not usable now). Current only right after
