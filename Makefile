@@ -52,9 +52,12 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
-## the tests; -rs lists every skipped test with its reason
+## the tests. The summary names every failed, erroring, skipped (with its reason) and rerun test;
+## a test that fails gets one more try (RERUNS=0: none), and one that passed only then is
+## listed at the end with its first failure
+RERUNS ?= 1
 unit: install-dev
-	$(VENV)/bin/python -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -q -rfEsR --reruns $(RERUNS) -p no:cacheprovider $(PYTEST_ARGS)
 
 ## lint, type check, then the whole test suite
 test: lint typecheck unit

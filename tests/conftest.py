@@ -211,3 +211,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     )
     for violation in VIOLATIONS[:20]:
         terminalreporter.write_line(f"  {violation}")
+
+    _report_reruns(terminalreporter)
+
+
+def _report_reruns(terminalreporter: pytest.TerminalReporter) -> None:
+    """A test that failed and passed on its second try (``make test`` gives each one more,
+    pytest-rerunfailures) is not hidden: its first failure's end is printed, to be mended."""
+    reruns = terminalreporter.stats.get("rerun", [])
+    if reruns:
+        terminalreporter.write_line(
+            f"Tests that failed once and were run again: {len(reruns)}", yellow=True
+        )
+    for report in reruns:
+        lines = str(getattr(report, "longreprtext", "") or "").strip().splitlines()
+        terminalreporter.write_line(f"  RERUN {report.nodeid}")
+        for line in lines[-12:]:
+            terminalreporter.write_line(f"    {line[:300]}")
