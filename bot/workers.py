@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -24,13 +25,15 @@ from bot.services.jobs.queue import JobQueue
 from bot.services.jobs.remake import remake
 from bot.services.jobs.store import TakenUp, queue_stats
 from bot.services.jobs.worker import GenerationWorker
-from cogs.characters.buttons import character_view
 
 log = logging.getLogger(__name__)
 
 PROCESS_ID = uuid.uuid4().hex
 """This process, as the jobs it accepts record it."""
 QUEUE_READ_SECONDS = 15.0
+FEATURES_POSTED = ("cogs.characters",)
+"""The features whose ``provide(deps)`` a ``charbot worker`` (which loads no cog) calls, by
+name as the bot loads its extensions: what it posts needs theirs (a card's buttons)."""
 
 
 def worker_name() -> str:
@@ -59,7 +62,9 @@ def build_worker(client: discord.Client, deps: Deps, database_url: str) -> Gener
         name=worker_name(),
         process_id=PROCESS_ID,
         remake=make_again,
-        deliver=ResultPoster(client, deps.db, deps.storage, deps.catalog, buttons=character_view),
+        deliver=ResultPoster(
+            client, deps.db, deps.storage, deps.catalog, buttons=deps.provided.card_buttons
+        ),
         concurrency=max(1, settings.generation_concurrency),
         heartbeat_seconds=settings.job_heartbeat_seconds,
         max_attempts=settings.generation_max_attempts,
@@ -105,6 +110,8 @@ async def run_worker(deps: Deps, database_url: str) -> int:
     client = discord.Client(intents=discord.Intents(guilds=True))  # REST only: no gateway
     await client.login(settings.require_token())
     deps.pipeline.runner.queue = JobQueue(deps.db, process_id=PROCESS_ID, has_worker=True)
+    for feature in FEATURES_POSTED:
+        importlib.import_module(feature).provide(deps)
     worker = build_worker(client, deps, database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -204,6 +204,7 @@ async def test_two_workers_make_200_creates_each_once(stack: Stack, session_fact
     assert codes == [0, 0, 0]
     assert all(ix.followups == [] for ix in sent)
     assert all(len((ix.original() or {})["attachments"]) == 1 for ix in sent)
+    assert all(find_id(ix.original() or {}, ":fav") for ix in sent)  # cards, with their buttons
     gens, jobs = await _rows(session_factory)
     assert len(gens) == 200
     assert {g.status for g in gens} == {"completed"}

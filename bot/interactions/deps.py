@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.i18n import Catalog
 from bot.interactions.admission import Admission, InFlight
 from bot.interactions.command_ids import CommandIds
+from bot.interactions.delivery import Buttons
 from bot.interactions.platform import PlatformModerators
 from bot.interactions.users import UserIds
 from bot.ops.metrics import BotMetrics
@@ -17,6 +18,16 @@ from bot.services.generation import GenerationPipeline
 from bot.services.member_cache import MemberCache
 from bot.storage.base import Storage
 from db.engine import Database
+
+
+@dataclass
+class Provided:
+    """What features hand to the rest of the bot when they are set up (also where no cog runs:
+    ``charbot worker`` calls their ``provide``)."""
+
+    card_buttons: Buttons | None = None
+    """The buttons under a character's card (``cogs.characters``): a worker posts a remade
+    portrait's card with them."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class Deps:
     members: MemberCache = field(default_factory=MemberCache)
     """Members as last read, used while the bot listens for their changes (unused, so every
     interaction reads its member, until a listener runs: ``bot.app``)."""
+    provided: Provided = field(default_factory=Provided)
+    """What the features handed in when they were set up."""
 
 
 def deps_of(client: Any) -> Deps:

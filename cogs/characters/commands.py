@@ -12,6 +12,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.interactions.caller import caller
+from bot.interactions.deps import Deps, deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
@@ -252,8 +253,15 @@ class Characters(FeatureCog):
         await respond(interaction, t(member.lang, key, name=row.name or "") + extra)
 
 
+def provide(deps: Deps) -> None:
+    """What the feature hands to the rest of the bot, also where no cog runs (``charbot
+    worker``): the buttons under a character's card."""
+    deps.provided.card_buttons = character_view
+
+
 async def setup(bot: commands.Bot) -> None:
     """Load the cog and the characters' persistent buttons."""
+    provide(deps_of(bot))
     bot.add_dynamic_items(
         CharacterButton, CharacterListButton, ConfirmDeleteButton, MakeFromPictureButton
     )
