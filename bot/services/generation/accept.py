@@ -32,8 +32,8 @@ class Acceptance:
     resumed: str | None = None
     queued: bool = True
     """False where generations run in the caller (a pipeline with no queue)."""
-    claimed: bool = False
-    """Taken at once by this process's own worker (it has one)."""
+    claimed_by: str | None = None
+    """Taken at once by this process's own worker (it has one), by that worker's name."""
 
 
 def accepting(runner: GenerationRunner, kind: str, request: object, progress: object) -> Acceptance:
@@ -43,8 +43,8 @@ def accepting(runner: GenerationRunner, kind: str, request: object, progress: ob
     reply = reply_target_of(progress)
     if queue is not None:  # the worker of this process waits for this flow to ask
         reply = dataclasses.replace(reply or ReplyTarget(), accepted_by=queue.process_id)
-    claimed = queue is not None and queue.run_here is not None
-    return Acceptance(kind, request, reply, queued=queue is not None, claimed=claimed)
+    claimed_by = queue.worker_name if queue is not None and queue.run_here is not None else None
+    return Acceptance(kind, request, reply, queued=queue is not None, claimed_by=claimed_by)
 
 
 async def begin(
@@ -77,6 +77,6 @@ async def begin(
             acceptance.kind,
             acceptance.request,
             acceptance.reply,
-            claim=acceptance.claimed,
+            claimed_by=acceptance.claimed_by,
         )
     return generation, quota

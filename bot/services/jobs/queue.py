@@ -52,6 +52,8 @@ class JobQueue:
         self.waiters = Waiters()
         self.run_here: Callable[[str], None] | None = None
         """Runs a job this process's worker took at acceptance (set by that worker)."""
+        self.worker_name = ""
+        """That worker's name, recorded on the jobs it takes at acceptance."""
 
     async def _show_position(
         self,

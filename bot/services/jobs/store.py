@@ -28,12 +28,13 @@ async def enqueue(
     request: object,
     reply: ReplyTarget | None,
     *,
-    claim: bool = False,
+    claimed_by: str | None = None,
 ) -> int:
     """Keep the request and where its result goes, and queue the generation; in the caller's
     transaction, so the charge, the generation row and the job exist together or not at all.
-    With ``claim`` the job is taken at once by the caller's own worker (picked, its heartbeat
-    now): no other worker takes it unless that heartbeat stops. The queue's id of the job."""
+    ``claimed_by``: the job is taken at once by the caller's own worker of that name (picked,
+    its heartbeat now, its first attempt counted): no other worker takes it unless that
+    heartbeat stops. The queue's id of the job."""
     data, blob = encode(request)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
@@ -47,10 +48,12 @@ async def enqueue(
             reference=blob,
             reply=reply.to_json() if reply is not None else {},
             queue_job_id=int(queue_id),
+            attempts=1 if claimed_by is not None else 0,
+            worker=claimed_by,
         )
     )
     await session.flush()
-    if claim:
+    if claimed_by is not None:
         await session.execute(
             text(
                 "UPDATE pgqueuer SET status = 'picked', heartbeat = now(), updated = now() "
@@ -115,23 +118,20 @@ class TakenUp:
     delivered: bool
 
 
+_JOB = """
+    SELECT j.kind, j.request, j.reference, j.reply, j.attempts,
+           j.delivered_at IS NOT NULL AS delivered, g.status
+    FROM generation_jobs j JOIN generations g ON g.id = j.generation_id
+    WHERE j.generation_id = :id
+"""
+
+
 async def take_up(db: Database, generation_id: str, worker: str) -> TakenUp | None:
     """Count one more attempt of an open generation (and who makes it); None when there is no
     job for it (a generation accepted before jobs existed, or deleted since)."""
     async with db.transaction() as session:
         row = (
-            await session.execute(
-                text(
-                    """
-                    SELECT j.kind, j.request, j.reference, j.reply, j.attempts,
-                           j.delivered_at IS NOT NULL AS delivered, g.status
-                    FROM generation_jobs j JOIN generations g ON g.id = j.generation_id
-                    WHERE j.generation_id = :id
-                    FOR UPDATE OF j
-                    """
-                ),
-                {"id": generation_id},
-            )
+            await session.execute(text(_JOB + " FOR UPDATE OF j"), {"id": generation_id})
         ).one_or_none()
         if row is None:
             return None
@@ -145,6 +145,17 @@ async def take_up(db: Database, generation_id: str, worker: str) -> TakenUp | No
                 ),
                 {"n": attempts, "w": worker, "id": generation_id},
             )
+    return _taken_up(generation_id, row, attempts)
+
+
+async def find_job(db: Database, generation_id: str) -> TakenUp | None:
+    """The generation's job as it stands (no attempt counted); None when there is none."""
+    async with db.read() as session:
+        row = (await session.execute(text(_JOB), {"id": generation_id})).one_or_none()
+    return None if row is None else _taken_up(generation_id, row, int(row.attempts))
+
+
+def _taken_up(generation_id: str, row: Any, attempts: int) -> TakenUp:
     return TakenUp(
         generation_id,
         str(row.kind),

@@ -28,12 +28,13 @@ from bot.services.jobs.store import (
     ENTRYPOINT,
     TakenUp,
     claim_delivery,
+    find_job,
     finish_job,
     heartbeat,
     requeue,
     take_up,
 )
-from bot.services.jobs.waiters import Waiters
+from bot.services.jobs.waiters import Waiter, Waiters
 from db.engine import Database
 from db.outage import is_unreachable
 
@@ -131,6 +132,7 @@ class GenerationWorker:
             self._serving = asyncio.create_task(self._serve())
             self._beating = asyncio.create_task(self._beat())
         if queue is not None:
+            queue.worker_name = self.name
             queue.run_here = self.run_here
 
     def run_here(self, generation_id: str) -> None:
@@ -148,7 +150,7 @@ class GenerationWorker:
 
     async def _run_claimed(self, generation_id: str) -> None:
         try:
-            await self._make(generation_id)
+            await self._make(generation_id, claimed=True)
         except GenerationReleased:
             await requeue(self.db, generation_id)
             return
@@ -214,7 +216,15 @@ class GenerationWorker:
 
     # -- one job ---------------------------------------------------------------------------
 
-    async def _make(self, generation_id: str) -> None:
+    async def _make(self, generation_id: str, *, claimed: bool = False) -> None:
+        """Make the generation's job: for the flow waiting for it here, else again from its
+        request. ``claimed``: taken at acceptance (its first attempt counted then), its flow
+        waits here: run at once, without reading the job first."""
+        waiter = await self.waiters.claim(generation_id, expect=False) if claimed else None
+        if waiter is not None:
+            self._count(retry=False)
+            await self._run_waiting(generation_id, waiter, None)
+            return
         found = await take_up(self.db, generation_id, self.name)
         if found is None:
             return
@@ -225,26 +235,11 @@ class GenerationWorker:
         if found.attempts > self.max_attempts:
             await self._give_up(found)
             return
-        self.taken += 1
-        if self.metrics is not None:
-            self.metrics.job_taken(self.name, retry=found.attempts > 1)
+        self._count(retry=found.attempts > 1)
         expect = found.reply is not None and found.reply.accepted_by == self.process_id
         waiter = await self.waiters.claim(generation_id, expect=expect)
         if waiter is not None:
-            try:
-                outcome = await self.runner.execute(
-                    waiter.job, waiter.progress, waiter.work, turn=waiter.turn
-                )
-            except BaseException as error:
-                waiter.fail(error)
-                if isinstance(error, GenerationReleased | asyncio.CancelledError):
-                    raise
-                await claim_delivery(self.db, generation_id, "flow")  # the flow tells it
-                return
-            if waiter.hand_over(outcome):
-                await claim_delivery(self.db, generation_id, "flow")
-            else:  # the flow is gone
-                await self._deliver(found)
+            await self._run_waiting(generation_id, waiter, found)
             return
         self.runner.taking_up.add(generation_id)
         try:
@@ -259,6 +254,31 @@ class GenerationWorker:
         late = self.waiters.get(generation_id)
         if late is not None:  # a flow that came after its job was taken up: posted already
             late.fail(HandedToWorker())
+
+    def _count(self, *, retry: bool) -> None:
+        self.taken += 1
+        if self.metrics is not None:
+            self.metrics.job_taken(self.name, retry=retry)
+
+    async def _run_waiting(self, generation_id: str, waiter: Waiter, found: TakenUp | None) -> None:
+        """Run the job with the work and progress of the flow waiting for it, which posts the
+        outcome; posted from the job (``found``, else read now) when that flow is gone."""
+        try:
+            outcome = await self.runner.execute(
+                waiter.job, waiter.progress, waiter.work, turn=waiter.turn
+            )
+        except BaseException as error:
+            waiter.fail(error)
+            if isinstance(error, GenerationReleased | asyncio.CancelledError):
+                raise
+            await claim_delivery(self.db, generation_id, "flow")  # the flow tells it
+            return
+        if waiter.hand_over(outcome):
+            await claim_delivery(self.db, generation_id, "flow")
+            return
+        found = found or await find_job(self.db, generation_id)  # the flow is gone
+        if found is not None:
+            await self._deliver(found)
 
     async def _give_up(self, found: TakenUp) -> None:
         async with self.db.transaction() as session:
