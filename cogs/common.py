@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
 
+from bot.interactions.autocomplete import answers_itself
 from bot.interactions.caller import caller_user_id
 from bot.interactions.deps import deps_of
 from bot.services import characters as characters_service
@@ -62,6 +63,7 @@ async def own_choices(
     return as_choices(pairs)
 
 
+@answers_itself
 async def character_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:

@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
 
+from bot.interactions.autocomplete import answers_itself
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
@@ -45,6 +46,7 @@ def _zones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
+@answers_itself
 async def timezone_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:

@@ -12,6 +12,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.errors import DomainError, NotOwnerError
+from bot.interactions.autocomplete import answers_itself
 from bot.interactions.caller import caller, caller_user_id
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
@@ -51,6 +52,7 @@ async def _cover(storage: Storage, shown: Sequence[Character]) -> Picture | None
     return None
 
 
+@answers_itself
 async def collection_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
@@ -62,6 +64,7 @@ async def collection_autocomplete(
     )
 
 
+@answers_itself
 async def collection_item_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:

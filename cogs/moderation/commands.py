@@ -18,6 +18,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.interactions.acknowledge import acknowledge
+from bot.interactions.autocomplete import answers_itself
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
@@ -49,6 +50,7 @@ STATUS_CHOICES = [
 ]
 
 
+@answers_itself
 async def public_character_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:

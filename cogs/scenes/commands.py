@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 from discord.ext import commands
 
+from bot.interactions.autocomplete import answers_itself
 from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
@@ -34,6 +35,7 @@ from cogs.scenes.listing import SceneListButton, scene_list_message
 from cogs.scenes.views import scene_embed
 
 
+@answers_itself
 async def cast_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
@@ -45,6 +47,7 @@ async def cast_autocomplete(
     )
 
 
+@answers_itself
 async def scene_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:

@@ -11,6 +11,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.errors import InvalidInputError
+from bot.interactions.autocomplete import answers_itself
 from bot.interactions.caller import caller, caller_user_id
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import NO_MENTIONS, respond
@@ -26,6 +27,7 @@ from cogs.themes.recipe import recipe_flow
 from db.meta import Meta
 
 
+@answers_itself
 async def theme_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
@@ -36,6 +38,7 @@ async def theme_autocomplete(
     )
 
 
+@answers_itself
 async def variant_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
@@ -46,6 +49,7 @@ async def variant_autocomplete(
     )
 
 
+@answers_itself
 async def variant_theme_autocomplete(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
