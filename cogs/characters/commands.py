@@ -12,7 +12,7 @@ from discord.app_commands import locale_str as _
 from discord.ext import commands
 
 from bot.interactions.caller import caller
-from bot.interactions.deps import Deps, deps_of
+from bot.interactions.deps import Deps
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.interactions.routing import FeatureCog
 from bot.interactions.tree import SELF_ACKNOWLEDGING
@@ -261,7 +261,9 @@ def provide(deps: Deps) -> None:
 
 async def setup(bot: commands.Bot) -> None:
     """Load the cog and the characters' persistent buttons."""
-    provide(deps_of(bot))
+    deps = getattr(bot, "deps", None)
+    if isinstance(deps, Deps):  # a bot loaded only to read its commands has none
+        provide(deps)
     bot.add_dynamic_items(
         CharacterButton, CharacterListButton, ConfirmDeleteButton, MakeFromPictureButton
     )
