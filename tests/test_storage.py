@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zlib
@@ -53,7 +54,9 @@ def _client_ctx(endpoint_url: str) -> Any:
     return session.client(
         "s3",
         endpoint_url=endpoint_url,
-        config=s3_client_config(connect_timeout=2, read_timeout=5, max_attempts=1),
+        config=s3_client_config(
+            endpoint_url=endpoint_url, connect_timeout=2, read_timeout=5, max_attempts=1
+        ),
     )
 
 
@@ -113,6 +116,69 @@ async def test_s3_put_stores_bytes_with_content_type_and_returns_public_url(
     assert url == f"https://cdn.example.com/img/{key}"
     assert moto_s3.list_keys(bucket) == [key]
     assert moto_s3.get_object(bucket, key) == (png, "image/png")
+
+
+def _put_headers(client: Any) -> list[dict[str, str]]:
+    """The headers of every PutObject request the client sends from now on, as sent."""
+    sent: list[dict[str, str]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append(
+            {
+                k.lower(): v.decode() if isinstance(v, bytes) else str(v)
+                for k, v in request.headers.items()
+            }
+        )
+
+    client.meta.events.register("before-send.s3.PutObject", record)
+    return sent
+
+
+async def test_s3_put_adds_no_checksum_the_store_does_not_require(
+    moto_s3: MotoS3, s3_client: Any, bucket: str
+) -> None:
+    """An upload carries no x-amz-checksum-* header (a pass over the portrait, and refused by
+    several S3-compatible stores); over plain HTTP its body is still signed (a real SHA-256 of
+    it), and the bytes arrive whole."""
+    sent = _put_headers(s3_client)
+    storage = S3Storage(s3_client, bucket, public_base_url=None)
+    png = _image_bytes("PNG")
+    key = image_key(CHAR_ID)
+    await storage.put(key, png, "image/png")
+    assert len(sent) == 1
+    assert not [
+        h for h in sent[0] if h.startswith("x-amz-checksum") or h == "x-amz-sdk-checksum-algorithm"
+    ]
+    assert sent[0]["x-amz-content-sha256"] == hashlib.sha256(png).hexdigest()
+    assert moto_s3.get_object(bucket, key) == (png, "image/png")
+
+
+async def test_s3_put_over_https_does_not_hash_the_body() -> None:
+    """Over HTTPS (and to AWS itself) the signature covers no hash of the body: TLS guards it.
+    The request is signed and stopped before it leaves (nothing listens there)."""
+    session = aioboto3.Session(
+        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name="us-east-1"
+    )
+    endpoint = "https://s3.invalid.example"
+    async with session.client(
+        "s3",
+        endpoint_url=endpoint,
+        config=s3_client_config(endpoint_url=endpoint, connect_timeout=1, max_attempts=1),
+    ) as client:
+        sent = _put_headers(client)
+
+        def stop(**_: Any) -> None:
+            raise _Stopped
+
+        client.meta.events.register("before-send.s3.PutObject", stop)
+        with pytest.raises(_Stopped):
+            await client.put_object(Bucket="b", Key="k.png", Body=b"x" * 100_000)
+    assert sent[0]["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+    assert not [h for h in sent[0] if h.startswith("x-amz-checksum")]
+
+
+class _Stopped(Exception):
+    """Raised where the request would be sent."""
 
 
 async def test_s3_put_marks_uuid_keys_immutable_only(

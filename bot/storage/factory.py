@@ -35,7 +35,10 @@ async def open_storage(
         "s3",
         endpoint_url=settings.s3_endpoint_url,
         region_name=settings.s3_region,
-        config=s3_client_config(max_pool_connections=max(10, 2 * settings.generation_concurrency)),
+        config=s3_client_config(
+            endpoint_url=settings.s3_endpoint_url,
+            max_pool_connections=max(10, 2 * settings.generation_concurrency),
+        ),
     ) as client:
         storage = S3Storage(client, settings.s3_bucket, public_base_url=settings.s3_public_base_url)
         if create_bucket:

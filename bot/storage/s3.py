@@ -33,6 +33,7 @@ _TRANSPORT_ERRORS = (BotoCoreError, aiohttp.ClientError, OSError, TimeoutError)
 
 def s3_client_config(
     *,
+    endpoint_url: str | None = None,
     connect_timeout: float = 10,
     read_timeout: float = 60,
     max_attempts: int = 3,
@@ -40,13 +41,23 @@ def s3_client_config(
 ) -> AioConfig:
     """The client config S3Storage expects: SigV4 (so presigned URLs are SigV4, valid up to
     7 days), timeouts and retries that fail in seconds rather than minutes, and enough
-    connections for every generation in flight to upload its image and thumbnail at once."""
+    connections for every generation in flight to upload its image and thumbnail at once.
+
+    An upload carries no checksum the service does not require, and over HTTPS (AWS when no
+    ``endpoint_url`` is given) no hash of its body in the signature either: TLS already
+    guards the bytes, and each hash was a pass over a 1 MB portrait on the bot's loop. Many
+    S3-compatible stores (older MinIO, R2, B2 …) also refuse the checksums botocore adds by
+    default. Over plain HTTP the body stays signed."""
+    secure = endpoint_url is None or endpoint_url.lower().startswith("https://")
     return AioConfig(
         signature_version="s3v4",
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"mode": "standard", "max_attempts": max_attempts},
         max_pool_connections=max_pool_connections,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"payload_signing_enabled": False} if secure else None,
     )
 
 
