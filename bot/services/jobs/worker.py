@@ -225,7 +225,10 @@ class GenerationWorker:
             self._count(retry=False)
             await self._run_waiting(generation_id, waiter, None)
             return
-        found = await take_up(self.db, generation_id, self.name)
+        if claimed:  # its flow went meanwhile: this is still the attempt counted at acceptance
+            found = await find_job(self.db, generation_id)
+        else:
+            found = await take_up(self.db, generation_id, self.name)
         if found is None:
             return
         if found.status not in ("pending", "processing"):
