@@ -149,7 +149,6 @@ async def answer_failure(interaction: discord.Interaction[Any], text: str) -> No
                 embed=None,
                 attachments=[],
                 view=None,
-                allowed_mentions=NO_MENTIONS,
             )
             return
         except discord.HTTPException:

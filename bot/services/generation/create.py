@@ -202,18 +202,7 @@ async def _persist(
 
     with job.timed("db_persist"):
         row = await runner.write(progress, write)
-    return _outcome(prepared, row, image)
-
-
-def _outcome(prepared: _Prepared, character: Character, image: ImageResult) -> Outcome:
-    return portrait_outcome(
-        prepared.job,
-        character,
-        image,
-        prepared.quota,
-        prepared.content_filter,
-        prepared.filter_lowered,
-    )
+    return portrait_outcome(prepared, row, image)
 
 
 def _preview(
@@ -226,7 +215,7 @@ def _preview(
         character.meta = {**(character.meta or {}), **remix_meta(request.remix)}
     apply_attributes(character, optimized, prepared.inputs)
     mark_relaxed(character, prepared.content_filter, portrait=True)
-    return _outcome(prepared, character, image)
+    return portrait_outcome(prepared, character, image)
 
 
 async def create_character(

@@ -167,18 +167,7 @@ async def _persist(
     with job.timed("db_persist"):
         row = await runner.write(progress, write)
     await delete_quietly(runner.storage, prepared.old_keys)
-    return _outcome(prepared, row, image)
-
-
-def _outcome(prepared: _Prepared, character: Character, image: ImageResult) -> Outcome:
-    return portrait_outcome(
-        prepared.job,
-        character,
-        image,
-        prepared.quota,
-        prepared.content_filter,
-        prepared.filter_lowered,
-    )
+    return portrait_outcome(prepared, row, image)
 
 
 async def regenerate(
@@ -209,8 +198,8 @@ async def regenerate(
     async def work() -> Outcome:
         drawn = await _draw(runner, images, prepared, progress, check)
         runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
-        if isinstance(progress, ShowsDrawn):
-            await progress.drawn(_outcome(prepared, prepared.character, drawn.image))  # shown
+        if isinstance(progress, ShowsDrawn):  # shown now; stored and completed below
+            await progress.drawn(portrait_outcome(prepared, prepared.character, drawn.image))
         return await _persist(runner, prepared, drawn, progress)
 
     return await runner.run(prepared.job, progress, work)

@@ -3,6 +3,8 @@ storing what the provider drew, and finishing the generation with the member's c
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -145,16 +147,26 @@ async def store_reference(
     return key, url
 
 
+class PortraitPrepared(Protocol):
+    """What a new portrait's use case prepared that its posted outcome carries."""
+
+    @property
+    def job(self) -> Job: ...
+    @property
+    def quota(self) -> QuotaStatus: ...
+    @property
+    def content_filter(self) -> str: ...
+    @property
+    def filter_lowered(self) -> bool: ...
+
+
 def portrait_outcome(
-    job: Job,
-    character: Character,
-    image: ImageResult,
-    quota: QuotaStatus,
-    content_filter: str,
-    filter_lowered: bool,
+    prepared: PortraitPrepared, character: Character, image: ImageResult
 ) -> Outcome:
     """What the flow posts of a character's new portrait (as saved, or shown before)."""
-    outcome = Outcome(job.generation_id, character, image.data, image.mime_type, quota)
-    outcome.filter_lowered = filter_lowered
-    outcome.relaxed = content_filter == RELAXED
+    outcome = Outcome(
+        prepared.job.generation_id, character, image.data, image.mime_type, prepared.quota
+    )
+    outcome.filter_lowered = prepared.filter_lowered
+    outcome.relaxed = prepared.content_filter == RELAXED
     return outcome
