@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.app import CharBot, open_bot
 from bot.config import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, truncate_all
 from tests.fakes.discord import FakeDiscord, FakeGuild, FakeInteraction, FakeMember
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.s3 import MotoS3, unique_bucket
@@ -207,6 +209,36 @@ async def running_stack(
         if own_gemini:
             await gem.stop()
         s3.stop()
+
+
+def bot_stack(name: str) -> Any:
+    """A module's ``stack`` fixture: the fakes, a guild and the bot with its default settings,
+    for the whole module (``name``: its data directory's); the tables emptied after it."""
+
+    @pytest.fixture(scope="module", name="stack")
+    async def stack(
+        database_url: str, engine: Any, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[Stack]:
+        async with running_stack(database_url, tmp_path_factory.mktemp(name)) as s:
+            await s.start_bot()
+            yield s
+        await truncate_all(engine)
+
+    return stack
+
+
+def requests_checked() -> Any:
+    """A module's autouse ``no_violations`` fixture: every request the bot sends in a test
+    passes the OpenAPI spec and Discord's limits (among them: every message with content
+    carries allowed_mentions that ping nobody)."""
+
+    @pytest.fixture(autouse=True, name="no_violations")
+    def no_violations(stack: Stack) -> Iterator[None]:
+        collect_violations(stack)
+        yield
+        assert collect_violations(stack) == []
+
+    return no_violations
 
 
 async def character_thread(stack: Stack, message: dict[str, Any]) -> str:

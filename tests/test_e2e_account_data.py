@@ -35,13 +35,12 @@ from db.models import (
     User,
     UserProfile,
 )
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     character_thread,
-    collect_violations,
     find_id,
-    running_stack,
+    requests_checked,
     wait_ephemeral_text,
     wait_final,
     wait_reply,
@@ -60,20 +59,10 @@ def en(key: str, **params: Any) -> str:
     return CATALOG.t("en", key, **params)
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-account")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-account")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 @dataclass

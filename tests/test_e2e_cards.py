@@ -12,32 +12,20 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Character, CharacterTheme, ThemeVariant
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     character_thread,
-    collect_violations,
     find_id,
-    running_stack,
+    requests_checked,
     wait_ephemeral_text,
     wait_final,
 )
 
-
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-cards")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-cards")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 async def _character_with_variants(stack: Stack, member) -> str:

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from db.models import Character, Generation, User
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     character_thread,
-    collect_violations,
     find_id,
-    running_stack,
+    requests_checked,
     wait_ephemeral_text,
     wait_final,
     wait_reply,
     wait_update,
 )
 
-
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 async def test_character_create_posts_image_buttons_and_thread(stack: Stack, session_factory):

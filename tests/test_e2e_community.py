@@ -13,11 +13,10 @@ from sqlalchemy import select
 from bot.i18n import Catalog
 from db.bot_models import ShowcasePost
 from db.models import Character, User, UserProfile
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     custom_ids,
-    running_stack,
     wait_ephemeral_text,
     wait_reply,
     wait_update,
@@ -36,12 +35,7 @@ def en(key: str, **params) -> str:
     return CATALOG.t("en", key, **params)
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-community")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-community")
 
 
 # -- helpers -----------------------------------------------------------------------------------

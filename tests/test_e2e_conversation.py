@@ -23,14 +23,13 @@ from db.meta import (
     SUGGESTED_BY,
 )
 from db.models import Character, CharacterTheme, Generation, ThemeVariant, User
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     character_thread,
-    collect_violations,
     custom_ids,
     find_id,
-    running_stack,
+    requests_checked,
     wait_ephemeral_text,
     wait_final,
     wait_update,
@@ -52,20 +51,10 @@ def en(key: str, **params: Any) -> str:
     return CATALOG.t("en", key, **params)
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-conversation")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-conversation")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 # ----------------------------------------------------------------------------------- helpers

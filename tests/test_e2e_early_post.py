@@ -16,14 +16,13 @@ from sqlalchemy import select
 
 from bot.errors import StorageError
 from db.models import Character, Generation, User
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     character_thread,
-    collect_violations,
     disabled_components,
     find_id,
-    running_stack,
+    requests_checked,
     wait_final,
 )
 
@@ -32,20 +31,10 @@ PNG = b"\x89PNG\r\n\x1a\n"
 Put = Callable[[str, bytes, str], Awaitable[str]]
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-early")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-early")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 class HeldUploads:

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import select, update
 
 from bot.i18n import Catalog
 from db.meta import CHARACTER_SHEET, LIKENESS_ATTEMPTS, LIKENESS_REASON, LIKENESS_SCORE
 from db.models import Character, CharacterTheme, Generation, ThemeVariant, User
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     character_thread,
-    collect_violations,
     custom_ids,
     find_id,
-    running_stack,
+    requests_checked,
     wait_ephemeral_text,
     wait_final,
 )
@@ -30,20 +28,10 @@ from tests.fakes.gemini_server import png_bytes
 CATALOG = Catalog.load()
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-likeness")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-likeness")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 async def _user(session_factory, member) -> User:

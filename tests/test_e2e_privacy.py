@@ -13,11 +13,10 @@ from sqlalchemy import select
 
 from bot.i18n import Catalog
 from db.models import CharacterCollection, CharacterCollectionItem, User
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
-    collect_violations,
-    running_stack,
+    bot_stack,
+    requests_checked,
     wait_ephemeral_text,
     wait_reply,
 )
@@ -33,20 +32,10 @@ def en(key: str, **params: Any) -> str:
     return CATALOG.t("en", key, **params)
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-privacy")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-privacy")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 def _everything_seen(stack: Stack, ixs: list, channel_id: str) -> str:

@@ -21,12 +21,11 @@ from db.meta import (
     THUMBNAIL_KEY,
 )
 from db.models import Character, CharacterTheme, Generation, ThemeVariant, User
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     collect_violations,
     custom_ids,
-    running_stack,
     wait_ephemeral_text,
     wait_final,
     wait_reply,
@@ -43,12 +42,7 @@ def en(key: str, **params: Any) -> str:
     return CATALOG.t("en", key, **params)
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-remix")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-remix")
 
 
 @pytest.fixture(autouse=True)

@@ -17,14 +17,13 @@ from db.engine import make_session_factory
 from db.meta import CONVERSATION_ID, IMAGE_KEY, MESSAGE_ID, PARENT_VARIANT_ID, SOURCE_IMAGE_KEY
 from db.models import Character, Generation, User
 from db.scene_models import Scene, SceneCharacter, SceneGeneration
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
+    bot_stack,
     character_thread,
-    collect_violations,
     final,
     find_id,
-    running_stack,
+    requests_checked,
     wait_ephemeral_text,
     wait_final,
     wait_reply,
@@ -41,21 +40,10 @@ def en(key: str, **params: Any) -> str:
     return CATALOG.t("en", key, **params)
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-scenes")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-scenes")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends passes the OpenAPI spec and Discord's limits (among them:
-    every message with content carries allowed_mentions that ping nobody)."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 async def _user(session_factory, member) -> User:

@@ -6,17 +6,15 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot.i18n import Catalog
 from db.meta import CONVERSATION_ID, IMAGE_KEY, THUMBNAIL_KEY
 from db.models import Character, CharacterTheme, ThemeVariant, User
-from tests.conftest import truncate_all
 from tests.e2e import (
     Stack,
-    collect_violations,
-    running_stack,
+    bot_stack,
+    requests_checked,
     wait_ephemeral_text,
     wait_reply,
     wait_update,
@@ -32,20 +30,10 @@ def en(key: str, **params: Any) -> str:
     return CATALOG.t("en", key, **params)
 
 
-@pytest.fixture(scope="module")
-async def stack(database_url, engine, tmp_path_factory):
-    async with running_stack(database_url, tmp_path_factory.mktemp("e2e-themes")) as s:
-        await s.start_bot()
-        yield s
-    await truncate_all(engine)
+stack = bot_stack("e2e-themes")
 
 
-@pytest.fixture(autouse=True)
-def no_violations(stack: Stack):
-    """Every request the bot sends in a test passes the OpenAPI spec and Discord's limits."""
-    collect_violations(stack)
-    yield
-    assert collect_violations(stack) == []
+no_violations = requests_checked()
 
 
 async def _owner(
