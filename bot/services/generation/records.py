@@ -88,27 +88,23 @@ async def start_generation(
 
 async def mark_processing(session: AsyncSession, generation_id: str) -> bool:
     """pending → processing (or processing again, taken up after its worker stopped), with
-    the linked character; False when the row is no longer open."""
+    the linked character, in one statement; False when the row is no longer open."""
     row = (
         await session.execute(
             text(
-                "UPDATE generations SET status = 'processing', updated_at = now() "
-                "WHERE id = :id AND status IN ('pending', 'processing') RETURNING character_id"
+                "WITH started AS ("
+                " UPDATE generations SET status = 'processing', updated_at = now()"
+                " WHERE id = :id AND status IN ('pending', 'processing') RETURNING character_id"
+                "), linked AS ("
+                " UPDATE characters SET generation_status = 'processing', updated_at = now()"
+                " WHERE id = (SELECT character_id FROM started)"
+                " AND generation_status = 'pending'"
+                ") SELECT character_id FROM started"
             ),
             {"id": generation_id},
         )
     ).one_or_none()
-    if row is None:
-        return False
-    if row.character_id is not None:
-        await session.execute(
-            text(
-                "UPDATE characters SET generation_status = 'processing', updated_at = now() "
-                "WHERE id = :id AND generation_status = 'pending'"
-            ),
-            {"id": row.character_id},
-        )
-    return True
+    return row is not None
 
 
 async def complete_generation(
