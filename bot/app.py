@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -31,11 +32,16 @@ from bot.ops.health import OpsServer
 from bot.ops.invite import invite_url, user_install_url
 from bot.ops.metrics import BotMetrics
 from bot.providers.base import ImageProvider, LikenessJudge, PromptOptimizer
-from bot.providers.factory import build_likeness_judge, build_providers, make_genai_client
+from bot.providers.factory import (
+    build_likeness_judge,
+    build_providers,
+    gemini_session,
+    make_genai_client,
+)
 from bot.services import botstate
 from bot.services.generation import GenerationPipeline
 from bot.services.generation.records import sweep_stale
-from bot.services.generation.slots import GenerationSlots
+from bot.services.generation.slots import GenerationSlots, accepting_at_once
 from bot.services.member_cache import MemberListener
 from bot.services.member_data import sweep_leftovers
 from bot.services.ratelimit import SharedRateLimit
@@ -104,6 +110,7 @@ def build_deps(
         rate_limit=rate_limit,
         metrics=metrics,
         settle_within=settings.stale_generation_minutes * 60.0,
+        accepting_at_once=accepting_at_once(settings.database_pool_size),
         likeness=likeness,
         likeness_threshold=settings.consistency_threshold,
     )
@@ -326,6 +333,7 @@ async def open_deps(settings: Settings, database_url: str) -> AsyncIterator[Deps
         max_overflow=0,
     )
     client: genai.Client | None = None
+    session: aiohttp.ClientSession | None = None
     rate_limit = None
     if settings.gemini_requests_per_minute and not settings.offline_generation:
         rate_limit = SharedRateLimit(
@@ -335,7 +343,8 @@ async def open_deps(settings: Settings, database_url: str) -> AsyncIterator[Deps
         )
     try:
         if not settings.offline_generation:
-            client = make_genai_client(settings)
+            session = gemini_session(settings)
+            client = make_genai_client(settings, session)
         retry_gate = rate_limit.acquire if rate_limit is not None else None
         optimizer, images = build_providers(settings, client, retry_gate=retry_gate)
         likeness = build_likeness_judge(settings, client, retry_gate=retry_gate)
@@ -354,6 +363,8 @@ async def open_deps(settings: Settings, database_url: str) -> AsyncIterator[Deps
         if client is not None:
             await client.aio.aclose()
             client.close()
+        if session is not None:
+            await session.close()
         await engine.dispose()
 
 

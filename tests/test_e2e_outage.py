@@ -130,6 +130,11 @@ async def _open_generations(session_factory) -> int:
         )
 
 
+async def _accepted(session_factory, count: int) -> None:
+    while await _open_generations(session_factory) < count:
+        await asyncio.sleep(0.02)
+
+
 async def _wait_settled(session_factory, timeout: float) -> None:
     async def settled() -> None:
         while await _open_generations(session_factory):
@@ -158,6 +163,9 @@ async def test_a_database_outage_is_settled_when_it_returns(
             lambda: sum(1 for r in gemini.requests if r.model == IMAGE_MODEL) >= CONCURRENCY,
             timeout=15,
         )
+        # and every create accepted (charged, its rows written: generations are accepted a few
+        # at a time), so the last three wait for a slot when the database goes away
+        await asyncio.wait_for(_accepted(session_factory, CREATES), 15)
         told_to_wait = [
             asyncio.create_task(ix.wait_for(_told_to_wait, timeout=OUTAGE_SECONDS + 20))
             for ix in creates

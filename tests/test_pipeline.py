@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +20,11 @@ from bot.providers.factory import build_likeness_judge, build_providers, make_ge
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
 from bot.services.generation import CreateRequest, GenerationPipeline
 from bot.services.generation.model import VariantRequest
-from bot.services.generation.slots import GenerationSlots
+from bot.services.generation.slots import (
+    DEFAULT_ACCEPTING_AT_ONCE,
+    GenerationSlots,
+    accepting_at_once,
+)
 from bot.storage.factory import open_storage
 from db.engine import Database
 from db.models import Character, Generation, ThemeVariant, User
@@ -373,3 +379,46 @@ async def test_relaxed_only_where_allowed_recorded_and_carried_to_edits(rig: Rig
     assert from_variant.variant is not None
     assert from_variant.variant.meta["parentVariantId"] == made.variant.id
     assert from_variant.variant.meta["contentFilter"] == "relaxed"
+
+
+async def test_generations_are_accepted_in_arrival_order_a_few_at_a_time(rig: Rig, session_factory):
+    """While every place of acceptance is taken, a create waits before it charges the member
+    or writes a row; freed places go to the waiting creates in the order they came."""
+    first = await _user(session_factory, daily_quota=5)
+    second = await _user(session_factory, daily_quota=5)
+    runner = rig.pipeline.runner
+    held: list[contextlib.AbstractAsyncContextManager[None]] = []
+    for _ in range(DEFAULT_ACCEPTING_AT_ONCE):
+        place = runner.accepting()
+        await place.__aenter__()
+        held.append(place)
+
+    def create(user: User) -> asyncio.Task[object]:
+        request = CreateRequest(user_id=user.id, description="a tide-pool naturalist")
+        return asyncio.create_task(rig.pipeline.create_character(request))
+
+    creates = [create(first)]
+    await asyncio.sleep(0.05)
+    creates.append(create(second))
+    await asyncio.sleep(0.3)
+    for user in (first, second):
+        row, gens, chars = await _state(session_factory, user.id)
+        assert (row.daily_used, gens, chars) == (0, [], [])
+    assert not any(task.done() for task in creates)
+
+    await held.pop().__aexit__(None, None, None)  # one place: the first create, then the second
+    await asyncio.gather(*creates)
+    (_, [first_gen], _), (_, [second_gen], _) = [
+        await _state(session_factory, u.id) for u in (first, second)
+    ]
+    assert first_gen.created_at < second_gen.created_at
+    for place in held:
+        await place.__aexit__(None, None, None)
+    for user in (first, second):
+        row, [gen], [char] = await _state(session_factory, user.id)
+        assert (row.daily_used, gen.status, char.generation_status) == (1, "completed", "completed")
+
+
+@pytest.mark.parametrize(("pool", "places"), [(1, 1), (2, 1), (10, 5), (25, 12)])
+def test_half_the_database_pool_accepts_generations(pool: int, places: int):
+    assert accepting_at_once(pool) == places

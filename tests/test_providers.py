@@ -12,7 +12,7 @@ from PIL import Image
 
 from bot.config import ConfigError, Settings
 from bot.errors import GenerationError
-from bot.providers.factory import build_providers, make_genai_client
+from bot.providers.factory import build_providers, gemini_session, make_genai_client
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
 from bot.providers.gemini_describe import GeminiTextModel
 from bot.providers.offline import STYLES, OfflineImageProvider, OfflinePromptOptimizer
@@ -39,10 +39,13 @@ async def fake():
 
 @pytest_asyncio.fixture(scope="module")
 async def client(fake):
-    gclient = make_genai_client(_settings(fake.base_url))
+    settings = _settings(fake.base_url)
+    session = gemini_session(settings)  # the bot's: see test_gemini_goes_through_the_proxy...
+    gclient = make_genai_client(settings, session)
     yield gclient
     await gclient.aio.aclose()
     gclient.close()
+    await session.close()
 
 
 @pytest.fixture(autouse=True)
@@ -575,3 +578,55 @@ async def test_offline_describe_reads_the_pictures_colours_deterministically():
     broken = await optimizer.describe(b"not a picture", "image/png")
     assert broken.attributes.name
     assert broken.style in STYLES
+
+
+_PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+async def test_gemini_goes_through_the_proxy_the_environment_named_at_start(fake, monkeypatch):
+    """The proxy variables are read once, when the bot opens its Gemini session: a Gemini
+    host only the proxy reaches is answered through it, after the variables are gone."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake.base_url)  # the fake answers the proxied requests
+    settings = _settings("http://gemini.invalid")
+    session = gemini_session(settings)
+    monkeypatch.delenv("HTTP_PROXY")
+    gclient = make_genai_client(settings, session)
+    try:
+        result = await _optimizer(gclient).optimize("a lamplighter at dusk", style="vintage")
+    finally:
+        await gclient.aio.aclose()
+        gclient.close()
+        await session.close()
+    assert result.prompt
+    assert "a lamplighter at dusk" in fake.requests[-1].text
+
+
+async def test_no_proxy_keeps_gemini_requests_direct(fake, monkeypatch):
+    """A Gemini host NO_PROXY lists is reached directly, though a proxy is named (here one
+    that refuses every connection)."""
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    settings = _settings(fake.base_url)
+    session = gemini_session(settings)
+    gclient = make_genai_client(settings, session)
+    try:
+        result = await _optimizer(gclient).optimize("a bell founder", style="fantasy")
+    finally:
+        await gclient.aio.aclose()
+        gclient.close()
+        await session.close()
+    assert result.prompt
+    assert "a bell founder" in fake.requests[-1].text

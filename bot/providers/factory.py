@@ -1,15 +1,20 @@
 """Builds the Gemini client and picks the providers (Gemini, or offline without a key).
 
-The composition root owns the client: it calls :func:`make_genai_client` once and closes it
-on exit with ``await client.aio.aclose()`` (async transport) and ``client.close()``.
+The composition root owns the client: it opens :func:`gemini_session` and calls
+:func:`make_genai_client` once, and closes them on exit with ``await client.aio.aclose()``
+(async transport), ``client.close()`` and ``await session.close()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 
+import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from google import genai
 from google.genai import types
+from yarl import URL
 
 from bot.config import ConfigError, Settings
 from bot.providers.base import ImageProvider, LikenessJudge, PromptOptimizer
@@ -19,9 +24,37 @@ from bot.providers.gemini_likeness import GeminiLikenessJudge
 from bot.providers.likeness import OfflineLikenessJudge
 from bot.providers.offline import OfflineImageProvider, OfflinePromptOptimizer
 
+GEMINI_URL = "https://generativelanguage.googleapis.com"
+"""Where google-genai sends Developer API requests when GEMINI_BASE_URL is not set."""
 
-def make_genai_client(settings: Settings) -> genai.Client:
-    """A google-genai client for the Gemini Developer API (v1beta), at GEMINI_BASE_URL if set.
+_READ_BUFFER = 2**22
+"""The read buffer google-genai gives its own session: an image answer is megabytes."""
+
+
+def gemini_session(settings: Settings) -> aiohttp.ClientSession:
+    """The HTTP session the Gemini client sends its requests on (open it in the running loop).
+
+    google-genai's own session trusts the environment on every request: two trips through
+    the thread pool each time (``~/.netrc``, then the proxy variables), which under a burst of
+    creates hold up the request behind the loop's other work. Here the proxy the environment
+    names for Gemini (HTTPS_PROXY, NO_PROXY …) is read once, when the bot starts."""
+    proxy: URL | None = None
+    proxy_auth: aiohttp.BasicAuth | None = None
+    with contextlib.suppress(LookupError):
+        proxy, proxy_auth = get_env_proxy_for_url(URL(settings.gemini_base_url or GEMINI_URL))
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        read_bufsize=_READ_BUFFER,
+        proxy=proxy,
+        proxy_auth=proxy_auth,
+    )
+
+
+def make_genai_client(
+    settings: Settings, session: aiohttp.ClientSession | None = None
+) -> genai.Client:
+    """A google-genai client for the Gemini Developer API (v1beta), at GEMINI_BASE_URL if set,
+    sending on ``session`` when given (:func:`gemini_session`; its owner closes it).
 
     The SDK's own retries are off (``attempts=1``): the providers run the one bounded retry
     loop, so retries never multiply.
@@ -39,6 +72,7 @@ def make_genai_client(settings: Settings) -> genai.Client:
             api_version="v1beta",
             timeout=max(1, int(settings.gemini_timeout_seconds * 1000)),
             retry_options=types.HttpRetryOptions(attempts=1),
+            aiohttp_client=session,
         ),
     )
 

@@ -234,7 +234,8 @@ async def create_character(
         StorageError; anything else after the generation failed and was refunded.
     """
     acceptance = acceptance or accepting(runner, "create", request, progress)
-    prepared = await _prepare(runner, request, acceptance)
+    async with runner.accepting():
+        prepared = await _prepare(runner, request, acceptance)
 
     async def work() -> Outcome:
         optimized, image = await _draw(runner, optimizer, images, prepared, request, progress)

@@ -28,7 +28,7 @@ from bot.services.generation.model import (
 )
 from bot.services.generation.runner import DEFAULT_SETTLE_WITHIN, GenerationRunner
 from bot.services.generation.sheet import SHEET_INSTRUCTION, SHEET_THEME
-from bot.services.generation.slots import GenerationSlots
+from bot.services.generation.slots import DEFAULT_ACCEPTING_AT_ONCE, GenerationSlots
 from bot.services.generation.turns import ConversationTurns
 from bot.services.jobs.queue import JobQueue
 from bot.services.quota import status_of
@@ -59,6 +59,7 @@ class GenerationPipeline:
         rate_limit: SharedRateLimit | None = None,
         metrics: GenerationMetrics | None = None,
         settle_within: float = DEFAULT_SETTLE_WITHIN,
+        accepting_at_once: int = DEFAULT_ACCEPTING_AT_ONCE,
         likeness: LikenessJudge | None = None,
         likeness_threshold: int = 0,
     ) -> None:
@@ -78,6 +79,7 @@ class GenerationPipeline:
             rate_limit=rate_limit,
             metrics=metrics,
             settle_within=settle_within,
+            accepting_at_once=accepting_at_once,
         )
         self.turns = ConversationTurns()
         self.worker: GenerationWorker | None = None

@@ -191,9 +191,10 @@ async def regenerate(
     """
     request = RegenerateRequest(user_id, character_id, instruction, age_restricted)
     acceptance = acceptance or accepting(runner, "regenerate", request, progress)
-    prepared = await _prepare(
-        runner, user_id, character_id, instruction, age_restricted, acceptance
-    )
+    async with runner.accepting():
+        prepared = await _prepare(
+            runner, user_id, character_id, instruction, age_restricted, acceptance
+        )
 
     async def work() -> Outcome:
         drawn = await _draw(runner, images, prepared, progress, check)

@@ -46,7 +46,7 @@ from bot.services.generation.model import (
 )
 from bot.services.generation.records import mark_processing
 from bot.services.generation.settle import settle_failure, until_written
-from bot.services.generation.slots import GenerationSlots
+from bot.services.generation.slots import DEFAULT_ACCEPTING_AT_ONCE, GenerationSlots
 from bot.storage.base import Storage, delete_quietly
 from db.engine import Database
 from db.outage import is_unreachable
@@ -79,6 +79,7 @@ class GenerationRunner:
         rate_limit: SharedRateLimit | None = None,
         metrics: GenerationMetrics | None = None,
         settle_within: float = DEFAULT_SETTLE_WITHIN,
+        accepting_at_once: int = DEFAULT_ACCEPTING_AT_ONCE,
     ) -> None:
         self.db = db
         self.storage = storage
@@ -94,6 +95,12 @@ class GenerationRunner:
         unset, they run in their caller (as the runner's own tests do)."""
         self.taking_up: set[str] = set()
         """Generations this process's worker makes from their job (no flow waits for them)."""
+        self._accepting = GenerationSlots(accepting_at_once)
+
+    def accepting(self) -> AbstractAsyncContextManager[None]:
+        """Hold one of the few places where generations are accepted (the member checked and
+        charged, the rows written), in arrival order: see :func:`accepting_at_once`."""
+        return self._accepting.acquire()
 
     @property
     def queued(self) -> bool:

@@ -336,7 +336,8 @@ async def create_variant(
         GenerationError, GenerationCancelled, StorageError, InvalidInputError.
     """
     acceptance = acceptance or accepting(runner, "variant", request, progress)
-    prepared = await _prepare(runner, request, acceptance)
+    async with runner.accepting():
+        prepared = await _prepare(runner, request, acceptance)
 
     async def work() -> Outcome:
         start = await _start(runner, prepared)

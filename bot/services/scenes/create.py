@@ -256,7 +256,8 @@ async def create_scene(
     """
     job_request = SceneJob(request, scene_id)
     acceptance = acceptance or accepting(runner, "scene", job_request, progress)
-    prepared = await _prepare(runner, request, scene_id, acceptance)
+    async with runner.accepting():
+        prepared = await _prepare(runner, request, scene_id, acceptance)
 
     async def work() -> SceneOutcome:
         image = await _draw(runner, images, prepared, progress)

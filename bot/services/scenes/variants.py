@@ -208,7 +208,8 @@ async def create_scene_variant(
         AccountRestrictedError, GenerationError, GenerationCancelled, StorageError.
     """
     acceptance = acceptance or accepting(runner, "scene_variant", request, progress)
-    prepared = await _prepare(runner, request, acceptance)
+    async with runner.accepting():
+        prepared = await _prepare(runner, request, acceptance)
 
     async def work() -> SceneOutcome:
         source = await _source(runner, request)
