@@ -5,7 +5,6 @@ or thread it was asked in. Never mentions anyone."""
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable
 from typing import Any, cast
@@ -18,6 +17,7 @@ from bot.services.jobs.reply import ReplyTarget
 from bot.services.jobs.store import delivery_facts
 from bot.storage.base import Storage
 from bot.ui.embeds import character_embed
+from bot.ui.files import file_of
 from bot.ui.text import CONTENT_MAX, clip
 from db.engine import Database
 from db.models import Character
@@ -64,7 +64,7 @@ class ResultPoster:
                 data = await self.storage.get(facts.image_key)
                 suffix = facts.image_key.rsplit(".", 1)[-1] if "." in facts.image_key else "png"
                 filename = f"image.{suffix}"
-                files.append(discord.File(io.BytesIO(data), filename=filename))
+                files.append(file_of(data, filename))
             if facts.character is not None:  # a new portrait: the character's card
                 embed = character_embed(
                     self.catalog, lang, facts.character, image_filename=filename

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -11,6 +10,7 @@ import discord
 from bot.i18n import Catalog
 from bot.services.quota import QuotaStatus
 from bot.storage.pictures import Picture, is_web_url
+from bot.ui.files import file_of
 from bot.ui.text import clip, fit_embed
 from db.meta import LIKENESS_SCORE, REMIX_OF, REMIX_OF_CREATOR_NAME, REMIX_OF_NAME
 from db.models import Character, CharacterTheme, ThemeVariant
@@ -46,7 +46,7 @@ def picture_files(pictures: Iterable[Picture | None]) -> list[discord.File]:
     """The files to attach for the pictures that are attachments (a new list each time: a
     discord.File can be sent only once)."""
     return [
-        discord.File(io.BytesIO(p.data), filename=p.filename)
+        file_of(p.data, p.filename)
         for p in pictures
         if p is not None and p.data is not None and p.filename is not None
     ]

@@ -4,7 +4,6 @@ it into ``Interaction.filesize_limit``)."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import discord
@@ -14,6 +13,7 @@ from bot.interactions.deps import Deps
 from bot.interactions.replies import NO_MENTIONS, respond
 from bot.services.member_data import ExportPackage, export_member
 from bot.ui.embeds import relative
+from bot.ui.files import file_of
 
 FALLBACK_UPLOAD_LIMIT = 8 * 1024 * 1024
 """Discord's smallest upload limit of the past, when the interaction does not say its own."""
@@ -62,12 +62,12 @@ async def send_export(interaction: discord.Interaction[Any], deps: Deps, member:
     await respond(
         interaction,
         export_text(deps, member.lang, package, limit),
-        file=discord.File(io.BytesIO(first.data), filename=first.filename),
+        file=file_of(first.data, first.filename),
         allowed_mentions=NO_MENTIONS,
     )
     for part in rest:
         await interaction.followup.send(
-            file=discord.File(io.BytesIO(part.data), filename=part.filename),
+            file=file_of(part.data, part.filename),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )

@@ -3,7 +3,6 @@ button): V2 JSON and PNG by default, or a V3 PNG, or a ``.charx``."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import discord
@@ -13,6 +12,7 @@ from bot.interactions.caller import caller
 from bot.interactions.deps import deps_of
 from bot.interactions.replies import respond
 from bot.services.exporting import CardFormat, export_card
+from bot.ui.files import file_of
 
 _DONE_KEYS: dict[CardFormat, str] = {
     "card_v2": "export.done",
@@ -40,5 +40,5 @@ async def send_export(
     if fmt == "card_v2" and export.variants:  # the V2 card lists variants only as links
         command = deps.command_ids.mention("character export")
         text += "\n" + t(member.lang, "export.hint_v3", count=export.variants, command=command)
-    files = [discord.File(io.BytesIO(data), filename=name) for name, data in export.files]
+    files = [file_of(data, name) for name, data in export.files]
     await respond(interaction, text, files=files)

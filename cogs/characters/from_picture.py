@@ -11,7 +11,6 @@ wherever the member is, the bot a member there or not.
 from __future__ import annotations
 
 import asyncio
-import io
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +28,7 @@ from bot.interactions.routing import FeatureButton, FeatureModal
 from bot.providers.base import PictureDescription
 from bot.services.generation import CreateRequest
 from bot.storage.images import extension_for, validate_reference_image
+from bot.ui.files import file_of
 from bot.ui.text import button_label, clip
 from cogs.characters.flows import MAX_REFERENCE_BYTES, create_and_post, defer, read_reference
 
@@ -130,7 +130,7 @@ async def make_from_message(
         interaction,
         deps.catalog.t(member.lang, "picture.proposal"),
         embed=proposal_embed(deps.catalog, member.lang, proposal, filename),
-        files=[discord.File(io.BytesIO(data), filename=filename)],
+        files=[file_of(data, filename)],
         view=view,
         allowed_mentions=NO_MENTIONS,
     )

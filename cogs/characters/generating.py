@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -30,6 +29,7 @@ from bot.services.generation import Outcome
 from bot.services.generation.model import POST_FIRST_SECONDS
 from bot.services.jobs.reply import ReplyTarget
 from bot.storage.images import extension_for
+from bot.ui.files import file_of
 from cogs.conversation.cancel import cancel_view
 
 R = TypeVar("R")
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 def image_file(data: bytes, mime: str, stem: str = "portrait") -> Callable[[], list[discord.File]]:
     """A factory of the attachment (a discord.File can be sent only once)."""
     filename = f"{stem}.{extension_for(mime)}"
-    return lambda: [discord.File(io.BytesIO(data), filename=filename)]
+    return lambda: [file_of(data, filename)]
 
 
 def image_filename(mime: str, stem: str = "portrait") -> str:
