@@ -153,6 +153,26 @@ async def test_s3_put_adds_no_checksum_the_store_does_not_require(
     assert moto_s3.get_object(bucket, key) == (png, "image/png")
 
 
+async def test_s3_put_sends_the_portrait_without_a_copy_of_it(
+    moto_s3: MotoS3, s3_client: Any, bucket: str
+) -> None:
+    """The body that leaves is a view of the caller's bytes, not a copy: botocore would wrap
+    bytes in an io.BytesIO, which aiohttp copies whole when it asks for its length."""
+    bodies: list[Any] = []
+
+    def record(request: Any, **_: Any) -> None:
+        bodies.append(request.body)
+
+    s3_client.meta.events.register("before-send.s3.PutObject", record)
+    storage = S3Storage(s3_client, bucket, public_base_url=None)
+    png = _image_bytes("PNG")
+    key = image_key(CHAR_ID)
+    await storage.put(key, png, "image/png")
+    assert len(bodies) == 1
+    assert bodies[0].getbuffer().obj is png
+    assert moto_s3.get_object(bucket, key) == (png, "image/png")
+
+
 async def test_s3_put_over_https_does_not_hash_the_body() -> None:
     """Over HTTPS (and to AWS itself) the signature covers no hash of the body: TLS guards it.
     The request is signed and stopped before it leaves (nothing listens there)."""

@@ -15,6 +15,7 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.errors import StorageError
+from bot.storage.held import HeldBytes
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -122,17 +123,18 @@ class S3Storage:
             StorageError: the upload (or signing the URL) failed.
         """
         try:
+            body = HeldBytes(data)  # botocore would make it an io.BytesIO, which is copied
             if is_immutable_key(key):
                 await self._client.put_object(
                     Bucket=self._bucket,
                     Key=key,
-                    Body=data,
+                    Body=body,
                     ContentType=content_type,
                     CacheControl=IMMUTABLE_CACHE_CONTROL,
                 )
             else:
                 await self._client.put_object(
-                    Bucket=self._bucket, Key=key, Body=data, ContentType=content_type
+                    Bucket=self._bucket, Key=key, Body=body, ContentType=content_type
                 )
         except (ClientError, *_TRANSPORT_ERRORS) as exc:
             raise self._fail("put", key, exc) from exc
