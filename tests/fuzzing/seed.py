@@ -8,10 +8,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 
+from bot.storage.images import image_key
+from bot.storage.local import LocalStorage
 from db.engine import make_session_factory
-from db.models import CharacterCollection, CharacterCollectionItem, User, UserProfile
+from db.meta import IMAGE_KEY
+from db.models import Character, CharacterCollection, CharacterCollectionItem, User, UserProfile
 from tests.factories import make_character, make_theme, make_user, make_variant
 from tests.fakes.discord.interactions import APPLICATION_COMMAND
+from tests.fakes.gemini_server import png_bytes
 
 if TYPE_CHECKING:
     from tests.fuzzing.world import World
@@ -35,6 +39,7 @@ async def populate(world: World) -> None:
             public = await make_character(
                 s, user, name=f"{actor.name} public", is_public=True, tags=["fuzz", actor.name]
             )
+            await _store_portrait(world, public)  # as the bot makes them: remixable, editable
             private = await make_character(s, user, name=f"{actor.name} private", tags=["fuzz"])
             await make_character(s, user, name=f"{actor.name} favourite", is_favorite=True)
             theme = await make_theme(s, public, name=f"{actor.name} winter")
@@ -63,6 +68,14 @@ async def populate(world: World) -> None:
         )
     for key in ("A", "B"):
         await _setup_showcase(world, key)
+
+
+async def _store_portrait(world: World, character: Character) -> None:
+    """Give a seeded character a stored portrait under its key, as the bot's own characters
+    have (characters with only an image URL cannot be remixed or edited)."""
+    key = image_key(character.id)
+    await LocalStorage(world.data_dir / "images").put(key, png_bytes(), "image/png")
+    character.meta = {**(character.meta or {}), IMAGE_KEY: key}
 
 
 async def _setup_showcase(world: World, key: str) -> None:
