@@ -592,6 +592,17 @@ _PROXY_VARIABLES = (
 )
 
 
+async def _optimize_through(session, settings, description: str):
+    """One prompt optimisation by a client on ``session`` (all closed after)."""
+    gclient = make_genai_client(settings, session)
+    try:
+        return await _optimizer(gclient).optimize(description, style="vintage")
+    finally:
+        await gclient.aio.aclose()
+        gclient.close()
+        await session.close()
+
+
 async def test_gemini_goes_through_the_proxy_the_environment_named_at_start(fake, monkeypatch):
     """The proxy variables are read once, when the bot opens its Gemini session: a Gemini
     host only the proxy reaches is answered through it, after the variables are gone."""
@@ -601,13 +612,7 @@ async def test_gemini_goes_through_the_proxy_the_environment_named_at_start(fake
     settings = _settings("http://gemini.invalid")
     session = gemini_session(settings)
     monkeypatch.delenv("HTTP_PROXY")
-    gclient = make_genai_client(settings, session)
-    try:
-        result = await _optimizer(gclient).optimize("a lamplighter at dusk", style="vintage")
-    finally:
-        await gclient.aio.aclose()
-        gclient.close()
-        await session.close()
+    result = await _optimize_through(session, settings, "a lamplighter at dusk")
     assert result.prompt
     assert "a lamplighter at dusk" in fake.requests[-1].text
 
@@ -620,13 +625,6 @@ async def test_no_proxy_keeps_gemini_requests_direct(fake, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     settings = _settings(fake.base_url)
-    session = gemini_session(settings)
-    gclient = make_genai_client(settings, session)
-    try:
-        result = await _optimizer(gclient).optimize("a bell founder", style="fantasy")
-    finally:
-        await gclient.aio.aclose()
-        gclient.close()
-        await session.close()
+    result = await _optimize_through(gemini_session(settings), settings, "a bell founder")
     assert result.prompt
     assert "a bell founder" in fake.requests[-1].text
