@@ -7,6 +7,8 @@ log line or a test reads the same thing a user would.
 
 from __future__ import annotations
 
+import re
+import string
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +76,31 @@ _ENGLISH: dict[str, str] = {
         "other servers and in direct messages; /account and /help work here too."
     ),
 }
+
+
+def _pattern(template: str) -> re.Pattern[str] | None:
+    """A regex that reads an English text back into its template's parameters; None for a
+    template that is only parameters (it would match any text)."""
+    parts: list[str] = []
+    literal = False
+    for text, field, _spec, _conversion in string.Formatter().parse(template):
+        parts.append(re.escape(text))
+        literal = literal or bool(text.strip())
+        if field is not None:
+            parts.append(f"(?P<{field}>.+?)")
+    return re.compile("".join(parts), re.DOTALL) if literal else None
+
+
+_READERS = [(key, pattern) for key, template in _ENGLISH.items() if (pattern := _pattern(template))]
+
+
+def read_english(text: str) -> tuple[str, dict[str, str]] | None:
+    """The key and parameters of an error's English text (:meth:`DomainError.english`), as a
+    generation's ``error_message`` keeps it; None for a text no error has."""
+    for key, pattern in _READERS:
+        if (found := pattern.fullmatch(text)) is not None:
+            return key, found.groupdict()
+    return None
 
 
 class DomainError(Exception):

@@ -11,6 +11,7 @@ import discord
 import pytest
 from discord import app_commands
 
+from bot.errors import DomainError, GenerationError, NotFoundError, StorageError
 from bot.i18n import (
     COMMAND_LOCALES,
     Catalog,
@@ -19,6 +20,7 @@ from bot.i18n import (
     language_for_locale,
     placeholders,
 )
+from bot.interactions.delivery import failure_reason
 from bot.services.mod_scopes import MODERATOR_STATUSES
 from bot.services.quota import QuotaStatus
 from bot.ui.embeds import quota_embed
@@ -379,3 +381,35 @@ def test_quota_shows_the_tier_in_the_members_language(lang: str, tier: str, show
     assert shown in text
     if shown != tier:
         assert tier not in text
+
+
+@pytest.mark.parametrize("lang", ["en", *TRANSLATED])
+@pytest.mark.parametrize(
+    "error",
+    [
+        GenerationError("safety"),
+        GenerationError("rate_limited", retryable=True),
+        StorageError("s3 said no"),
+        NotFoundError("character"),
+    ],
+    ids=lambda error: error.key,
+)
+def test_a_workers_failure_post_gives_the_reason_in_the_members_language(
+    lang: str, error: DomainError
+) -> None:
+    """A worker posts a failure from the generation's stored ``error_message`` (the error's
+    English text): the member reads the error's own text in their language."""
+    catalog = Catalog.load()
+    reason = failure_reason(catalog, lang, str(error))
+    assert reason == catalog.t(lang, error.key, **error.params)
+    if lang != "en":
+        assert reason != str(error)
+    post = catalog.t(lang, "job.failed", reason=reason)
+    assert reason in post
+
+
+@pytest.mark.parametrize("stored", ["Internal error (KeyError).", "", None])
+def test_a_failure_no_error_explains_is_posted_as_an_internal_error(stored: str | None) -> None:
+    """An internal error's stored text (a Python class name) is not shown to the member."""
+    catalog = Catalog.load()
+    assert failure_reason(catalog, "ja", stored) == catalog.t("ja", "error.internal")

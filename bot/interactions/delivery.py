@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import discord
 
+from bot.errors import read_english
 from bot.i18n import Catalog
 from bot.services.generation.job import CANCELLED
 from bot.services.jobs.reply import ReplyTarget
@@ -27,6 +28,17 @@ log = logging.getLogger(__name__)
 ORIGINAL = cast(int, "@original")
 Buttons = Callable[[Catalog, str, Character], discord.ui.View]
 """Discord's name for an interaction's first response, where a message id goes in the route."""
+
+
+def failure_reason(catalog: Catalog, lang: str, stored: str | None) -> str:
+    """Why a generation failed, in ``lang``: its stored ``error_message`` is the error's English
+    text (the web front end shows it), read back into the error's key; a text no error has
+    (an internal error's) is told as the internal error."""
+    read = read_english(stored) if stored else None
+    if read is None:
+        return catalog.t(lang, "error.internal")
+    key, params = read
+    return catalog.t(lang, key, **params)
 
 
 class ResultPoster:
@@ -72,7 +84,9 @@ class ResultPoster:
                 if self.buttons is not None:
                     view = self.buttons(self.catalog, lang, facts.character)
         elif facts.status == "failed" and facts.error != CANCELLED:  # cancelled: answered then
-            content = self.catalog.t(lang, "job.failed", reason=facts.error or "")
+            content = self.catalog.t(
+                lang, "job.failed", reason=failure_reason(self.catalog, lang, facts.error)
+            )
         else:
             return
         await self.post(reply, clip(content, CONTENT_MAX), files, embed=embed, view=view)
