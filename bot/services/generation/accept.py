@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import NotFoundError
 from bot.services.generation.records import start_generation
 from bot.services.jobs.reply import ReplyTarget, reply_target_of
-from bot.services.jobs.store import enqueue
+from bot.services.jobs.store import accept_queued
 from bot.services.quota import QuotaStatus, charge, status_of
 from db.models import Generation, User
 
@@ -47,6 +47,14 @@ def accepting(runner: GenerationRunner, kind: str, request: object, progress: ob
     return Acceptance(kind, request, reply, queued=queue is not None, claimed_by=claimed_by)
 
 
+@dataclass(frozen=True)
+class Begun:
+    """The generation a use case goes on with."""
+
+    id: str
+    character_id: str | None
+
+
 async def begin(
     session: AsyncSession,
     user: User,
@@ -55,9 +63,9 @@ async def begin(
     prompt: str,
     style: str | None,
     character_id: str | None = None,
-) -> tuple[Generation, QuotaStatus]:
-    """The generation and the member's quota after it: charged, recorded and queued now, or
-    (taken up again) as it is.
+) -> tuple[Begun, QuotaStatus]:
+    """The generation and the member's quota after it: charged, recorded and queued now (two
+    statements: the charge, then the generation with its job), or (taken up again) as it is.
 
     Raises: QuotaExceededError; NotFoundError when a generation taken up again is gone.
     """
@@ -65,18 +73,22 @@ async def begin(
         generation = await session.get(Generation, acceptance.resumed)
         if generation is None:
             raise NotFoundError("generation")
-        return generation, status_of(user)
+        return Begun(generation.id, generation.character_id), status_of(user)
     quota = await charge(session, user.id)
-    generation = await start_generation(
-        session, user_id=user.id, prompt=prompt, style=style, character_id=character_id
-    )
-    if acceptance.queued:
-        await enqueue(
-            session,
-            generation.id,
-            acceptance.kind,
-            acceptance.request,
-            acceptance.reply,
-            claimed_by=acceptance.claimed_by,
+    if not acceptance.queued:
+        started = await start_generation(
+            session, user_id=user.id, prompt=prompt, style=style, character_id=character_id
         )
-    return generation, quota
+        return Begun(started.id, character_id), quota
+    queued = await accept_queued(
+        session,
+        user_id=user.id,
+        character_id=character_id,
+        prompt=prompt,
+        style=style,
+        kind=acceptance.kind,
+        request=acceptance.request,
+        reply=acceptance.reply,
+        claimed_by=acceptance.claimed_by,
+    )
+    return Begun(queued.generation_id, character_id), quota

@@ -4,16 +4,15 @@ up, claiming its post, cancelling it while it waits, and what the queue holds.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from pgqueuer.queries import Queries
-from sqlalchemy import text
+from sqlalchemy import Boolean, LargeBinary, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.jobs.codec import encode
 from bot.services.jobs.reply import ReplyTarget
 from db.engine import Database
-from db.job_models import GenerationJob
 from db.meta import GENERATION_ID, IMAGE_KEY
 from db.models import Character
 
@@ -21,47 +20,89 @@ ENTRYPOINT = "generation"
 """The queue's name for a generation job (its payload: the generation's id)."""
 
 
-async def enqueue(
+ACCEPT_SQL = text(
+    """
+    WITH generation AS (
+        INSERT INTO generations (user_id, character_id, prompt, style_type, status, batch_size)
+        VALUES (:user_id, :character_id, :prompt, :style, 'pending', 1)
+        RETURNING id
+    ),
+    job AS (
+        INSERT INTO pgqueuer (priority, entrypoint, payload, status)
+        SELECT 0, :entrypoint, convert_to(generation.id, 'UTF8'),
+            CAST(CASE WHEN :claimed THEN 'picked' ELSE 'queued' END AS pgqueuer_status)
+        FROM generation
+        RETURNING id
+    ),
+    logged AS (
+        INSERT INTO pgqueuer_log (job_id, status, entrypoint, priority)
+        SELECT id, 'queued', :entrypoint, 0 FROM job
+    ),
+    kept AS (
+        INSERT INTO generation_jobs
+            (generation_id, kind, request, reference, reply, queue_job_id, attempts, worker)
+        SELECT generation.id, :kind, :request, :reference, :reply, job.id,
+            CASE WHEN :claimed THEN 1 ELSE 0 END, :worker
+        FROM generation, job
+    )
+    SELECT generation.id AS generation_id, job.id AS queue_id FROM generation, job
+    """
+).bindparams(
+    bindparam("request", type_=JSONB),
+    bindparam("reply", type_=JSONB),
+    bindparam("reference", type_=LargeBinary),
+    bindparam("claimed", type_=Boolean),
+)
+"""The pending generation, its queue row (with the queue's own log line) and its job, as one
+statement: pgqueuer's enqueue, then the job row, then the claim were three round trips more,
+each waited for while the acceptance holds its place in line."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An accepted generation: its id and its queue job's id."""
+
+    generation_id: str
+    queue_id: int
+
+
+async def accept_queued(
     session: AsyncSession,
-    generation_id: str,
+    *,
+    user_id: str,
+    character_id: str | None,
+    prompt: str,
+    style: str | None,
     kind: str,
     request: object,
     reply: ReplyTarget | None,
-    *,
     claimed_by: str | None = None,
-) -> int:
-    """Keep the request and where its result goes, and queue the generation; in the caller's
-    transaction, so the charge, the generation row and the job exist together or not at all.
-    ``claimed_by``: the job is taken at once by the caller's own worker of that name (picked,
-    its heartbeat now, its first attempt counted): no other worker takes it unless that
-    heartbeat stops. The queue's id of the job."""
+) -> Queued:
+    """Record a pending generation and queue it, keeping the request and where its result
+    goes; in the caller's transaction (which charged the quota), so the charge, the generation
+    and its job exist together or not at all. ``claimed_by``: the job is taken at once by the
+    caller's own worker of that name (picked, its heartbeat now, its first attempt counted):
+    no other worker takes it unless that heartbeat stops."""
     data, blob = encode(request)
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    queries = Queries.from_asyncpg_connection(cast(Any, raw.driver_connection))
-    (queue_id,) = await queries.enqueue(ENTRYPOINT, generation_id.encode())
-    session.add(
-        GenerationJob(
-            generation_id=generation_id,
-            kind=kind,
-            request=data,
-            reference=blob,
-            reply=reply.to_json() if reply is not None else {},
-            queue_job_id=int(queue_id),
-            attempts=1 if claimed_by is not None else 0,
-            worker=claimed_by,
-        )
-    )
-    await session.flush()
-    if claimed_by is not None:
+    row = (
         await session.execute(
-            text(
-                "UPDATE pgqueuer SET status = 'picked', heartbeat = now(), updated = now() "
-                "WHERE id = :id"
-            ),
-            {"id": int(queue_id)},
+            ACCEPT_SQL,
+            {
+                "user_id": user_id,
+                "character_id": character_id,
+                "prompt": prompt,
+                "style": style,
+                "entrypoint": ENTRYPOINT,
+                "claimed": claimed_by is not None,
+                "kind": kind,
+                "request": data,
+                "reference": blob,
+                "reply": reply.to_json() if reply is not None else {},
+                "worker": claimed_by,
+            },
         )
-    return int(queue_id)
+    ).one()
+    return Queued(str(row.generation_id), int(row.queue_id))
 
 
 _JOB_OF = "SELECT queue_job_id FROM generation_jobs WHERE generation_id = :id"
