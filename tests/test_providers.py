@@ -8,12 +8,14 @@ import logging
 import pytest
 import pytest_asyncio
 from google import genai
+from google.genai import types
 from PIL import Image
 
 from bot.config import ConfigError, Settings
 from bot.errors import GenerationError
 from bot.providers.factory import build_providers, gemini_session, make_genai_client
 from bot.providers.gemini import GeminiImageProvider, GeminiPromptOptimizer
+from bot.providers.gemini_attributes import attributes_schema
 from bot.providers.gemini_describe import GeminiTextModel
 from bot.providers.offline import STYLES, OfflineImageProvider, OfflinePromptOptimizer
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
@@ -105,6 +107,29 @@ async def test_optimize_returns_attributes_and_sends_description(fake, client):
     assert config["responseMimeType"] == "application/json"
     assert "image_prompt" in config["responseSchema"]["properties"]
     assert "responseModalities" not in config
+
+
+async def test_requests_after_the_first_send_the_same_schema_and_settings(fake, client):
+    """The config's objects are given to the SDK without a copy: the SDK leaves them as they
+    were, so every request carries the whole response schema and its own filter's settings."""
+    schema = attributes_schema()
+    assert isinstance(schema, types.Schema)
+    schema_before = schema.model_dump()
+    optimizer = _optimizer(client)
+    for level in ("strict", "relaxed", "strict"):
+        await optimizer.optimize("Nova", style="anime", content_filter=level)
+
+    first, second, third = fake.requests
+    assert first.body["generationConfig"] == third.body["generationConfig"]
+    assert (
+        first.body["generationConfig"]["responseSchema"]
+        == second.body["generationConfig"]["responseSchema"]
+    )
+    assert first.body["systemInstruction"] == third.body["systemInstruction"]
+    assert {s["threshold"] for s in first.body["safetySettings"]} == {"BLOCK_LOW_AND_ABOVE"}
+    assert {s["threshold"] for s in second.body["safetySettings"]} == {"BLOCK_ONLY_HIGH"}
+    assert first.body["safetySettings"] == third.body["safetySettings"]
+    assert schema.model_dump() == schema_before
 
 
 async def test_optimize_given_name_gender_age_override_the_model(fake, client):
