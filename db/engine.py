@@ -145,6 +145,13 @@ class Database:
         """A session for reads only (``async with db.read() as session``)."""
         return self._reads()
 
+    def statement(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A session for one write that is a single statement (``session.execute``): it
+        commits on its own, one round trip instead of three (no BEGIN and COMMIT around it);
+        ORM changes are refused, as in :meth:`read`. Without autocommit sessions (a handle
+        built on one factory), a transaction."""
+        return self._reads() if self._reads is not self._writes else self._writes.begin()
+
     @property
     def engine(self) -> AsyncEngine:
         """The engine behind the pool."""

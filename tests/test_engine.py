@@ -85,6 +85,38 @@ async def test_a_read_session_costs_no_transaction_round_trips_and_refuses_write
         await engine.dispose()
 
 
+@pytest.mark.parametrize("autocommit", [True, False])
+async def test_a_single_statement_write_commits_on_its_own(database_url, autocommit):
+    """``Database.statement()``: the write is committed with no BEGIN or COMMIT round trip on
+    a handle with autocommit sessions, in a transaction of its own on a handle without."""
+    from db.engine import Database, make_session_factory
+    from db.models import User
+    from tests.factories import make_user
+
+    engine = make_engine(database_url, pool_size=1, max_overflow=0)
+    seen: list[str] = []
+    try:
+        driver = await _driver(engine)
+        db = Database.on(engine) if autocommit else Database(make_session_factory(engine))
+        async with db.transaction() as session:
+            user = await make_user(session)
+        driver.add_query_logger(lambda logged: seen.append(logged.query))
+        async with db.statement() as session:
+            await session.execute(
+                text("UPDATE users SET display_name = 'written' WHERE id = :id"), {"id": user.id}
+            )
+        transaction = [q for q in seen if q.startswith(("BEGIN", "COMMIT"))]
+        assert (transaction == []) is autocommit
+        async with make_session_factory(engine)() as session:
+            again = await session.get(User, user.id)
+            assert again is not None
+            assert again.display_name == "written"
+            await session.delete(again)
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
 async def test_nul_characters_a_member_typed_are_dropped_not_an_error(database_url):
     """PostgreSQL text and jsonb cannot hold NUL: a value a member typed with one (found by the
     fuzz test) is stored without it, in text, text[] and jsonb, and queries with it still run."""

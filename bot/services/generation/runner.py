@@ -67,6 +67,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+ACCEPTED_ALL_WITHIN = 2.0
+"""The longest a stage waits for a burst of acceptances to end before it is shown."""
+
+
 class GenerationRunner:
     """Runs generations with a per-process concurrency limit; tracks them for a clean shutdown."""
 
@@ -101,6 +105,12 @@ class GenerationRunner:
         """Hold one of the few places where generations are accepted (the member checked and
         charged, the rows written), in arrival order: see :func:`accepting_at_once`."""
         return self._accepting.acquire()
+
+    async def accepted_all(self) -> None:
+        """Return once no generation waits to be accepted (at most ``ACCEPTED_ALL_WITHIN``):
+        what can wait for a burst of acceptances (a stage shown) waits, so it does not slow
+        them down on the one event loop."""
+        await self._accepting.nobody_waits(ACCEPTED_ALL_WITHIN)
 
     @property
     def queued(self) -> bool:
@@ -224,7 +234,7 @@ class GenerationRunner:
                 job.phase = "working"
                 self.checkpoint(job)
                 with job.timed("db_processing"):
-                    async with self.db.transaction() as session:
+                    async with self.db.statement() as session:  # one statement
                         still_open = await mark_processing(session, job.generation_id)
                 if not still_open:  # failed meanwhile: cancelled elsewhere, or swept
                     raise GenerationCancelled
