@@ -422,3 +422,27 @@ async def test_generations_are_accepted_in_arrival_order_a_few_at_a_time(rig: Ri
 @pytest.mark.parametrize(("pool", "places"), [(1, 1), (2, 1), (10, 5), (25, 12)])
 def test_half_the_database_pool_accepts_generations(pool: int, places: int):
     assert accepting_at_once(pool) == places
+
+
+async def test_accepted_all_waits_while_a_generation_waits_to_be_accepted(rig: Rig):
+    """``accepted_all`` returns at once when no generation waits for a place of acceptance,
+    else once the last waiting one got its place."""
+    runner = rig.pipeline.runner
+    await asyncio.wait_for(runner.accepted_all(), 0.1)  # nobody waits
+    held: list[contextlib.AbstractAsyncContextManager[None]] = []
+    for _ in range(DEFAULT_ACCEPTING_AT_ONCE):
+        place = runner.accepting()
+        await place.__aenter__()
+        held.append(place)
+    waiting = runner.accepting()
+    entered = asyncio.create_task(waiting.__aenter__())
+    await asyncio.sleep(0.01)
+    quiet = asyncio.create_task(runner.accepted_all())
+    await asyncio.sleep(0.1)
+    assert not quiet.done()
+    await held.pop().__aexit__(None, None, None)  # the waiting one gets its place
+    await asyncio.wait_for(quiet, 1.0)
+    await entered
+    await waiting.__aexit__(None, None, None)
+    for place in held:
+        await place.__aexit__(None, None, None)

@@ -81,3 +81,48 @@ async def test_nothing_is_shown_after_settle_even_with_an_edit_on_its_way():
     await progress("saving", None)
     await asyncio.sleep(0.1)
     assert response.shown == [CATALOG.t("en", "progress.prompt")]
+
+
+class Burst:
+    """A burst of acceptances that ends when told to."""
+
+    def __init__(self) -> None:
+        self.over = asyncio.Event()
+
+    async def quiet(self) -> None:
+        await self.over.wait()
+
+
+async def test_the_first_stage_waits_for_a_burst_of_acceptances_to_end():
+    """The first stage (and its Cancel button) is shown once no generation waits to be
+    accepted: its edit does not slow a burst down; the stages after it are shown at once."""
+    response = SlowResponse(delay=0.01)
+    burst = Burst()
+    progress = ProgressReporter(CATALOG, response, "en", quiet=burst.quiet)  # type: ignore[arg-type]
+    await progress("prompt", None)
+    await asyncio.sleep(0.1)
+    assert response.shown == []
+    burst.over.set()
+    await asyncio.sleep(0.05)
+    assert response.shown == [CATALOG.t("en", "progress.prompt")]
+    burst.over.clear()  # a later burst does not hold the next stage back
+    await progress("drawing", None)
+    await asyncio.sleep(0.05)
+    await progress.settle()
+    assert response.shown[-1] == CATALOG.t("en", "progress.drawing")
+
+
+async def test_a_result_ready_during_a_burst_is_not_held_back_by_its_first_stage():
+    """Settling while the first stage still waits for the burst returns at once, and that
+    stage is never shown."""
+    response = SlowResponse(delay=0.01)
+    burst = Burst()
+    progress = ProgressReporter(CATALOG, response, "en", quiet=burst.quiet)  # type: ignore[arg-type]
+    await progress("prompt", None)
+    await asyncio.sleep(0.01)
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(progress.settle(), 1.0)
+    assert asyncio.get_running_loop().time() - started < 0.5
+    burst.over.set()
+    await asyncio.sleep(0.05)
+    assert response.shown == []

@@ -66,7 +66,8 @@ class ProgressReporter:
     takes the response's place.
 
     With ``on_drawn``, a use case that shows its result before saving it (``drawn``) has it
-    posted at once, beside the save, in place of the stages."""
+    posted at once, beside the save, in place of the stages. With ``quiet``, the first stage
+    waits for it (for a burst of generations being accepted to end)."""
 
     def __init__(
         self,
@@ -74,13 +75,17 @@ class ProgressReporter:
         interaction: discord.Interaction[Any],
         lang: str,
         on_drawn: OnDrawn | None = None,
+        *,
+        quiet: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._catalog = catalog
+        self._quiet = quiet
         self._interaction = interaction
         self._lang = lang
         self._wanted: str | None = None
         self._shown: str | None = None
         self._closed = False
+        self._closing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._view: discord.ui.View | None = None
         self._on_drawn = on_drawn
@@ -104,6 +109,8 @@ class ProgressReporter:
             self._task = asyncio.create_task(self._show())
 
     async def _show(self) -> None:
+        if self._shown is None and self._quiet is not None:  # the first stage: after a burst
+            await self._until_quiet(self._quiet)
         while not self._closed and self._wanted is not None and self._wanted != self._shown:
             text = self._wanted
             if not token_alive(self._interaction):
@@ -116,12 +123,26 @@ class ProgressReporter:
                 )
             self._shown = text
 
+    def _close(self) -> None:
+        self._closed = True
+        self._closing.set()
+
+    async def _until_quiet(self, quiet: Callable[[], Awaitable[None]]) -> None:
+        """Wait for ``quiet``, or until no stage is to be shown any more."""
+        waits = [asyncio.ensure_future(quiet()), asyncio.ensure_future(self._closing.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
     async def drawn(self, preview: Outcome) -> None:
         """Post the drawn result now (after a stage edit on its way); its save waits for the
         post for at most ``POST_FIRST_SECONDS``. No stage is shown after it."""
         if self._on_drawn is None or self._closed:
             return
-        self._closed = True
+        self._close()
         self._posting = asyncio.create_task(self._post_drawn(self._on_drawn, preview))
         await asyncio.wait({self._posting}, timeout=POST_FIRST_SECONDS)
 
@@ -141,7 +162,7 @@ class ProgressReporter:
     async def settle(self) -> None:
         """Show no further stage; wait for an edit already on its way, so it cannot land after
         the result."""
-        self._closed = True
+        self._close()
         await self.flush()
         if self._posting is not None:
             await self._posting
@@ -198,8 +219,9 @@ async def generate(
 ) -> R:
     """A generation of the interaction's, its stages shown as it goes (``run(progress)`` starts
     it; ``on_drawn`` shows its result before it is saved) and guarded against shutdown."""
+    deps = deps_of(interaction.client)
     progress = ProgressReporter(
-        deps_of(interaction.client).catalog, interaction, lang, on_drawn=on_drawn
+        deps.catalog, interaction, lang, on_drawn=on_drawn, quiet=deps.pipeline.runner.accepted_all
     )
     return await guarded(interaction, lang, lambda: run(progress), progress)
 

@@ -36,6 +36,8 @@ class GenerationSlots:
         self._active = 0
         self._waiters: list[tuple[asyncio.Future[None], PositionCallback | None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._nobody_waits = asyncio.Event()
+        self._nobody_waits.set()
 
     @property
     def active(self) -> int:
@@ -52,6 +54,18 @@ class GenerationSlots:
         """No holder and no waiter."""
         return not self._active and not self._waiters
 
+    async def nobody_waits(self, within: float) -> None:
+        """Return once no one waits for a slot, or after ``within`` seconds."""
+        if self._waiters:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nobody_waits.wait(), within)
+
+    def _waiters_changed(self) -> None:
+        if self._waiters:
+            self._nobody_waits.clear()
+        else:
+            self._nobody_waits.set()
+
     async def _announce(self) -> None:
         for position, (_, callback) in enumerate(list(self._waiters), start=1):
             if callback is not None:
@@ -61,6 +75,7 @@ class GenerationSlots:
     def _release(self) -> None:
         while self._waiters:
             future, _ = self._waiters.pop(0)
+            self._waiters_changed()
             if not future.done():
                 future.set_result(None)  # the slot passes straight to the next waiter
                 return
@@ -75,6 +90,7 @@ class GenerationSlots:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             entry = (future, on_position)
             self._waiters.append(entry)
+            self._waiters_changed()
             try:
                 if on_position is not None:
                     with contextlib.suppress(Exception):
@@ -83,6 +99,7 @@ class GenerationSlots:
             except BaseException:
                 if entry in self._waiters:
                     self._waiters.remove(entry)
+                    self._waiters_changed()
                 elif future.done() and not future.cancelled():
                     self._release()  # we were handed the slot as we were cancelled
                 raise
