@@ -150,7 +150,7 @@ class Database:
         commits on its own, one round trip instead of three (no BEGIN and COMMIT around it);
         ORM changes are refused, as in :meth:`read`. Without autocommit sessions (a handle
         built on one factory), a transaction."""
-        return self._reads() if self._reads is not self._writes else self._writes.begin()
+        return self._reads() if self._reads is not self._writes else self.transaction()
 
     @property
     def engine(self) -> AsyncEngine:

@@ -126,3 +126,14 @@ async def test_a_result_ready_during_a_burst_is_not_held_back_by_its_first_stage
     burst.over.set()
     await asyncio.sleep(0.05)
     assert response.shown == []
+
+
+async def test_a_flow_handing_its_generation_to_a_worker_shows_its_place_at_once():
+    """``flush`` (the flow ends; another process's worker posts the result) shows the stage
+    without waiting for the burst: shown later, it could land on top of the worker's post."""
+    response = SlowResponse(delay=0.01)
+    burst = Burst()
+    progress = ProgressReporter(CATALOG, response, "en", quiet=burst.quiet)  # type: ignore[arg-type]
+    await progress("queued", 2)
+    await asyncio.wait_for(progress.flush(), 1.0)
+    assert response.shown == [CATALOG.t("en", "progress.queued", position=2)]

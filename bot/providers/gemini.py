@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 from google import genai
@@ -30,6 +30,7 @@ from bot.providers.base import (
     SceneReference,
 )
 from bot.providers.gemini_attributes import SYSTEM_INSTRUCTION, attributes_schema, parse_attributes
+from bot.providers.gemini_sdk import given_fields, retry_after
 from bot.providers.retry import ProviderError, RetryPolicy, with_retries
 from bot.providers.scene_art import reference_items, scene_instruction
 
@@ -71,7 +72,6 @@ _SAFETY_FINISH = frozenset(
     }
 )
 _KEY_PATTERNS = (re.compile(r"AIza[0-9A-Za-z_\-]{20,}"), re.compile(r"(?i)(key=)[^&\s'\"]+"))
-_RETRY_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
 def safety_settings(level: str) -> list[types.SafetySetting]:
@@ -146,7 +146,7 @@ class _GeminiCaller:
             try:
                 async with asyncio.timeout(self._timeout):
                     return await self._client.aio.models.generate_content(
-                        model=self._model, contents=request, config=_given(config)
+                        model=self._model, contents=request, config=given_fields(config)
                     )
             except genai_errors.APIError as exc:
                 raise self._from_api_error(exc) from None
@@ -177,11 +177,11 @@ class _GeminiCaller:
         detail = self._scrub(f"HTTP {code} {exc.status or ''}: {exc.message or ''}")[:300]
         if code == 429:
             return ProviderError(
-                "rate_limited", retryable=True, detail=detail, retry_after=_retry_after(exc)
+                "rate_limited", retryable=True, detail=detail, retry_after=retry_after(exc)
             )
         if code >= 500 or code == 408:
             return ProviderError(
-                "unavailable", retryable=True, detail=detail, retry_after=_retry_after(exc)
+                "unavailable", retryable=True, detail=detail, retry_after=retry_after(exc)
             )
         if code in (401, 403, 404):
             log.error("Gemini rejected the request (check key and model): %s", detail)
@@ -193,36 +193,6 @@ class _GeminiCaller:
             text = text.replace(secret, "[redacted]")
         text = _KEY_PATTERNS[0].sub("[redacted]", text)
         return _KEY_PATTERNS[1].sub(r"\1[redacted]", text)
-
-
-def _given(config: types.GenerateContentConfig) -> types.GenerateContentConfigDict:
-    """The fields the config sets, as a dict of the same objects. google-genai deep-copies a
-    config object on every request (the response schema's ~20 nested Schema objects and every
-    unset field of each: about a third of the SDK's CPU per text call), but builds a new one
-    from a dict, which shares the nested objects it never changes."""
-    return cast(
-        types.GenerateContentConfigDict,
-        {name: getattr(config, name) for name in config.model_fields_set},
-    )
-
-
-def _retry_after(exc: genai_errors.APIError) -> float | None:
-    """The server's retry hint: a Retry-After header, or google.rpc.RetryInfo.retryDelay."""
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    if headers is not None:
-        raw = headers.get("Retry-After")
-        if isinstance(raw, str):
-            try:
-                return max(0.0, float(raw))
-            except ValueError:
-                pass
-    details = exc.details.get("error", exc.details) if isinstance(exc.details, dict) else {}
-    for item in details.get("details", []) if isinstance(details, dict) else []:
-        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
-            match = _RETRY_DELAY.match(str(item.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
 
 
 def _enum_name(value: object) -> str:

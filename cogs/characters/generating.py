@@ -85,7 +85,8 @@ class ProgressReporter:
         self._wanted: str | None = None
         self._shown: str | None = None
         self._closed = False
-        self._closing = asyncio.Event()
+        self._now = asyncio.Event()
+        """Set: the first stage no longer waits for ``quiet`` (the flow ends or is settled)."""
         self._task: asyncio.Task[None] | None = None
         self._view: discord.ui.View | None = None
         self._on_drawn = on_drawn
@@ -125,11 +126,11 @@ class ProgressReporter:
 
     def _close(self) -> None:
         self._closed = True
-        self._closing.set()
+        self._now.set()
 
     async def _until_quiet(self, quiet: Callable[[], Awaitable[None]]) -> None:
-        """Wait for ``quiet``, or until no stage is to be shown any more."""
-        waits = [asyncio.ensure_future(quiet()), asyncio.ensure_future(self._closing.wait())]
+        """Wait for ``quiet``, or until the stage is wanted now (or never)."""
+        waits = [asyncio.ensure_future(quiet()), asyncio.ensure_future(self._now.wait())]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -154,7 +155,9 @@ class ProgressReporter:
             log.warning("could not show the drawn result early", exc_info=True)
 
     async def flush(self) -> None:
-        """Wait until the latest stage is shown (the flow ends here; a worker posts later)."""
+        """Wait until the latest stage is shown (the flow ends here; a worker posts later): at
+        once, not after a burst, so it is shown before the worker's post."""
+        self._now.set()
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task

@@ -39,14 +39,14 @@ from bot.services.generation.job import (
     log_finished,
     settle_when_done,
 )
-from bot.services.generation.model import (
-    GenerationMetrics,
-    Progress,
-    WatchesGeneration,
-)
+from bot.services.generation.model import GenerationMetrics, Progress, WatchesGeneration
 from bot.services.generation.records import mark_processing
 from bot.services.generation.settle import settle_failure, until_written
-from bot.services.generation.slots import DEFAULT_ACCEPTING_AT_ONCE, GenerationSlots
+from bot.services.generation.slots import (
+    ACCEPTED_ALL_WITHIN,
+    DEFAULT_ACCEPTING_AT_ONCE,
+    GenerationSlots,
+)
 from bot.storage.base import Storage, delete_quietly
 from db.engine import Database
 from db.outage import is_unreachable
@@ -65,10 +65,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-ACCEPTED_ALL_WITHIN = 2.0
-"""The longest a stage waits for a burst of acceptances to end before it is shown."""
 
 
 class GenerationRunner:
@@ -102,14 +98,11 @@ class GenerationRunner:
         self._accepting = GenerationSlots(accepting_at_once)
 
     def accepting(self) -> AbstractAsyncContextManager[None]:
-        """Hold one of the few places where generations are accepted (the member checked and
-        charged, the rows written), in arrival order: see :func:`accepting_at_once`."""
+        """One of the few places generations are accepted in (see :func:`accepting_at_once`)."""
         return self._accepting.acquire()
 
     async def accepted_all(self) -> None:
-        """Return once no generation waits to be accepted (at most ``ACCEPTED_ALL_WITHIN``):
-        what can wait for a burst of acceptances (a stage shown) waits, so it does not slow
-        them down on the one event loop."""
+        """Return once no generation waits to be accepted (see :data:`ACCEPTED_ALL_WITHIN`)."""
         await self._accepting.nobody_waits(ACCEPTED_ALL_WITHIN)
 
     @property

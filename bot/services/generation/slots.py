@@ -11,6 +11,10 @@ PositionCallback = Callable[[int], Awaitable[None]]
 DEFAULT_ACCEPTING_AT_ONCE = 5
 """Generations accepted at once with the default database pool (10)."""
 
+ACCEPTED_ALL_WITHIN = 2.0
+"""The longest what can wait for a burst of acceptances (a generation's first stage shown)
+waits for it to end, so as not to slow it down on the one event loop."""
+
 
 def accepting_at_once(pool_size: int) -> int:
     """How many generations a process accepts at once (checks the member, charges, writes the
