@@ -353,3 +353,29 @@ async def test_create_theme_race_is_caught_in_a_savepoint(session, monkeypatch):
         await svc.create_theme(session, character.id, user.id, "Winter")
     assert info.value.reason_key == "conflict.theme_exists"
     assert (await svc.create_theme(session, character.id, user.id, "Spring")).name == "Spring"
+
+
+async def test_a_theme_deleted_twice_at_once_is_deleted_once(session_factory):
+    """Two deletes of the same theme, each loaded before the other committed (a double press):
+    the first deletes it and returns its keys; the second is told it is gone, and returns no
+    keys as if it had deleted it."""
+    async with session_factory() as s, s.begin():
+        user = await make_user(s)
+        character = await make_character(s, user)
+        theme = await make_theme(s, character, "Winter")
+        await variant_at(s, theme, 1, {"imageKey": "v/1.png"})
+    first = session_factory()
+    second = session_factory()
+    async with first, second:
+        await first.begin()
+        await second.begin()
+        keys = await svc.delete_theme(first, theme.id, user.id)
+        late = asyncio.create_task(svc.delete_theme(second, theme.id, user.id))
+        await asyncio.sleep(0.2)  # loaded, now waiting on the first one's row lock
+        await first.commit()
+        with pytest.raises(NotFoundError):
+            await late
+        await second.rollback()
+    assert keys == ["v/1.png"]
+    async with session_factory() as s:
+        assert await s.get(CharacterTheme, theme.id) is None

@@ -22,6 +22,7 @@ from bot.services.characters import (
     is_valid_id,
     name_rank,
 )
+from bot.services.deleting import delete_loaded
 from bot.services.pagination import clamp_limit
 from bot.services.visibility import visible_to
 from db.engine import Database
@@ -197,7 +198,7 @@ async def remove_from_collection(
     )
     if item is None:
         raise NotFoundError("character")
-    await session.delete(item)
+    await delete_loaded(session, item, "character")
     collection.updated_at = func.now()
     await session.flush()
 
@@ -271,8 +272,7 @@ async def delete_collection(session: AsyncSession, collection_id: str, user_id: 
     Raises: NotFoundError("collection"), NotOwnerError.
     """
     collection = await get_owned_collection(session, collection_id, user_id)
-    await session.delete(collection)
-    await session.flush()
+    await delete_loaded(session, collection, "collection")
 
 
 async def autocomplete_collections(

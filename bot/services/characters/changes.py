@@ -21,6 +21,7 @@ from bot.services.characters.lookups import (
     is_valid_id,
     storage_keys,
 )
+from bot.services.deleting import delete_loaded
 from db.meta import (
     CHANNEL_ID,
     CONTENT_FILTER,
@@ -118,8 +119,7 @@ async def delete_character(
     for meta, image_url, thumbnail_url in variants:
         keys += storage_keys(meta)
         urls += [u for u in (image_url, thumbnail_url) if u]
-    await session.delete(character)
-    await session.flush()
+    await delete_loaded(session, character, "character")
     return DeletedCharacter(
         id=character.id,
         name=character.name,

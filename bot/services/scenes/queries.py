@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import NotFoundError, NotOwnerError
 from bot.services.characters import is_valid_id
+from bot.services.deleting import delete_loaded
 from bot.services.pagination import Page, apply_keyset, clamp_limit, keyset_page, parse_cursor
 from bot.services.scenes.model import SceneView
 from bot.services.scenes.views import scene_view
@@ -142,7 +143,7 @@ async def delete_scene(db: Database, storage: Storage, scene_id: str, user_id: s
         ).all()
         keys = {k for m in [scene.meta, *(g.meta for g in links)] for k in _keys(m)}
         name = scene.title or scene.setting
-        await session.delete(scene)
+        await delete_loaded(session, scene, "scene")
     await delete_quietly(storage, sorted(keys))
     return name
 

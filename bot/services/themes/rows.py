@@ -28,6 +28,7 @@ from bot.services.characters import (
     is_valid_id,
     name_rank,
 )
+from bot.services.deleting import delete_loaded
 from bot.services.pagination import clamp_limit
 from bot.services.visibility import is_completed
 from db.meta import Meta
@@ -293,8 +294,7 @@ async def delete_theme(session: AsyncSession, theme_id: str, user_id: str) -> li
     """
     theme = await get_owned_theme(session, theme_id, user_id)
     keys = await _variant_keys(session, ThemeVariant.theme_id == theme.id)
-    await session.delete(theme)
-    await session.flush()
+    await delete_loaded(session, theme, "theme")
     return keys
 
 

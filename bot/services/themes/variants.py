@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import NotFoundError, NotOwnerError
 from bot.services.characters import AUTOCOMPLETE_MAX, get_visible_character, is_valid_id, name_rank
+from bot.services.deleting import delete_loaded
 from bot.services.pagination import Page, apply_keyset, clamp_limit, keyset_page, parse_cursor
 from bot.services.themes.rows import choice_label
 from bot.services.visibility import is_completed
@@ -82,8 +83,7 @@ async def delete_variant(session: AsyncSession, variant_id: str, user_id: str) -
     """
     variant = await get_owned_variant(session, variant_id, user_id)
     keys = Meta(variant.meta).storage_keys
-    await session.delete(variant)
-    await session.flush()
+    await delete_loaded(session, variant, "variant")
     return keys
 
 
