@@ -86,7 +86,7 @@ class ProgressReporter:
         self._shown: str | None = None
         self._closed = False
         self._now = asyncio.Event()
-        """Set: the first stage no longer waits for ``quiet`` (the flow ends or is settled)."""
+        """Set by :meth:`flush`: the first stage no longer waits for ``quiet``."""
         self._task: asyncio.Task[None] | None = None
         self._view: discord.ui.View | None = None
         self._on_drawn = on_drawn
@@ -124,10 +124,6 @@ class ProgressReporter:
                 )
             self._shown = text
 
-    def _close(self) -> None:
-        self._closed = True
-        self._now.set()
-
     async def _until_quiet(self, quiet: Callable[[], Awaitable[None]]) -> None:
         """Wait for ``quiet``, or until the stage is wanted now (or never)."""
         waits = [asyncio.ensure_future(quiet()), asyncio.ensure_future(self._now.wait())]
@@ -143,7 +139,7 @@ class ProgressReporter:
         post for at most ``POST_FIRST_SECONDS``. No stage is shown after it."""
         if self._on_drawn is None or self._closed:
             return
-        self._close()
+        self._closed = True
         self._posting = asyncio.create_task(self._post_drawn(self._on_drawn, preview))
         await asyncio.wait({self._posting}, timeout=POST_FIRST_SECONDS)
 
@@ -165,7 +161,7 @@ class ProgressReporter:
     async def settle(self) -> None:
         """Show no further stage; wait for an edit already on its way, so it cannot land after
         the result."""
-        self._close()
+        self._closed = True
         await self.flush()
         if self._posting is not None:
             await self._posting
