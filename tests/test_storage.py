@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import uuid
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from bot.storage.s3 import (
     IMMUTABLE_CACHE_CONTROL,
     MAX_PRESIGN_SECONDS,
     S3Storage,
+    endpoint_rule_names,
     s3_client_config,
 )
 from tests.fakes.s3 import MotoS3, moto_s3_fixture, unique_bucket
@@ -232,6 +234,39 @@ async def test_s3_put_without_public_base_returns_working_presigned_url(
         assert response.status == 200
         assert response.headers["Content-Type"] == "image/webp"
         assert await response.read() == webp
+
+
+def test_s3_endpoint_rules_do_not_read_the_object_key() -> None:
+    """The premise of resolving endpoints per bucket: botocore's S3 rules read the bucket and
+    the client's settings, never the key (a botocore whose rules did would fail here)."""
+    read = endpoint_rule_names("s3", "2006-03-01")
+    assert {"Bucket", "Region", "Endpoint", "ForcePathStyle"} <= read
+    assert not {"Key", "Prefix", "CopySource"} & read
+
+
+async def test_s3_objects_under_new_keys_reuse_their_buckets_endpoint(
+    moto_s3: MotoS3, s3_client: Any, bucket: str
+) -> None:
+    """Uploading and presigning objects under ten new keys runs the endpoint rules at most
+    once (before: once per request, the key being part of the cache's key); every object still
+    lands in its bucket and its presigned URL serves it."""
+    storage = S3Storage(s3_client, bucket, public_base_url=None)
+    resolve = s3_client._ruleset_resolver._provider.resolve_endpoint
+    png = _image_bytes("PNG")
+    await storage.put(image_key(str(uuid.uuid4())), png, "image/png")
+    misses = resolve.cache_info().misses
+
+    keys = [image_key(str(uuid.uuid4())) for _ in range(10)]
+    urls = [await storage.put(key, png, "image/png") for key in keys]
+
+    assert resolve.cache_info().misses - misses == 0
+    assert set(keys) <= set(moto_s3.list_keys(bucket))
+    async with aiohttp.ClientSession() as http:
+        for key, url in zip(keys, urls, strict=True):
+            assert urlsplit(url).path.endswith(key)
+            async with http.get(url) as response:
+                assert response.status == 200
+                assert await response.read() == png
 
 
 async def test_s3_get_exists_delete_round_trip(s3_client: Any, bucket: str) -> None:

@@ -7,12 +7,15 @@ the operation, the object and the S3 error code; credentials never appear in it.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import create_loader
 
 from bot.errors import StorageError
 from bot.storage.held import HeldBytes
@@ -62,6 +65,40 @@ def s3_client_config(
     )
 
 
+@functools.cache
+def endpoint_rule_names(service: str, api_version: str) -> frozenset[str]:
+    """The endpoint parameters that ``service``'s endpoint rules read (as a reference or in a
+    URL template), from the ruleset botocore ships."""
+    ruleset = create_loader().load_service_model(service, "endpoint-rule-set-1", api_version)
+    text = json.dumps(ruleset["rules"])
+    referenced = set(re.findall(r'"ref": "([^"]+)"', text))
+    referenced.update(re.findall(r"\{([A-Za-z0-9_]+)[}#]", text))
+    return frozenset(referenced)
+
+
+def resolve_endpoints_by_what_decides_them(client: Any) -> bool:
+    """Make ``client`` resolve an S3 request's endpoint once per bucket, not once per object.
+
+    botocore runs its endpoint rules for every request and caches the result by every
+    parameter the operation carries, the object's key included; no S3 rule reads the key, but
+    every new key missed the cache and ran the rules again: for each upload and each presigned
+    URL, four times per portrait (1.2 ms of CPU per portrait, measured). The parameters no rule
+    reads are left out, so the cache answers. Returns False (and changes nothing) on a botocore
+    without that resolver.
+    """
+    resolver = getattr(client, "_ruleset_resolver", None)
+    definitions = getattr(resolver, "_param_definitions", None)
+    if resolver is None or not isinstance(definitions, dict):
+        return False
+    model = client.meta.service_model
+    try:
+        read = endpoint_rule_names(model.service_name, model.api_version)
+    except (BotoCoreError, KeyError):  # no ruleset shipped for it: leave the client as it is
+        return False
+    resolver._param_definitions = {k: v for k, v in definitions.items() if k in read}
+    return True
+
+
 def is_immutable_key(key: str) -> bool:
     """Whether the key's file name carries a UUID (so the object is never overwritten)."""
     return _UUID_IN_NAME.search(key.rsplit("/", 1)[-1]) is not None
@@ -104,6 +141,7 @@ class S3Storage:
             msg = f"presign_seconds must be between 1 and {MAX_PRESIGN_SECONDS}"
             raise ValueError(msg)
         self._client = client
+        resolve_endpoints_by_what_decides_them(client)
         self._bucket = bucket
         self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
         self._presign_seconds = presign_seconds
