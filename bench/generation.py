@@ -33,7 +33,7 @@ import psutil
 from PIL import Image, ImageFilter
 
 from bench.common import RESULTS, Target, finish, ms, percentile, summary, table
-from bench.sides import Side, add_arguments, compare, ratio_target, sides
+from bench.sides import Side, add_arguments, compare, floor_side, ratio_target, sides
 from bench.stack import RssSampler, bare_bot_idle, final_embed, profile, running_stack, warm_up
 
 TEXT_LATENCY = 0.2
@@ -93,6 +93,7 @@ async def measure(
             pool_size=args.pool_size,
             image_png=png,
             code_root=side.code_root,
+            bot_module=side.bot_module,
         ) as stack:
             await asyncio.sleep(1.0)
             settled = await stack.bot.request("report", "report")
@@ -257,6 +258,47 @@ def print_side(m: dict[str, Any], count: int) -> None:
     )
 
 
+def floor_lines(
+    floor: dict[str, Any], base: dict[str, Any] | None, count: int, png_bytes: int
+) -> str:
+    """The floor beside the base: where a target's limit lies below the floor, no change to
+    the bot can meet it on this machine.
+
+    CPU: the floor side's own CPU per create. Memory: the floor side's idle RSS (the libraries
+    loaded, connected) plus one copy of the portrait per create in flight, the least the
+    target allows ("no more copies of a portrait alive than the one being written"); the
+    floor side's own peak is printed too, but it is no floor (it holds every answer it reads).
+    """
+    rows = [
+        ("bot CPU per create, ms", floor["cpu_per_create"] * 1000, "cpu_per_create", 1000),
+        (
+            f"idle RSS + {count} portraits, MiB",
+            (floor["idle_rss"] + count * png_bytes) / 2**20,
+            "peak_rss",
+            2**-20,
+        ),
+    ]
+    lines = [
+        "floor (bench.barecreate: the same create on the same libraries, no product around "
+        f"it; failed {floor['failed']}, characters stored completed with both URLs "
+        f"{floor['report'].get('stored', '?')}; its own peak RSS "
+        f"{floor['peak_rss'] / 2**20:.0f} MiB, "
+        f"idle {floor['idle_rss'] / 2**20:.0f} MiB):"
+    ]
+    for name, value, key, scale in rows:
+        if base is None:
+            lines.append(f"  {name}: {value:.1f}")
+            continue
+        share = value / (base[key] * scale)
+        verdict = (
+            "above the target's 0.5 x: out of reach for any change to the bot here"
+            if share > 0.5
+            else "within the target's 0.5 x"
+        )
+        lines.append(f"  {name}: {value:.1f} = {share:.2f} x the base's ({verdict})")
+    return "\n".join(lines)
+
+
 def thumbnail_floor(png: bytes, rounds: int = 10) -> dict[str, float]:
     """CPU seconds (median) of one thumbnail of ``png`` in this process, libvips and Pillow:
     the part of a create's cost no other change can remove."""
@@ -310,6 +352,11 @@ async def main() -> int:
         help="instead: throughput with this many `charbot worker` processes beside one "
         "(bench.workers, --count creates)",
     )
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the floor side (bench.barecreate: the least a create does on these libraries)",
+    )
     add_arguments(parser)
     args = parser.parse_args()
     if args.workers:
@@ -322,6 +369,10 @@ async def main() -> int:
     for side in sides(args):
         measured.append(await measure(side, args, png))
         print_side(measured[-1], args.count)
+    floor = None
+    if not args.no_floor:
+        floor = await measure(floor_side(), args, png)
+        print_side(floor, args.count)
     bare = await bare_bot_idle()
     this = measured[0]
     base = measured[1] if len(measured) > 1 else None
@@ -366,6 +417,9 @@ async def main() -> int:
         )
     )
 
+    if floor is not None:
+        print(floor_lines(floor, base, args.count, len(png)))
+
     profile_lines: list[str] = []
     if args.profile_top > 0:
         path = str(RESULTS / "generation-cprofile.prof")
@@ -381,6 +435,8 @@ async def main() -> int:
             ratio_target("bot peak RSS during 100 creates, MiB", *pair("peak_rss", 2**-20), 0.5),
         ]
     keep = ("e2e", "overhead", "acks")
+    if floor is not None:
+        measured.append(floor)
     data = {
         "count": args.count,
         "concurrency": args.concurrency,

@@ -34,7 +34,7 @@ import psutil
 from bench.common import Target, finish, ms, percentile, summary, table
 from bench.generation import STAGES, busy_seconds, portrait_png
 from bench.portraits import Create, Latencies, PortraitWatch, attribute, description, plan
-from bench.sides import Side, add_arguments, compare, sides
+from bench.sides import Side, add_arguments, compare, floor_side, sides
 from bench.stack import Stack, running_stack, warm_up
 
 SINGLE_LATENCY = 0.5  # target 2: each Gemini call
@@ -166,6 +166,7 @@ async def measure(side: Side, args: argparse.Namespace, png: bytes) -> dict[str,
         image_png=png,
         validate=False,  # the fakes' own CPU stays off the two cores the bot has
         code_root=side.code_root,
+        bot_module=side.bot_module,
     ) as stack:
         hook = Latencies()
         stack.gemini.latency_for = hook
@@ -173,12 +174,14 @@ async def measure(side: Side, args: argparse.Namespace, png: bytes) -> dict[str,
         one = await single(stack, args.runs)
         many = await concurrent(stack, args.count, args.seed, hook)
         violations = len(stack.fake.violations)
+        stored = (await stack.bot.request("report", "report")).get("stored")
     return {
         "side": side.name,
         "commit": side.commit,
         "single": one,
         "concurrent": many,
         "violations": violations,
+        "stored": stored,
     }
 
 
@@ -226,6 +229,31 @@ def print_side(m: dict[str, Any], args: argparse.Namespace) -> None:
     )
 
 
+def floor_lines(floor: dict[str, Any], count: int) -> str:
+    """The floor side's figures against the targets' limits: a limit the floor itself misses
+    is out of reach for any change to the bot on this machine."""
+
+    def verdict(value: float, limit: float) -> str:
+        return "misses it: out of reach here" if value > limit else "meets it"
+
+    one, many = floor["single"], floor["concurrent"]
+    return "\n".join(
+        [
+            "floor (bench.barecreate: the same create on the same libraries, no product around "
+            f"it; failed {one['failed'] + many['failed']}; characters stored completed with "
+            f"both URLs {floor.get('stored', '?')}):",
+            f"  single: median / provider {one['ratio_median']:.3f} (limit {SINGLE_LIMIT}: "
+            f"{verdict(one['ratio_median'], SINGLE_LIMIT)})",
+            f"  {count} concurrent: wall / slowest {many['wall_ratio']:.3f} (limit {WALL_LIMIT}: "
+            f"{verdict(many['wall_ratio'], WALL_LIMIT)}); median overhead "
+            f"{many['overhead_median'] * 100:.1f} % (limit {OVERHEAD_LIMIT * 100:.0f} %: "
+            f"{verdict(many['overhead_median'], OVERHEAD_LIMIT)}), p90 "
+            f"{many['overhead_p90'] * 100:.1f} %; command → text call p50 "
+            f"{ms(many['phases']['to_text_call'])} ms",
+        ]
+    )
+
+
 def _target(
     label: str,
     phase: str,
@@ -247,6 +275,11 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=128, help="GENERATION_CONCURRENCY")
     parser.add_argument("--pool-size", type=int, default=None, help="override the DB pool")
     parser.add_argument("--side", type=int, default=1024, help="side of the fake's PNG, px")
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the floor side (bench.barecreate: the least a create does on these libraries)",
+    )
     add_arguments(parser)
     args = parser.parse_args()
     png = portrait_png(args.side)
@@ -257,6 +290,10 @@ async def main() -> int:
         print_side(measured[-1], args)
     this = measured[0]
     base = measured[1] if len(measured) > 1 else None
+    floor = None
+    if not args.no_floor:
+        floor = await measure(floor_side(), args, png)
+        print_side(floor, args)
 
     def pair(phase: str, key: str, scale: float = 1.0, sub: str = "") -> tuple[float, float]:
         """(this, base) of ``side[phase][key]`` (a summary's p50 with ``sub``)."""
@@ -296,6 +333,8 @@ async def main() -> int:
     print(f"admission wait of the {n} creates, p50 (this / base): {wait[0]:.1f} / {wait[1]:.1f} ms")
     print()
     print(compare(f"command → portrait visible, {args.side}² PNG", rows, fmt="{:.3f}"))
+    if floor is not None:
+        print(floor_lines(floor, args.count))
     targets = [
         _target(
             "single create: median (command → visible) / provider",
@@ -336,7 +375,7 @@ async def main() -> int:
         "single_latency": SINGLE_LATENCY,
         "text_range": TEXT_RANGE,
         "image_range": IMAGE_RANGE,
-        "sides": measured,
+        "sides": measured if floor is None else [*measured, floor],
     }
     one, many = this["single"], this["concurrent"]
     headline = (

@@ -56,9 +56,11 @@ def base_tree(commit: str = BASE_COMMIT) -> Path:
 class Side:
     """One side of a comparison: a name, the tree its bot code comes from, its commit."""
 
-    name: str  # "this" or "base"
+    name: str  # "this", "base" or "floor"
     root: Path
     commit: str
+    bot_module: str = "bench.botproc"
+    """The process run as the bot: ``bench.botproc`` (the bot), or ``bench.barecreate``."""
 
     @property
     def code_root(self) -> Path | None:
@@ -92,6 +94,11 @@ def sides(args: argparse.Namespace) -> list[Side]:
         root = base_tree(args.base)
         out.append(Side("base", root, _git("rev-parse", "--short=10", "HEAD", cwd=root)))
     return out
+
+
+def floor_side() -> Side:
+    """The floor: ``bench.barecreate``, the least a create must do on the bot's libraries."""
+    return Side("floor", ROOT, "bench.barecreate", bot_module="bench.barecreate")
 
 
 def code_root_env(code_root: Path | None) -> dict[str, str]:

@@ -182,12 +182,15 @@ class Stack:
         return list(await asyncio.gather(*(b.request(command, event) for b in self.bots)))
 
 
-async def _start_bot(config: dict[str, Any], code_root: Path | None = None) -> BotProcess:
-    """This tree's ``bench.botproc``, importing the bot from ``code_root`` when given."""
+async def _start_bot(
+    config: dict[str, Any], code_root: Path | None = None, module: str = "bench.botproc"
+) -> BotProcess:
+    """This tree's ``bench.botproc`` (or ``module``, speaking its protocol), importing the bot
+    from ``code_root`` when given."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bench.botproc",
+        module,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         cwd=str(ROOT),
@@ -226,6 +229,7 @@ async def running_stack(
     workers: int = 0,
     worker_settings: dict[str, Any] | None = None,
     code_root: Path | None = None,
+    bot_module: str = "bench.botproc",
 ) -> AsyncIterator[Stack]:
     """Start everything; the bots are connected and the commands synced when this yields.
 
@@ -233,6 +237,7 @@ async def running_stack(
     (``SHARD_COUNT``/``SHARD_IDS``, as a scaled-out deployment does), commands synced globally.
     ``code_root``: the bot code (and the migrations of its scratch database) come from that
     tree (``bench.sides.base_tree``); the measuring (``bench.botproc``) stays this tree's.
+    ``bot_module``: the process run in the bot's place (``bench.barecreate``, the floor).
     """
     # validate=False: the fake skips checking each request against Discord's OpenAPI spec (the
     # test suite does that), so the harness takes less of the machine's CPU from the bot
@@ -284,7 +289,7 @@ async def running_stack(
                             else {}
                         )
                         config = {"settings": {**base, **extra}, "env": AWS_ENV}
-                        bots.append(await _start_bot(config, code_root))
+                        bots.append(await _start_bot(config, code_root, bot_module))
                         await bots[-1].expect("started", timeout=60)
                     await fake.wait_for_ready(shard_count=processes, timeout=60)
                     if processes == 1:
