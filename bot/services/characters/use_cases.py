@@ -167,7 +167,7 @@ async def record_conversation(
 
     Raises: NotFoundError("character").
     """
-    async with db.transaction() as session:
+    async with db.statement() as session:  # one UPDATE: it commits on its own
         await attach_conversation(
             session,
             character_id,

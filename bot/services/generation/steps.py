@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import GenerationError, GenerationSavedError, InvalidInputError, NotFoundError
@@ -61,12 +61,16 @@ async def generating_user(session: AsyncSession, user_id: str) -> User:
     return user
 
 
+_LOCK_MEMBER = text("SELECT 1 FROM users WHERE id = :id FOR UPDATE")
+
+
 async def lock_member(session: AsyncSession, user_id: str) -> None:
     """Lock the member's row. Every generating transaction takes it before the character's:
     the one that charges the quota updates the member and then writes rows pointing at the
     character, so a persist holding the character while it waited for the member deadlocked
-    with it (a second Regenerate press, a variant asked for while the portrait is redrawn)."""
-    await session.get(User, user_id, with_for_update=True)
+    with it (a second Regenerate press, a variant asked for while the portrait is redrawn).
+    The lock only: the row is not loaded."""
+    await session.execute(_LOCK_MEMBER, {"id": user_id})
 
 
 async def locked_character(session: AsyncSession, character_id: str) -> Character:
@@ -81,6 +85,14 @@ async def locked_character(session: AsyncSession, character_id: str) -> Characte
     return row
 
 
+# counted in place, the member's row not loaded (updated_at as the ORM's flush set it)
+_COUNT = text(
+    "UPDATE users SET total_images_generated = total_images_generated + 1,"
+    " total_characters_created = total_characters_created + :created, updated_at = now()"
+    " WHERE id = :id"
+)
+
+
 async def finish(session: AsyncSession, job: Job, *, user_id: str, new_character: bool) -> None:
     """Mark the generation completed and count it (and the new character) for the member.
 
@@ -93,11 +105,7 @@ async def finish(session: AsyncSession, job: Job, *, user_id: str, new_character
             raise GenerationSavedError
         msg = "the generation was failed while it ran (stale sweep or shutdown)"
         raise RuntimeError(msg)
-    user = await session.get(User, user_id, with_for_update=True)
-    if user is not None:
-        user.total_images_generated += 1
-        if new_character:
-            user.total_characters_created += 1
+    await session.execute(_COUNT, {"id": user_id, "created": int(new_character)})
 
 
 async def store_drawn(

@@ -112,7 +112,7 @@ async def heartbeat(db: Database, generation_ids: list[str]) -> None:
     """The worker running these generations' jobs (taken at acceptance) is alive."""
     if not generation_ids:
         return
-    async with db.transaction() as session:
+    async with db.statement() as session:  # one statement: it commits on its own
         await session.execute(
             text(
                 "UPDATE pgqueuer SET heartbeat = now() WHERE status = 'picked' AND id IN "
@@ -124,7 +124,7 @@ async def heartbeat(db: Database, generation_ids: list[str]) -> None:
 
 async def finish_job(db: Database, generation_id: str) -> None:
     """The job taken at acceptance is done: out of the queue."""
-    async with db.transaction() as session:
+    async with db.statement() as session:  # one statement: it commits on its own
         await session.execute(
             text(f"DELETE FROM pgqueuer WHERE status = 'picked' AND id = ({_JOB_OF})"),
             {"id": generation_id},
@@ -134,7 +134,7 @@ async def finish_job(db: Database, generation_id: str) -> None:
 async def requeue(db: Database, generation_id: str) -> None:
     """Give a job taken at acceptance back to the queue (the process stops): any worker takes
     it up."""
-    async with db.transaction() as session:
+    async with db.statement() as session:  # one statement: it commits on its own
         await session.execute(
             text(
                 "UPDATE pgqueuer SET status = 'queued', queue_manager_id = NULL, updated = now() "
@@ -212,7 +212,7 @@ def _taken_up(generation_id: str, row: Any, attempts: int) -> TakenUp:
 async def claim_delivery(db: Database, generation_id: str, by: str) -> bool:
     """Claim the post of the generation's result (or failure): True for the one caller that
     may post it. The token is forgotten with the claim."""
-    async with db.transaction() as session:
+    async with db.statement() as session:  # one statement: it commits on its own
         claimed = await session.execute(
             text(
                 """
@@ -230,7 +230,7 @@ async def claim_delivery(db: Database, generation_id: str, by: str) -> bool:
 
 async def forget_reference(db: Database, generation_id: str) -> None:
     """The reference picture is stored with the result: the job need not keep it."""
-    async with db.transaction() as session:
+    async with db.statement() as session:  # one statement: it commits on its own
         await session.execute(
             text("UPDATE generation_jobs SET reference = NULL WHERE generation_id = :id"),
             {"id": generation_id},
