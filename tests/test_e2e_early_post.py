@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.errors import StorageError
+from bot.services.generation.slots import SAVING_SHOWN_AT_ONCE
 from db.models import Character, Generation, User
 from tests.e2e import (
     Stack,
@@ -254,3 +255,46 @@ async def test_regenerate_failing_after_the_post_says_so_and_keeps_the_character
     assert sorted(g.status for g in gens) == ["completed", "failed"]
     assert character.image_url == before.image_url
     assert character.generation_status == "completed"
+
+
+async def test_shown_portraits_are_saved_a_few_at_a_time_and_the_next_is_not_held_back(
+    stack: Stack, session_factory, monkeypatch
+):
+    """A burst of creates: every card is posted while the saves before it are still going on,
+    and no more than SAVING_SHOWN_AT_ONCE saves run at once (before, every save ran at once
+    beside the answers still arriving, and a drawn portrait waited behind them). Once the
+    uploads go through, every character is saved with its thread."""
+    runner = stack.bot.deps.pipeline.runner if stack.bot is not None else None
+    assert runner is not None
+    count = SAVING_SHOWN_AT_ONCE + 2
+    if count > runner.slots.limit:  # pragma: no cover - a machine with more cores than slots
+        pytest.skip("the saving lane is as wide as the generation slots here")
+    uploads = HeldUploads(stack, monkeypatch)
+    saving: set[str] = set()
+    put = uploads.put
+
+    async def counted(key: str, data: bytes, content_type: str) -> str:
+        saving.add(key.split("/")[1])  # characters/<id>/...: one save per character
+        return await put(key, data, content_type)
+
+    monkeypatch.setattr(stack.bot.deps.storage, "put", counted)  # type: ignore[union-attr]
+    members = [stack.member(f"burst{i}") for i in range(count)]
+    sent = [
+        await stack.command(m, "character create", {"description": f"a lantern keeper {i}"})
+        for i, m in enumerate(members)
+    ]
+    for ix in sent:  # every card is up while the first saves are held
+        await ix.wait_for(lambda i: bool((i.original() or {}).get("embeds")), timeout=15)
+    await asyncio.sleep(0.3)  # a save that was not held back would have started by now
+    assert len(saving) == SAVING_SHOWN_AT_ONCE
+
+    uploads.release()
+    for ix in sent:
+        message = await wait_final(ix)
+        assert not disabled_components(message)
+        assert await character_thread(stack, message) in stack.fake.threads
+    assert len(saving) == count
+    for member in members:
+        _, characters, gens = await _rows(session_factory, member)
+        assert [g.status for g in gens] == ["completed"]
+        assert [c.generation_status for c in characters] == ["completed"]

@@ -240,8 +240,10 @@ async def create_character(
     async def work() -> Outcome:
         optimized, image = await _draw(runner, optimizer, images, prepared, request, progress)
         runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
-        if isinstance(progress, ShowsDrawn):  # shown now; stored, filled in, completed below
-            await progress.drawn(_preview(prepared, request, optimized, image))
-        return await _persist(runner, prepared, request, optimized, image, progress)
+        if not isinstance(progress, ShowsDrawn):
+            return await _persist(runner, prepared, request, optimized, image, progress)
+        await progress.drawn(_preview(prepared, request, optimized, image))  # shown now
+        async with runner.saving_shown():  # stored, filled in, completed: a few at a time
+            return await _persist(runner, prepared, request, optimized, image, progress)
 
     return await runner.run(prepared.job, progress, work)

@@ -199,8 +199,10 @@ async def regenerate(
     async def work() -> Outcome:
         drawn = await _draw(runner, images, prepared, progress, check)
         runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
-        if isinstance(progress, ShowsDrawn):  # shown now; stored and completed below
-            await progress.drawn(portrait_outcome(prepared, prepared.character, drawn.image))
-        return await _persist(runner, prepared, drawn, progress)
+        if not isinstance(progress, ShowsDrawn):
+            return await _persist(runner, prepared, drawn, progress)
+        await progress.drawn(portrait_outcome(prepared, prepared.character, drawn.image))
+        async with runner.saving_shown():  # shown now; stored and completed a few at a time
+            return await _persist(runner, prepared, drawn, progress)
 
     return await runner.run(prepared.job, progress, work)

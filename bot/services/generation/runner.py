@@ -45,6 +45,7 @@ from bot.services.generation.settle import settle_failure, until_written
 from bot.services.generation.slots import (
     ACCEPTED_ALL_WITHIN,
     DEFAULT_ACCEPTING_AT_ONCE,
+    SAVING_SHOWN_AT_ONCE,
     GenerationSlots,
 )
 from bot.storage.base import Storage, delete_quietly
@@ -91,11 +92,11 @@ class GenerationRunner:
         self._jobs: dict[str, Job] = {}
         self._closing = False
         self.queue: JobQueue | None = None
-        """The generation queue: set, generations are accepted into it and a worker runs them;
-        unset, they run in their caller (as the runner's own tests do)."""
+        """The queue generations are accepted into, for a worker; None: run in their caller."""
         self.taking_up: set[str] = set()
         """Generations this process's worker makes from their job (no flow waits for them)."""
         self._accepting = GenerationSlots(accepting_at_once)
+        self._saving_shown = asyncio.Semaphore(SAVING_SHOWN_AT_ONCE)
 
     def accepting(self) -> AbstractAsyncContextManager[None]:
         """One of the few places generations are accepted in (see :func:`accepting_at_once`)."""
@@ -105,10 +106,9 @@ class GenerationRunner:
         """Return once no generation waits to be accepted (see :data:`ACCEPTED_ALL_WITHIN`)."""
         await self._accepting.nobody_waits(ACCEPTED_ALL_WITHIN)
 
-    @property
-    def queued(self) -> bool:
-        """Whether generations go through the queue."""
-        return self.queue is not None
+    def saving_shown(self) -> asyncio.Semaphore:
+        """Saves of results their member sees already: see :data:`SAVING_SHOWN_AT_ONCE`."""
+        return self._saving_shown
 
     # -- shutdown -------------------------------------------------------------------------
 
