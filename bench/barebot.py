@@ -28,14 +28,13 @@ def emit(event: str, **data: Any) -> None:
     sys.stdout.flush()
 
 
-async def main() -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    config = json.loads(await reader.readline())
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    discord.http.Route.BASE = config["discord_api_base_url"].rstrip("/")
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config["discord_gateway_url"])
+def bare_client(
+    api_base_url: str, gateway_url: str
+) -> tuple[discord.AutoShardedClient, app_commands.CommandTree[Any]]:
+    """A discord.py client for the fake Discord at these URLs (guilds, guild and DM messages;
+    no pings), and its command tree."""
+    discord.http.Route.BASE = api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_messages = True
@@ -43,7 +42,23 @@ async def main() -> None:
     client = discord.AutoShardedClient(
         intents=intents, allowed_mentions=discord.AllowedMentions.none()
     )
-    tree = app_commands.CommandTree(client)
+    return client, app_commands.CommandTree(client)
+
+
+async def read_config() -> tuple[asyncio.StreamReader, dict[str, Any]]:
+    """Stdin as a stream (the parent's commands) and its first line, the config (JSON); log
+    warnings and worse to stderr. The protocol's start, for every bot process of a bench."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    config: dict[str, Any] = json.loads(await reader.readline())
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    return reader, config
+
+
+async def main() -> None:
+    reader, config = await read_config()
+    client, tree = bare_client(config["discord_api_base_url"], config["discord_gateway_url"])
     guild = discord.Object(int(config["guild_id"]))
 
     @tree.command(name="ping", description="pong", guild=guild)

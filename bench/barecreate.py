@@ -32,7 +32,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import time
 from typing import Any
 
@@ -40,13 +39,13 @@ import aioboto3
 import aiohttp
 import discord
 import psutil
-import yarl
 from discord import app_commands
 from google import genai
 from google.genai import types
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bench.barebot import bare_client, read_config
 from bench.botproc import LagSampler, emit
 from bench.common import summary
 from bot.storage import vips
@@ -178,22 +177,10 @@ def commands(tree: app_commands.CommandTree, floor: Floor, guild: discord.Object
 
 
 async def main() -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    config = json.loads(await reader.readline())
+    reader, config = await read_config()
     settings: dict[str, Any] = config["settings"]
     os.environ.update(config.get("env", {}))
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    discord.http.Route.BASE = settings["discord_api_base_url"].rstrip("/")
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings["discord_gateway_url"])
-    intents = discord.Intents.none()
-    intents.guilds = True
-    intents.guild_messages = True
-    client = discord.AutoShardedClient(
-        intents=intents, allowed_mentions=discord.AllowedMentions.none()
-    )
-    tree = app_commands.CommandTree(client)
+    client, tree = bare_client(settings["discord_api_base_url"], settings["discord_gateway_url"])
     guild_id = settings.get("discord_dev_guild_id")
     guild = discord.Object(int(guild_id)) if guild_id else None
     pool = int(settings.get("database_pool_size") or 10)

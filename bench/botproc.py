@@ -26,7 +26,6 @@ import cProfile
 import functools
 import gc
 import json
-import logging
 import os
 import sys
 import time
@@ -35,6 +34,7 @@ from typing import Any
 
 import psutil
 
+from bench.barebot import read_config
 from bench.common import summary
 from bench.timeline import Timeline
 
@@ -226,11 +226,7 @@ def _settings(config: dict[str, Any]) -> Any:
 
 
 async def main() -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    config = json.loads(await reader.readline())
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    reader, config = await read_config()
     os.environ.update(config.get("env", {}))
 
     from bot.app import open_bot
