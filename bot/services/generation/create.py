@@ -24,7 +24,6 @@ from bot.services.generation.model import (
     Outcome,
     Progress,
     RemixOrigin,
-    ShowsDrawn,
 )
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
@@ -35,6 +34,7 @@ from bot.services.generation.steps import (
     locked_character,
     mark_relaxed,
     portrait_outcome,
+    shown_then_saved,
     store_drawn,
     store_reference,
 )
@@ -239,11 +239,12 @@ async def create_character(
 
     async def work() -> Outcome:
         optimized, image = await _draw(runner, optimizer, images, prepared, request, progress)
-        runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
-        if not isinstance(progress, ShowsDrawn):
-            return await _persist(runner, prepared, request, optimized, image, progress)
-        await progress.drawn(_preview(prepared, request, optimized, image))  # shown now
-        async with runner.saving_shown():  # stored, filled in, completed: a few at a time
-            return await _persist(runner, prepared, request, optimized, image, progress)
+        return await shown_then_saved(
+            runner,
+            prepared.job,
+            progress,
+            lambda: _preview(prepared, request, optimized, image),
+            lambda: _persist(runner, prepared, request, optimized, image, progress),
+        )
 
     return await runner.run(prepared.job, progress, work)

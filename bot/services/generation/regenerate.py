@@ -14,7 +14,7 @@ from bot.services.characters import get_owned_character
 from bot.services.generation.accept import Acceptance, accepting, begin
 from bot.services.generation.inputs import regenerate_instruction
 from bot.services.generation.likeness import LIKENESS_FIELDS, Checked, LikenessCheck, draw_alike
-from bot.services.generation.model import Outcome, Progress, RegenerateRequest, ShowsDrawn
+from bot.services.generation.model import Outcome, Progress, RegenerateRequest
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.generation.steps import (
     effective_filter,
@@ -24,6 +24,7 @@ from bot.services.generation.steps import (
     locked_character,
     mark_relaxed,
     portrait_outcome,
+    shown_then_saved,
     store_drawn,
 )
 from bot.services.quota import QuotaStatus
@@ -198,11 +199,12 @@ async def regenerate(
 
     async def work() -> Outcome:
         drawn = await _draw(runner, images, prepared, progress, check)
-        runner.begin_saving(prepared.job)  # from here a cancel is refused: it is being saved
-        if not isinstance(progress, ShowsDrawn):
-            return await _persist(runner, prepared, drawn, progress)
-        await progress.drawn(portrait_outcome(prepared, prepared.character, drawn.image))
-        async with runner.saving_shown():  # shown now; stored and completed a few at a time
-            return await _persist(runner, prepared, drawn, progress)
+        return await shown_then_saved(
+            runner,
+            prepared.job,
+            progress,
+            lambda: portrait_outcome(prepared, prepared.character, drawn.image),
+            lambda: _persist(runner, prepared, drawn, progress),
+        )
 
     return await runner.run(prepared.job, progress, work)

@@ -3,6 +3,7 @@ storing what the provider drew, and finishing the generation with the member's c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from sqlalchemy import select, text
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import GenerationError, GenerationSavedError, InvalidInputError, NotFoundError
 from bot.providers.base import ImageResult
 from bot.services.accounts import ensure_can_generate
-from bot.services.generation.model import Outcome
+from bot.services.generation.model import Outcome, Progress, ShowsDrawn
 from bot.services.generation.records import complete_generation, generation_status
 from bot.services.generation.runner import GenerationRunner, Job
 from bot.services.quota import QuotaStatus
@@ -178,3 +179,25 @@ def portrait_outcome(
     outcome.filter_lowered = prepared.filter_lowered
     outcome.relaxed = prepared.content_filter == RELAXED
     return outcome
+
+
+async def shown_then_saved(
+    runner: GenerationRunner,
+    job: Job,
+    progress: Progress,
+    shown: Callable[[], Outcome],
+    save: Callable[[], Awaitable[Outcome]],
+) -> Outcome:
+    """From here the job saves what it made (a cancel is refused). A flow that shows the
+    result as soon as it is drawn (:class:`ShowsDrawn`) is given ``shown()`` now, and its save
+    then waits for one of the runner's places for shown results (``saving_shown``); any other
+    flow saves at once, its result posted after.
+
+    Raises: GenerationCancelled when the member cancelled it before.
+    """
+    runner.begin_saving(job)
+    if not isinstance(progress, ShowsDrawn):
+        return await save()
+    await progress.drawn(shown())
+    async with runner.saving_shown():
+        return await save()
