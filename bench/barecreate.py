@@ -3,22 +3,25 @@
 
 On ``/character create description:…`` this process:
 
-1. defers the answer (thinking), as Discord needs within 3 s;
+1. answers at once that it is creating (Discord needs an answer within 3 s; a message rather
+   than a bare defer, so the member reads something, as the bot's first stage);
 2. charges the member's quota in one statement, before anything is spent;
 3. asks the text model for the attributes (JSON), then the image model for the portrait
    (google-genai on an aiohttp session of its own, as the bot);
-4. edits the deferred reply to the embed with the portrait attached, as soon as the
-   portrait exists (issue #19's target 2 lets the rest finish after);
+4. edits that reply to the embed with the portrait attached, as soon as the portrait exists
+   (issue #19's target 2 lets the rest finish after);
 5. thumbnails the portrait (libvips, the bot's call) and uploads the portrait and the
    thumbnail at once (aioboto3 with the bot's client config; presigned URLs, as the bot signs
    them without a public base URL);
 6. stores the character, completed, with both URLs, in one statement; opens its thread.
 
-``/quota`` creates the member's row (the benchmarks' warm-up). Everything else a create of the
-bot does is left out: the generation and job rows, progress edits and the Cancel button, the
-retry and timeout policy, checking the model's answers, the welcome in the thread, the
-buttons, localisation, logs and metrics. So its CPU and memory are a floor: what the same
-work costs in these libraries with no product around it.
+The portrait's message carries the Favorite button (``bench.baremix`` answers it, and the
+other interactions of ``bench.interactions``' mix; ``/quota`` creates the member's row, the
+benchmarks' warm-up). Everything else a create of the bot does is left out: the generation
+and job rows, progress edits and the Cancel button, the retry and timeout policy, checking the
+model's answers, the welcome in the thread, the other buttons, localisation, logs and metrics.
+So its CPU and memory are a floor: what the same work costs in these libraries with no
+product around it.
 
 Same JSON-lines protocol as ``bench.botproc`` (config line, ``started``; ``mark``, ``report``,
 ``stop``), so ``bench.stack.running_stack(bot_module="bench.barecreate")`` runs it in place of
@@ -33,6 +36,8 @@ import json
 import logging
 import os
 import time
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import aioboto3
@@ -45,9 +50,11 @@ from google.genai import types
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bench import baremix
 from bench.barebot import bare_client, read_config
-from bench.botproc import LagSampler, emit
+from bench.botproc import GcTimer, LagSampler, emit
 from bench.common import summary
+from bot.ops.eventloop import freeze_startup_heap
 from bot.storage import vips
 from bot.storage.held import HeldBytes
 from bot.storage.s3 import MAX_PRESIGN_SECONDS, s3_client_config
@@ -58,18 +65,14 @@ CHARGE = text(
     "UPDATE users SET daily_used = daily_used + 1 WHERE auth0_id = :who"
     " AND daily_used < daily_quota RETURNING id"
 )
-MEMBER = text(
-    "INSERT INTO users (email, auth0_id, username, daily_quota) VALUES (:email, :who, :name,"
-    " 100000) ON CONFLICT (auth0_id) DO NOTHING RETURNING id"
-)
 STORED = text(
     "SELECT count(*) FROM characters WHERE generation_status = 'completed'"
     " AND image_url IS NOT NULL AND thumbnail_url IS NOT NULL"
 )
 STORE = text(
-    "INSERT INTO characters (user_id, name, description, prompt, image_url, thumbnail_url,"
-    " s3_url, generation_status) VALUES (:user_id, :name, :description, :prompt, :image_url,"
-    " :thumbnail_url, :image_url, 'completed') RETURNING id"
+    "INSERT INTO characters (id, user_id, name, description, prompt, image_url, thumbnail_url,"
+    " s3_url, generation_status) VALUES (:id, :user_id, :name, :description, :prompt,"
+    " :image_url, :thumbnail_url, :image_url, 'completed') RETURNING id"
 )
 
 
@@ -90,6 +93,10 @@ class Floor:
         async with self.engine.connect() as conn:  # autocommit: one round trip
             return (await conn.execute(statement, values)).first()
 
+    async def rows(self, statement: Any, **values: Any) -> Sequence[Any]:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(statement, values)).all()
+
     async def put(self, key: str, data: bytes, content_type: str) -> str:
         await self.s3.put_object(
             Bucket=self.bucket, Key=key, Body=HeldBytes(data), ContentType=content_type
@@ -103,7 +110,7 @@ class Floor:
 
     async def create(self, interaction: discord.Interaction, description: str) -> None:
         started = time.perf_counter()
-        await interaction.response.defer(thinking=True)
+        await interaction.response.send_message(f"Creating {description[:80]}…")
         charged = await self.statement(CHARGE, who=f"discord|{interaction.user.id}")
         if charged is None:
             await interaction.edit_original_response(content="No quota left today.")
@@ -122,19 +129,24 @@ class Floor:
         parts = drawn.candidates[0].content.parts if drawn.candidates else None
         png = next(p.inline_data.data for p in parts or [] if p.inline_data and p.inline_data.data)
         name = str(attributes["name"])
+        character_id = str(uuid.uuid4())  # the button's, before the row exists
         embed = discord.Embed(title=name, description=description[:200])
         embed.set_image(url="attachment://portrait.png")
         message = await interaction.edit_original_response(  # visible as soon as it exists
-            embed=embed, attachments=[discord.File(HeldBytes(png), "portrait.png")]
+            content=None,
+            embed=embed,
+            attachments=[discord.File(HeldBytes(png), "portrait.png")],
+            view=baremix.favorite_view(character_id),
         )
         thumbnail = await asyncio.to_thread(vips.thumbnail, png, 256)
-        key = f"characters/{charged.id}-{interaction.id}"
+        key = f"characters/{charged.id}/{character_id}"
         image_url, thumbnail_url = await asyncio.gather(
             self.put(f"{key}.png", png, "image/png"),
             self.put(f"{key}.webp", thumbnail, "image/webp"),
         )
         await self.statement(
             STORE,
+            id=character_id,
             user_id=charged.id,
             name=name,
             description=description,
@@ -157,23 +169,11 @@ def commands(tree: app_commands.CommandTree, floor: Floor, guild: discord.Object
             log.exception("create failed")
             floor.flows.append({"ok": False})
 
-    @app_commands.command(name="quota", description="today's quota")
-    async def quota(interaction: discord.Interaction) -> None:
-        member = interaction.user.id
-        await floor.statement(  # the row exists once the member sees the answer
-            MEMBER,
-            email=f"discord_{member}@floor.invalid",
-            who=f"discord|{member}",
-            name=f"floor_{member}",
-        )
-        await interaction.response.send_message("ok", ephemeral=True)
-
+    baremix.commands(tree, group, floor.rows, guild)
     if guild is None:
         tree.add_command(group)
-        tree.add_command(quota)
     else:
         tree.add_command(group, guild=guild)
-        tree.add_command(quota, guild=guild)
 
 
 async def main() -> None:
@@ -183,9 +183,11 @@ async def main() -> None:
     client, tree = bare_client(settings["discord_api_base_url"], settings["discord_gateway_url"])
     guild_id = settings.get("discord_dev_guild_id")
     guild = discord.Object(int(guild_id)) if guild_id else None
+    # as the bot's pool: every connection it may open is kept once opened (bot.app.open_deps)
     pool = int(settings.get("database_pool_size") or 10)
+    pool += int(settings.get("database_max_overflow") or 20)
     engine = create_async_engine(
-        settings["database_url"], pool_size=pool, max_overflow=20, isolation_level="AUTOCOMMIT"
+        settings["database_url"], pool_size=pool, max_overflow=0, isolation_level="AUTOCOMMIT"
     )
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), read_bufsize=2**22)
     gemini = genai.Client(
@@ -202,6 +204,7 @@ async def main() -> None:
     s3_config = s3_client_config(endpoint_url=endpoint, max_pool_connections=connections)
     process = psutil.Process()
     lag = LagSampler()
+    gc_timer = GcTimer()
     async with aioboto3.Session().client(
         "s3", endpoint_url=endpoint, region_name=settings["s3_region"], config=s3_config
     ) as s3:
@@ -211,6 +214,8 @@ async def main() -> None:
         commands(tree, floor, guild)
         ready = asyncio.Event()
         client.event(_on_ready(ready))
+        client.event(baremix.on_interaction(floor.rows))
+        freeze_startup_heap()  # the bot's process configuration (as bench.botproc)
         await client.login(settings["discord_token"])
         connect = asyncio.create_task(client.connect())
         marked_cpu, marked_at = 0.0, time.monotonic()
@@ -227,12 +232,14 @@ async def main() -> None:
                 if line == "mark":
                     marked_cpu, marked_at = cpu.user + cpu.system, time.monotonic()
                     lag.samples.clear()
+                    gc_timer.pauses.clear()
                     floor.flows.clear()
                     emit("marked")
                 elif line == "report":
                     emit(
                         "report",
                         lag=summary(lag.samples),
+                        gc=gc_timer.report(),
                         rss_bytes=process.memory_info().rss,
                         cpu_user=cpu.user,
                         cpu_system=cpu.system,

@@ -21,7 +21,13 @@ sees) <= 0.25 x the base's, answer p90 <= 50 ms, bot CPU per interaction <= 0.7 
 none late. "Where the answer waits" splits each answer into gateway delivery, admission wait,
 database time and requests to Discord, measured inside the bot (``bench.timeline``).
 
+The floor side (``--no-floor`` skips it) runs the same load against ``bench.barecreate`` with
+``bench.baremix``: each kind answered with one statement and one answer on the bot's own
+libraries, the create as the create benchmarks' floor. Where the floor itself misses a
+target's limit, no change to the bot can meet it on this machine; the report says which.
+
     .venv/bin/python -m bench.interactions [--mixes ';quota=0.7'] [--base COMMIT | --no-base]
+        [--no-floor] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import random
+import signal
 import time
 from collections import Counter, defaultdict
 from typing import Any
@@ -37,8 +45,8 @@ from typing import Any
 import psutil
 
 from bench.common import Target, finish, ms, percentile, summary, table
-from bench.sides import Side, add_arguments, compare, ratio_target, sides
-from bench.stack import Stack, final_embed, running_stack, warm_up
+from bench.sides import Side, add_arguments, compare, floor_side, ratio, ratio_target, sides
+from bench.stack import Stack, final_embed, profile, running_stack, warm_up
 from bench.timeline import BREAKDOWN_HEADERS, breakdown
 from tests.fakes.discord import FakeInteraction, FakeMember
 
@@ -135,14 +143,22 @@ async def main() -> int:
         default=";quota=0.7",
         help="the mixes to run, separated by ';' (each as --mix takes it; empty: the default)",
     )
+    parser.add_argument("--profile", help="py-spy each side's bot into <this>.<side> (raw)")
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the floor side (bench.barecreate with bench.baremix: one statement and one "
+        "answer per interaction on these libraries)",
+    )
     add_arguments(parser)
     args = parser.parse_args()
     specs = (
         [args.mix] if args.mix or args.only else args.mixes.replace(",quota", ";quota").split(";")
     )
     results: list[dict[str, Any]] = []
+    every_side = sides(args) + ([] if args.no_floor else [floor_side()])
     for spec in specs:
-        for side in sides(args):
+        for side in every_side:
             results.append(await measure(args, spec, side))
     return report(results, specs)
 
@@ -153,6 +169,7 @@ def report(results: list[dict[str, Any]], specs: list[str]) -> int:
     for spec in specs:
         this = next(r for r in results if r["mix_spec"] == spec and r["side"] == "this")
         base = next((r for r in results if r["mix_spec"] == spec and r["side"] == "base"), None)
+        floor = next((r for r in results if r["mix_spec"] == spec and r["side"] == "floor"), None)
         name = spec or "default mix"
         b = base or {}
         nan = float("nan")
@@ -195,12 +212,51 @@ def report(results: list[dict[str, Any]], specs: list[str]) -> int:
             Target(f"{name}: bot event-loop lag p99 (this)", this["lag_p99"] * 1000, 50.0, " ms"),
             Target(f"{name}: interactions not sent (this)", float(this["not_sent"]), 0.0),
         ]
+        if floor is not None:
+            print(floor_lines(name, floor, base))
     headline = "; ".join(
         f"{r['side']} {r['mix_spec'] or 'default'}: answer p90 {ms(r['answer_p90'])} / p99 "
         f"{ms(r['answer_p99'])} ms, CPU {r['cpu_per_interaction'] * 1000:.2f} ms/interaction"
         for r in results
     )
     return finish("interactions", targets, {"runs": results}, headline)
+
+
+def floor_lines(name: str, floor: dict[str, Any], base: dict[str, Any] | None) -> str:
+    """The floor side beside the base: a limit the floor itself misses is out of reach for any
+    change to the bot on this machine."""
+    nan = float("nan")
+    b = base or {}
+    rows = [  # (figure, the floor's, the base's or None for an absolute limit, limit, said)
+        ("answer p90 ms", floor["answer_p90"], None, 0.050, "at most 50 ms"),
+        ("answer p99 ms", floor["answer_p99"], b.get("answer_p99", nan), 0.25, "0.25 x the base's"),
+        (
+            "bot CPU per interaction ms",
+            floor["cpu_per_interaction"],
+            b.get("cpu_per_interaction", nan),
+            0.7,
+            "0.7 x the base's",
+        ),
+    ]
+    finished = floor["creates"] - floor["create_failures"]
+    lines = [
+        f"{name}, floor (bench.barecreate + bench.baremix: one statement and one answer per "
+        f"interaction, the same create; creates finished {finished}/{floor['creates']}, late "
+        f"{floor['late']}):"
+    ]
+    for label, value, base_value, limit, said in rows:
+        share = value if base_value is None else ratio(value, base_value)
+        shown = f"{value * 1000:.2f}"
+        if base_value is not None:
+            shown += f" = {share:.2f} x the base's"
+        if math.isnan(share):
+            verdict = "no base measured"
+        elif share > limit:
+            verdict = "out of reach for any change to the bot here"
+        else:
+            verdict = "within reach"
+        lines.append(f"  {label}: {shown} (target {said}: {verdict})")
+    return "\n".join(lines)
 
 
 async def measure(args: argparse.Namespace, mix_spec: str, side: Side) -> dict[str, Any]:
@@ -216,6 +272,7 @@ async def measure(args: argparse.Namespace, mix_spec: str, side: Side) -> dict[s
         pool_size=args.pool_size,
         processes=args.processes,
         validate=not args.no_validate,
+        bot_module=side.bot_module,
     ) as stack:
         members = [stack.member(f"member{i:03d}") for i in range(args.members)]
         clickable = await prepare(stack, members, args.owners)
@@ -229,6 +286,9 @@ async def measure(args: argparse.Namespace, mix_spec: str, side: Side) -> dict[s
         kinds = rng.choices(list(mix), weights=list(mix.values()), k=args.total)
         await asyncio.sleep(1.0)
         await stack.request_all("mark", "marked")
+        spy = (  # the load's window only
+            profile(stack.bot.pid, f"{args.profile}.{side.name}", 60) if args.profile else None
+        )
         harness = psutil.Process()
         harness_before = sum(harness.cpu_times()[:2])
         stack.lag.samples.clear()
@@ -299,6 +359,9 @@ async def measure(args: argparse.Namespace, mix_spec: str, side: Side) -> dict[s
         )
         create_failures = sum(isinstance(r, BaseException) for r in results)
         reports = await stack.request_all("report", "report")
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         harness_cpu = sum(harness.cpu_times()[:2]) - harness_before
         fake_lag = summary(stack.lag.samples)
         violations = len(stack.fake.violations)
@@ -358,7 +421,8 @@ async def measure(args: argparse.Namespace, mix_spec: str, side: Side) -> dict[s
     print("where the answer waits (means; the bot's clock and the fake's are the same)")
     print(table(BREAKDOWN_HEADERS, breakdown(sent, reports)))
     for report in reports:
-        print("bot process, during the load:", report.get("counts"))
+        if "counts" in report:
+            print("bot process, during the load:", report["counts"])
     lags = [r["lag"] for r in reports]
     worst_lag = max(lags, key=lambda lag: lag["p99"])
     print()
