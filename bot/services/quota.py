@@ -10,6 +10,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,17 +27,19 @@ _NEW_DAY = (
     " > (last_reset_date AT TIME ZONE CAST(:zone AS text))::date"
 )
 
-CHARGE_SQL = text(
-    f"""
+CHARGE_UPDATE = f"""
     UPDATE users SET
         daily_used = CASE WHEN {_NEW_DAY} THEN 1 ELSE daily_used + 1 END,
         last_reset_date = CASE WHEN {_NEW_DAY} THEN now() ELSE last_reset_date END
     WHERE id = :user_id
       AND coalesce(account_status, 'active') = 'active'
       AND (CASE WHEN {_NEW_DAY} THEN 0 ELSE daily_used END) < daily_quota
-    RETURNING daily_used, daily_quota, last_reset_date
+    RETURNING id, daily_used, daily_quota, last_reset_date
     """
-)
+"""The charge (parameters ``user_id`` and ``zone``, see :func:`charge_zone`): the member's row
+as charged, or none when nothing was (see :func:`refuse`). A statement of its own
+(:data:`CHARGE_SQL`) or the first part of one that records what was charged for."""
+CHARGE_SQL = text(CHARGE_UPDATE)
 
 
 @dataclass(frozen=True)
@@ -91,22 +94,41 @@ async def charge(session: AsyncSession, user_id: str) -> QuotaStatus:
         generate. NotFoundError: no such user.
     """
     loaded = await session.get(User, user_id)  # the caller's row is usually loaded already
-    zone = _zone(loaded.timezone if loaded is not None else None).key
-    row = (await session.execute(CHARGE_SQL, {"user_id": user_id, "zone": zone})).one_or_none()
+    params = {"user_id": user_id, "zone": charge_zone(loaded)}
+    row = (await session.execute(CHARGE_SQL, params)).one_or_none()
     if row is not None and loaded is not None:  # the row as charged, without reading it again
-        set_committed_value(loaded, "daily_used", row.daily_used)
-        set_committed_value(loaded, "daily_quota", row.daily_quota)
-        set_committed_value(loaded, "last_reset_date", row.last_reset_date)
-        return status_of(loaded)
+        return charged_status(loaded, row)
     user = await session.get(User, user_id, populate_existing=True)
     if user is None:
         raise NotFoundError("user")
     if row is None:
-        status = user.account_status or "active"
-        if status != "active":
-            raise AccountRestrictedError(status)
-        raise QuotaExceededError(user.daily_quota, next_reset(user.timezone))
+        refuse(user)
     return status_of(user)
+
+
+def charge_zone(user: User | None) -> str:
+    """The zone whose local day the charge counts in: the member's, UTC when unknown."""
+    return _zone(user.timezone if user is not None else None).key
+
+
+def charged_status(user: User, row: Any) -> QuotaStatus:
+    """The quota after a charge, from the row it returned (the loaded ``user`` takes its
+    counters, without reading it again)."""
+    set_committed_value(user, "daily_used", row.daily_used)
+    set_committed_value(user, "daily_quota", row.daily_quota)
+    set_committed_value(user, "last_reset_date", row.last_reset_date)
+    return status_of(user)
+
+
+def refuse(user: User) -> NoReturn:
+    """Why a charge of this member (as read after it) took nothing.
+
+    Raises: AccountRestrictedError, else QuotaExceededError.
+    """
+    status = user.account_status or "active"
+    if status != "active":
+        raise AccountRestrictedError(status)
+    raise QuotaExceededError(user.daily_quota, next_reset(user.timezone))
 
 
 async def set_tier(session: AsyncSession, user_id: str, tier: str, daily_quota: int) -> User:

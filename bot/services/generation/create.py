@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from bot.errors import NotFoundError
 from bot.providers.base import ImageProvider, ImageResult, PromptOptimizer, PromptResult
-from bot.services.generation.accept import Acceptance, accepting, begin
+from bot.services.generation.accept import Acceptance, accept_create, accepting, begin
 from bot.services.generation.inputs import (
     CreateInputs,
     apply_attributes,
     create_inputs,
     placeholder_character,
+    placeholder_values,
 )
 from bot.services.generation.model import (
     CreateRequest,
@@ -84,6 +85,8 @@ async def _prepare(
     resumed = acceptance.resumed is not None
     if not resumed:
         runner.check_open()
+        if acceptance.queued:
+            return await _accept(runner, request, acceptance, inputs)
     async with runner.db.transaction() as session:
         user = await generating_user(session, request.user_id)
         character_id: str | None = None
@@ -112,6 +115,26 @@ async def _prepare(
         content_filter, lowered = effective_filter(
             user.content_filter_level, request.age_restricted
         )
+    job = Job(generation.id, "create", user.id, placeholder_character_id=character_id)
+    return _Prepared(job, character_id, inputs, content_filter, lowered, quota)
+
+
+async def _accept(
+    runner: GenerationRunner, request: CreateRequest, acceptance: Acceptance, inputs: CreateInputs
+) -> _Prepared:
+    """A new create, into the queue: the member (and a remix's original) read, then the
+    acceptance in one statement (:func:`accept_create`), which commits on its own."""
+    async with runner.db.read() as session:
+        user = await generating_user(session, request.user_id)
+        if request.remix is not None:  # still public, still allowed: else nothing is charged
+            await remixable(session, request.remix.character_id, user.id, request.remix.guild_id)
+    placeholder = placeholder_values(inputs)
+    if request.remix is not None:
+        placeholder["meta"] = {**placeholder["meta"], **remix_meta(request.remix)}
+    async with runner.db.statement() as session:
+        generation, quota = await accept_create(session, user, acceptance, placeholder)
+    character_id = str(generation.character_id)
+    content_filter, lowered = effective_filter(user.content_filter_level, request.age_restricted)
     job = Job(generation.id, "create", user.id, placeholder_character_id=character_id)
     return _Prepared(job, character_id, inputs, content_filter, lowered, quota)
 

@@ -4,6 +4,7 @@ model's attributes onto the character row."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bot.errors import InvalidInputError
 from bot.providers.base import PromptResult
@@ -86,19 +87,24 @@ def variant_inputs(instruction: str, theme_name: str | None) -> tuple[str, str]:
     return text, clean(theme_name, MAX_THEME_NAME, "theme name") or DEFAULT_THEME
 
 
+def placeholder_values(inputs: CreateInputs) -> dict[str, Any]:
+    """The pending character a create fills in once drawn (deleted if it fails), as its
+    attributes (the member's is ``user_id``)."""
+    return {
+        "name": inputs.name,
+        "description": inputs.description,
+        "prompt": inputs.description,
+        "style_type": inputs.style,
+        "gender": inputs.gender,
+        "age": inputs.age,
+        "generation_status": "pending",
+        "meta": {SOURCE: FROM_DISCORD, ART_STYLE: inputs.style, GENDER: inputs.gender},
+    }
+
+
 def placeholder_character(user_id: str, inputs: CreateInputs) -> Character:
-    """The pending character a create fills in once drawn (deleted if it fails)."""
-    return Character(
-        user_id=user_id,
-        name=inputs.name,
-        description=inputs.description,
-        prompt=inputs.description,
-        style_type=inputs.style,
-        gender=inputs.gender,
-        age=inputs.age,
-        generation_status="pending",
-        meta={SOURCE: FROM_DISCORD, ART_STYLE: inputs.style, GENDER: inputs.gender},
-    )
+    """The pending character (:func:`placeholder_values`) as a row to add."""
+    return Character(user_id=user_id, **placeholder_values(inputs))
 
 
 def apply_attributes(row: Character, optimized: PromptResult, inputs: CreateInputs) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, LargeBinary, bindparam, text
+from sqlalchemy import Boolean, LargeBinary, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,13 +20,7 @@ ENTRYPOINT = "generation"
 """The queue's name for a generation job (its payload: the generation's id)."""
 
 
-ACCEPT_SQL = text(
-    """
-    WITH generation AS (
-        INSERT INTO generations (user_id, character_id, prompt, style_type, status, batch_size)
-        VALUES (:user_id, :character_id, :prompt, :style, 'pending', 1)
-        RETURNING id
-    ),
+_QUEUED = """
     job AS (
         INSERT INTO pgqueuer (priority, entrypoint, payload, status)
         SELECT 0, :entrypoint, convert_to(generation.id, 'UTF8'),
@@ -45,17 +39,48 @@ ACCEPT_SQL = text(
             CASE WHEN :claimed THEN 1 ELSE 0 END, :worker
         FROM generation, job
     )
-    SELECT generation.id AS generation_id, job.id AS queue_id FROM generation, job
-    """
-).bindparams(
-    bindparam("request", type_=JSONB),
-    bindparam("reply", type_=JSONB),
-    bindparam("reference", type_=LargeBinary),
-    bindparam("claimed", type_=Boolean),
+"""
+
+
+def queued_statement(generation: str, select: str, *before: str) -> TextClause:
+    """One statement that records a pending generation (the ``generation`` CTE's INSERT,
+    returning its id) with its queue row, the queue's own log line and its job, after the
+    ``before`` CTEs (``name AS (...)``), and answers ``select``. Parameters: the generation's,
+    and ``entrypoint``, ``claimed``, ``kind``, ``request``, ``reference``, ``reply``, ``worker``
+    (:func:`job_values`)."""
+    ctes = ",\n".join([*before, f"generation AS ({generation})", _QUEUED])
+    return text(f"WITH {ctes}\n{select}").bindparams(
+        bindparam("request", type_=JSONB),
+        bindparam("reply", type_=JSONB),
+        bindparam("reference", type_=LargeBinary),
+        bindparam("claimed", type_=Boolean),
+    )
+
+
+ACCEPT_SQL = queued_statement(
+    "INSERT INTO generations (user_id, character_id, prompt, style_type, status, batch_size)"
+    " VALUES (:user_id, :character_id, :prompt, :style, 'pending', 1) RETURNING id",
+    "SELECT generation.id AS generation_id, job.id AS queue_id FROM generation, job",
 )
 """The pending generation, its queue row (with the queue's own log line) and its job, as one
 statement: pgqueuer's enqueue, then the job row, then the claim were three round trips more,
 each waited for while the acceptance holds its place in line."""
+
+
+def job_values(
+    kind: str, request: object, reply: ReplyTarget | None, claimed_by: str | None
+) -> dict[str, Any]:
+    """The job's parameters of a :func:`queued_statement`."""
+    data, blob = encode(request)
+    return {
+        "entrypoint": ENTRYPOINT,
+        "claimed": claimed_by is not None,
+        "kind": kind,
+        "request": data,
+        "reference": blob,
+        "reply": reply.to_json() if reply is not None else {},
+        "worker": claimed_by,
+    }
 
 
 @dataclass(frozen=True)
@@ -83,25 +108,9 @@ async def accept_queued(
     and its job exist together or not at all. ``claimed_by``: the job is taken at once by the
     caller's own worker of that name (picked, its heartbeat now, its first attempt counted):
     no other worker takes it unless that heartbeat stops."""
-    data, blob = encode(request)
-    row = (
-        await session.execute(
-            ACCEPT_SQL,
-            {
-                "user_id": user_id,
-                "character_id": character_id,
-                "prompt": prompt,
-                "style": style,
-                "entrypoint": ENTRYPOINT,
-                "claimed": claimed_by is not None,
-                "kind": kind,
-                "request": data,
-                "reference": blob,
-                "reply": reply.to_json() if reply is not None else {},
-                "worker": claimed_by,
-            },
-        )
-    ).one()
+    values = {"user_id": user_id, "character_id": character_id, "prompt": prompt, "style": style}
+    values.update(job_values(kind, request, reply, claimed_by))
+    row = (await session.execute(ACCEPT_SQL, values)).one()
     return Queued(str(row.generation_id), int(row.queue_id))
 
 
