@@ -17,7 +17,8 @@ Measured at the fakes only (``bench.portraits``): the bot is not hooked, so a tr
 the portrait earlier or later is measured as it is.
 
     .venv/bin/python -m bench.latency [--runs 5] [--count 100] [--seed 19]
-        [--concurrency 128] [--base COMMIT | --no-base]
+        [--concurrency 128] [--base COMMIT | --no-base] [--no-floor]
+        [--profile FILE [--profile-seconds 30]]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import math
+import signal
 import statistics
 from typing import Any
 
@@ -35,7 +37,7 @@ from bench.common import Target, finish, ms, percentile, summary, table
 from bench.generation import STAGES, busy_seconds, portrait_png
 from bench.portraits import Create, Latencies, PortraitWatch, attribute, description, plan
 from bench.sides import Side, add_arguments, compare, floor_side, sides
-from bench.stack import Stack, running_stack, warm_up
+from bench.stack import Stack, profile, running_stack, warm_up
 
 SINGLE_LATENCY = 0.5  # target 2: each Gemini call
 SINGLE_LIMIT = 1.08
@@ -172,7 +174,15 @@ async def measure(side: Side, args: argparse.Namespace, png: bytes) -> dict[str,
         stack.gemini.latency_for = hook
         await asyncio.sleep(1.0)
         one = await single(stack, args.runs)
+        spy = (  # the concurrent creates, from their start
+            profile(stack.bot.pid, f"{args.profile}.{side.name}", args.profile_seconds)
+            if args.profile
+            else None
+        )
         many = await concurrent(stack, args.count, args.seed, hook)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         violations = len(stack.fake.violations)
         stored = (await stack.bot.request("report", "report")).get("stored")
     return {
@@ -275,6 +285,15 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=128, help="GENERATION_CONCURRENCY")
     parser.add_argument("--pool-size", type=int, default=None, help="override the DB pool")
     parser.add_argument("--side", type=int, default=1024, help="side of the fake's PNG, px")
+    parser.add_argument(
+        "--profile", help="py-spy each side's bot over the concurrent creates into <this>.<side>"
+    )
+    parser.add_argument(
+        "--profile-seconds",
+        type=int,
+        default=30,
+        help="how long --profile samples from the burst's start (2: its acceptances)",
+    )
     parser.add_argument(
         "--no-floor",
         action="store_true",

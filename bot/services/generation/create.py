@@ -123,15 +123,14 @@ async def _accept(
     runner: GenerationRunner, request: CreateRequest, acceptance: Acceptance, inputs: CreateInputs
 ) -> _Prepared:
     """A new create, into the queue: the member (and a remix's original) read, then the
-    acceptance in one statement (:func:`accept_create`), which commits on its own."""
-    async with runner.db.read() as session:
+    acceptance in one statement (:func:`accept_create`), which commits on its own; one
+    connection for both."""
+    placeholder = placeholder_values(inputs)
+    async with runner.db.statement() as session:
         user = await generating_user(session, request.user_id)
         if request.remix is not None:  # still public, still allowed: else nothing is charged
             await remixable(session, request.remix.character_id, user.id, request.remix.guild_id)
-    placeholder = placeholder_values(inputs)
-    if request.remix is not None:
-        placeholder["meta"] = {**placeholder["meta"], **remix_meta(request.remix)}
-    async with runner.db.statement() as session:
+            placeholder["meta"] = {**placeholder["meta"], **remix_meta(request.remix)}
         generation, quota = await accept_create(session, user, acceptance, placeholder)
     character_id = str(generation.character_id)
     content_filter, lowered = effective_filter(user.content_filter_level, request.age_restricted)
