@@ -146,10 +146,10 @@ class Database:
         return self._reads()
 
     def statement(self) -> AbstractAsyncContextManager[AsyncSession]:
-        """A session for one write that is a single statement (``session.execute``): it
-        commits on its own, one round trip instead of three (no BEGIN and COMMIT around it);
-        ORM changes are refused, as in :meth:`read`. Without autocommit sessions (a handle
-        built on one factory), a transaction."""
+        """A session for a write that is a single statement (``session.execute``), and any
+        reads before it: each statement commits on its own, one round trip instead of three
+        (no BEGIN and COMMIT around it); ORM changes are refused, as in :meth:`read`. Without
+        autocommit sessions (a handle built on one factory), a transaction."""
         return self._reads() if self._reads is not self._writes else self.transaction()
 
     @property

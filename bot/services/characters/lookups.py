@@ -8,6 +8,7 @@ owner allows gallery showcase and is active (``bot.services.visibility``, the ru
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
+    bindparam,
     case,
     literal_column,
     or_,
@@ -190,38 +192,51 @@ whatever the collection's size (bench/queries: a member with 10,000 took 15 ms p
 when every name was searched). Older ones are still reachable through /character list."""
 
 
+@functools.cache
+def _autocomplete_statements(limit: int) -> tuple[Select[Any, Any], Select[Any, Any]]:
+    """The autocomplete's two statements for this limit (the most recent; those matching), built
+    once: a keystroke binds the member and the patterns instead of building and hashing a new
+    statement each time."""
+    newest = (Character.created_at.desc(), Character.id.desc())
+    member = Character.user_id == bindparam("user_id")
+    most_recent = (
+        select(Character.id, Character.name).where(member, is_completed).order_by(*newest)
+    ).limit(limit)
+    recent = (
+        select(Character.id, Character.name, Character.created_at)
+        .where(member, is_completed)
+        .order_by(*newest)
+        .limit(AUTOCOMPLETE_SCAN)
+        .subquery()
+    )
+    name = recent.c.name
+    matching = (
+        select(recent.c.id, recent.c.name)
+        .where(name.ilike(bindparam("contains"), escape="\\"))
+        .order_by(
+            case((name.ilike(bindparam("prefix"), escape="\\"), 0), else_=1),
+            recent.c.created_at.desc(),
+            recent.c.id.desc(),
+        )
+        .limit(limit)
+    )
+    return most_recent, matching
+
+
 async def autocomplete_characters(
     session: AsyncSession, user_id: str, query: str, limit: int = AUTOCOMPLETE_MAX
 ) -> list[tuple[str, str]]:
     """``(id, name)`` of the caller's completed characters matching ``query`` (prefix matches
     first, then substring, case-insensitive), most recent first, among their newest 1,000;
     an empty query gives the most recent."""
-    limit = clamp_limit(limit, AUTOCOMPLETE_MAX)
+    most_recent, matching = _autocomplete_statements(clamp_limit(limit, AUTOCOMPLETE_MAX))
     query = (query or "").strip()
-    newest = (Character.created_at.desc(), Character.id.desc())
     if not query:
-        stmt = (
-            select(Character.id, Character.name)
-            .where(Character.user_id == user_id, is_completed)
-            .order_by(*newest)
-            .limit(limit)
-        )
+        rows = (await session.execute(most_recent, {"user_id": user_id})).all()
     else:
-        recent = (
-            select(Character.id, Character.name, Character.created_at)
-            .where(Character.user_id == user_id, is_completed)
-            .order_by(*newest)
-            .limit(AUTOCOMPLETE_SCAN)
-            .subquery()
-        )
-        matches, rank = name_rank(recent.c.name, query)
-        stmt = (
-            select(recent.c.id, recent.c.name)
-            .where(matches)
-            .order_by(rank, recent.c.created_at.desc(), recent.c.id.desc())
-            .limit(limit)
-        )
-    rows = (await session.execute(stmt)).all()
+        escaped = escape_like(query)
+        values = {"user_id": user_id, "contains": f"%{escaped}%", "prefix": f"{escaped}%"}
+        rows = (await session.execute(matching, values)).all()
     return [(row.id, row.name or f"Untitled {row.id[:8]}") for row in rows]
 
 
