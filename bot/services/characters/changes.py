@@ -4,10 +4,11 @@ character. Session helpers: the caller's unit of work commits (or the use cases 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,6 +129,32 @@ async def delete_character(
     )
 
 
+@functools.cache
+def _flag_change(flag: CharacterFlag, value: bool | None) -> Update:
+    """The UPDATE … RETURNING that sets (``value`` None: toggles) ``flag`` of the character
+    ``the_character`` owned by ``its_owner`` (bound parameters: a column's own name is taken
+    by the SET clause), built once per flag and value."""
+    column = getattr(Character, flag)
+    current = func.coalesce(column, literal(False))
+    new_value: ColumnElement[bool] = ~current if value is None else literal(value)
+    conditions = [
+        Character.id == bindparam("the_character"),
+        Character.user_id == bindparam("its_owner"),
+    ]
+    if flag == "is_public":  # only a finished character is published (unpublishing always works)
+        conditions.append(or_(~new_value, Character.generation_status == "completed"))
+        # never one with an image made under the relaxed filter
+        relaxed = Character.meta[CONTENT_FILTER].astext == RELAXED
+        conditions.append(or_(~new_value, ~func.coalesce(relaxed, literal(False))))
+    return (
+        update(Character)
+        .where(*conditions)
+        .values({flag: new_value, "updated_at": func.now()})
+        .returning(Character)
+        .execution_options(populate_existing=True)
+    )
+
+
 async def set_flag(
     session: AsyncSession,
     character_id: str,
@@ -142,24 +169,12 @@ async def set_flag(
     """
     if flag not in _FLAGS:
         raise InvalidInputError("Unknown flag.", reason_key="invalid.flag", flag=str(flag))
-    column = getattr(Character, flag)
-    current = func.coalesce(column, literal(False))
-    new_value: ColumnElement[bool] = ~current if value is None else literal(bool(value))
-    conditions = [Character.id == character_id, Character.user_id == user_id]
-    if flag == "is_public":  # only a finished character is published (unpublishing always works)
-        conditions.append(or_(~new_value, Character.generation_status == "completed"))
-        # never one with an image made under the relaxed filter
-        relaxed = Character.meta[CONTENT_FILTER].astext == RELAXED
-        conditions.append(or_(~new_value, ~func.coalesce(relaxed, literal(False))))
     # one statement: the change and the updated row (the usual press of a button)
-    changed = None
+    changed: Character | None = None
     if is_valid_id(character_id):
         changed = await session.scalar(
-            update(Character)
-            .where(*conditions)
-            .values({flag: new_value, "updated_at": func.now()})
-            .returning(Character)
-            .execution_options(populate_existing=True)
+            _flag_change(flag, None if value is None else bool(value)),
+            {"the_character": character_id, "its_owner": user_id},
         )
     if changed is not None:
         return changed

@@ -108,7 +108,7 @@ async def change_flag(
 
     Raises: NotFoundError, NotOwnerError, InvalidInputError.
     """
-    async with db.transaction() as session:
+    async with db.statement() as session:  # one UPDATE … RETURNING: it commits on its own
         return await set_flag(session, character_id, user_id, flag, value)
 
 
