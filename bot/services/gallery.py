@@ -14,16 +14,19 @@ their session-taking steps.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInputError, NotFoundError
 from bot.services.accounts import public_name
 from bot.services.characters import is_valid_id
 from bot.services.pagination import (
+    Cursor,
     Page,
     apply_keyset,
     clamp_limit,
@@ -116,7 +119,10 @@ async def _page(
         limit=limit,
         order="desc" if sort == "newest" else "asc",
     )
-    rows = (await session.execute(stmt)).all()
+    return _entries((await session.execute(stmt)).all(), parsed, limit)
+
+
+def _entries(rows: Sequence[Any], parsed: Cursor | None, limit: int) -> Page[GalleryEntry]:
     page = keyset_page(rows, limit=limit, cursor=parsed, key=lambda r: (r[0].created_at, r[0].id))
     return Page(
         items=[
@@ -131,6 +137,23 @@ async def _page(
         ],
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
+    )
+
+
+@functools.cache
+def _first_page(in_guild: bool, sort: GallerySort, limit: int) -> _EntrySelect:
+    """The first page of the whole gallery (in a guild: its id bound as ``guild``), built once
+    per sort and limit."""
+    stmt = _base().where(
+        *showcased_join(), shown_in_guild(bindparam("guild") if in_guild else None)
+    )
+    return apply_keyset(
+        stmt,
+        Character.created_at,
+        Character.id,
+        cursor=None,
+        limit=limit,
+        order="desc" if sort == "newest" else "asc",
     )
 
 
@@ -154,19 +177,24 @@ async def browse(
             "Sort by newest or oldest.", reason_key="invalid.sort", value=str(sort)
         )
     order: GallerySort = "oldest" if sort == "oldest" else "newest"
+    if style and style not in STYLES:
+        raise InvalidInputError(
+            f"Unknown style. Choose one of: {', '.join(STYLES)}.",
+            reason_key="invalid.style",
+            value=style,
+        )
+    tagged = _tag_filter(tag) if tag else None
+    if not style and tagged is None and not cursor:
+        # the first page of the whole gallery, the usual one: its statement is built once
+        limit = clamp_limit(limit)
+        first = _first_page(guild_id is not None, order, limit)
+        values = {} if guild_id is None else {"guild": guild_id}
+        return _entries((await session.execute(first, values)).all(), None, limit)
     stmt = _base().where(*showcased_join(), shown_in_guild(guild_id))
     if style:
-        if style not in STYLES:
-            raise InvalidInputError(
-                f"Unknown style. Choose one of: {', '.join(STYLES)}.",
-                reason_key="invalid.style",
-                value=style,
-            )
         stmt = stmt.where(Character.style_type == style)
-    if tag:
-        condition = _tag_filter(tag)
-        if condition is not None:
-            stmt = stmt.where(condition)
+    if tagged is not None:
+        stmt = stmt.where(tagged)
     return await _page(session, stmt, cursor=cursor, limit=limit, sort=order)
 
 

@@ -10,7 +10,7 @@ shown at all (:func:`shown_in_guild`); it stays visible everywhere else.
 from __future__ import annotations
 
 from sqlalchemy import Text, and_, exists, literal_column, or_, true
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from db.bot_models import GuildHiddenCharacter
 from db.models import Character, User
@@ -48,9 +48,10 @@ def visible_to(viewer_user_id: str) -> ColumnElement[bool]:
     return or_(and_(Character.user_id == viewer_user_id, is_completed), publicly_visible())
 
 
-def shown_in_guild(guild_id: int | None) -> ColumnElement[bool]:
-    """SQL on ``characters``: not hidden by the moderators of ``guild_id`` (anything goes
-    outside a guild). Served by the primary key of ``guild_hidden_characters``."""
+def shown_in_guild(guild_id: int | BindParameter[int] | None) -> ColumnElement[bool]:
+    """SQL on ``characters``: not hidden by the moderators of ``guild_id`` (a value, or a
+    parameter bound at execution; anything goes outside a guild). Served by the primary key of
+    ``guild_hidden_characters``."""
     if guild_id is None:
         return true()
     return ~exists().where(
