@@ -27,6 +27,7 @@ from bot.services.accounts import public_name
 from bot.services.characters import is_valid_id
 from bot.services.pagination import (
     Cursor,
+    Order,
     Page,
     apply_keyset,
     clamp_limit,
@@ -111,15 +112,18 @@ async def _page(
 ) -> Page[GalleryEntry]:
     limit = clamp_limit(limit)
     parsed = parse_cursor(cursor) if cursor else None
-    stmt = apply_keyset(
-        stmt,
-        Character.created_at,
-        Character.id,
-        cursor=parsed,
-        limit=limit,
-        order="desc" if sort == "newest" else "asc",
-    )
+    stmt = _paged(stmt, parsed, limit, sort)
     return _entries((await session.execute(stmt)).all(), parsed, limit)
+
+
+def _paged(
+    stmt: _EntrySelect, parsed: Cursor | None, limit: int, sort: GallerySort
+) -> _EntrySelect:
+    """``stmt``'s page after ``parsed`` (None: the first) in ``sort`` order."""
+    order: Order = "desc" if sort == "newest" else "asc"
+    return apply_keyset(
+        stmt, Character.created_at, Character.id, cursor=parsed, limit=limit, order=order
+    )
 
 
 def _entries(rows: Sequence[Any], parsed: Cursor | None, limit: int) -> Page[GalleryEntry]:
@@ -147,14 +151,7 @@ def _first_page(in_guild: bool, sort: GallerySort, limit: int) -> _EntrySelect:
     stmt = _base().where(
         *showcased_join(), shown_in_guild(bindparam("guild") if in_guild else None)
     )
-    return apply_keyset(
-        stmt,
-        Character.created_at,
-        Character.id,
-        cursor=None,
-        limit=limit,
-        order="desc" if sort == "newest" else "asc",
-    )
+    return _paged(stmt, None, limit, sort)
 
 
 async def browse(
