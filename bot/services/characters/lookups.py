@@ -94,11 +94,25 @@ def storage_keys(meta: dict[str, Any] | None) -> list[str]:
     return Meta(meta).storage_keys
 
 
-def name_rank(column: Any, query: str) -> tuple[ColumnElement[bool], ColumnElement[int]]:
-    """The (substring filter, prefix-first rank) pair of a case-insensitive name search."""
+def name_patterns(query: str) -> dict[str, str]:
+    """The LIKE patterns of a case-insensitive name search for ``query``: ``contains`` (the
+    filter) and ``prefix`` (ranked first)."""
     escaped = escape_like(query)
-    matches = column.ilike(f"%{escaped}%", escape="\\")
-    rank = case((column.ilike(f"{escaped}%", escape="\\"), 0), else_=1)
+    return {"contains": f"%{escaped}%", "prefix": f"{escaped}%"}
+
+
+def name_rank(column: Any, query: str | None) -> tuple[ColumnElement[bool], ColumnElement[int]]:
+    """The (substring filter, prefix-first rank) pair of a case-insensitive name search.
+    ``query`` None: the patterns are parameters ``contains`` and ``prefix``, bound at execution
+    (:func:`name_patterns`), for a statement built once."""
+    if query is None:
+        contains: Any = bindparam("contains")
+        prefix: Any = bindparam("prefix")
+    else:
+        patterns = name_patterns(query)
+        contains, prefix = patterns["contains"], patterns["prefix"]
+    matches = column.ilike(contains, escape="\\")
+    rank = case((column.ilike(prefix, escape="\\"), 0), else_=1)
     return matches, rank
 
 
@@ -209,15 +223,11 @@ def _autocomplete_statements(limit: int) -> tuple[Select[Any, Any], Select[Any, 
         .limit(AUTOCOMPLETE_SCAN)
         .subquery()
     )
-    name = recent.c.name
+    matches, rank = name_rank(recent.c.name, None)
     matching = (
         select(recent.c.id, recent.c.name)
-        .where(name.ilike(bindparam("contains"), escape="\\"))
-        .order_by(
-            case((name.ilike(bindparam("prefix"), escape="\\"), 0), else_=1),
-            recent.c.created_at.desc(),
-            recent.c.id.desc(),
-        )
+        .where(matches)
+        .order_by(rank, recent.c.created_at.desc(), recent.c.id.desc())
         .limit(limit)
     )
     return most_recent, matching
@@ -234,8 +244,7 @@ async def autocomplete_characters(
     if not query:
         rows = (await session.execute(most_recent, {"user_id": user_id})).all()
     else:
-        escaped = escape_like(query)
-        values = {"user_id": user_id, "contains": f"%{escaped}%", "prefix": f"{escaped}%"}
+        values = {"user_id": user_id, **name_patterns(query)}
         rows = (await session.execute(matching, values)).all()
     return [(row.id, row.name or f"Untitled {row.id[:8]}") for row in rows]
 
