@@ -37,7 +37,7 @@ CHARGE_UPDATE = f"""
     RETURNING id, daily_used, daily_quota, last_reset_date
     """
 """The charge (parameters ``user_id`` and ``zone``, see :func:`charge_zone`): the member's row
-as charged, or none when nothing was (see :func:`refuse`). A statement of its own
+as charged, or none when nothing was (see :func:`refused`). A statement of its own
 (:data:`CHARGE_SQL`) or the first part of one that records what was charged for."""
 CHARGE_SQL = text(CHARGE_UPDATE)
 
@@ -96,13 +96,13 @@ async def charge(session: AsyncSession, user_id: str) -> QuotaStatus:
     loaded = await session.get(User, user_id)  # the caller's row is usually loaded already
     params = {"user_id": user_id, "zone": charge_zone(loaded)}
     row = (await session.execute(CHARGE_SQL, params)).one_or_none()
-    if row is not None and loaded is not None:  # the row as charged, without reading it again
+    if row is None:
+        await refused(session, user_id)
+    if loaded is not None:  # the row as charged, without reading it again
         return charged_status(loaded, row)
     user = await session.get(User, user_id, populate_existing=True)
     if user is None:
         raise NotFoundError("user")
-    if row is None:
-        refuse(user)
     return status_of(user)
 
 
@@ -120,11 +120,14 @@ def charged_status(user: User, row: Any) -> QuotaStatus:
     return status_of(user)
 
 
-def refuse(user: User) -> NoReturn:
-    """Why a charge of this member (as read after it) took nothing.
+async def refused(session: AsyncSession, user_id: str) -> NoReturn:
+    """Why a charge of this member took nothing, from their row read again after it.
 
-    Raises: AccountRestrictedError, else QuotaExceededError.
+    Raises: NotFoundError (no such member), AccountRestrictedError, else QuotaExceededError.
     """
+    user = await session.get(User, user_id, populate_existing=True)
+    if user is None:
+        raise NotFoundError("user")
     status = user.account_status or "active"
     if status != "active":
         raise AccountRestrictedError(status)

@@ -24,7 +24,7 @@ from bot.services.quota import (
     charge,
     charge_zone,
     charged_status,
-    refuse,
+    refused,
     status_of,
 )
 from db.models import Generation, User
@@ -108,7 +108,7 @@ async def begin(
 
 ACCEPT_CREATE_SQL = queued_statement(
     "INSERT INTO generations (user_id, character_id, prompt, style_type, status, batch_size)"
-    " SELECT charged.id, placeholder.id, :prompt, :style, 'pending', 1"
+    " SELECT charged.id, placeholder.id, :prompt, :style_type, 'pending', 1"
     " FROM charged, placeholder RETURNING id",
     "SELECT generation.id AS generation_id, job.id AS queue_id,"
     " placeholder.id AS character_id, charged.daily_used, charged.daily_quota,"
@@ -116,9 +116,12 @@ ACCEPT_CREATE_SQL = queued_statement(
     f"charged AS ({CHARGE_UPDATE})",
     "placeholder AS (INSERT INTO characters (user_id, name, description, prompt, style_type,"
     " gender, age, generation_status, metadata) SELECT charged.id, :name, :description,"
-    " :placeholder_prompt, :style, :gender, :age, :status, :meta FROM charged RETURNING id)",
+    " :prompt, :style_type, :gender, :age, :generation_status, :meta FROM charged"
+    " RETURNING id)",
 ).bindparams(bindparam("meta", type_=JSONB))
-"""A create's acceptance: the charge, the pending character, the generation, its queue row and
+"""A create's acceptance: the charge, the pending character (its attributes are the parameters,
+named as :func:`~bot.services.generation.inputs.placeholder_values` names them), the generation
+(with the character's prompt and style: the member's description and style), its queue row and
 its job. Nothing is written unless the charge took a unit; one round trip, where a transaction
 of its own took six (BEGIN, the member, the character, the charge, the generation with its job,
 COMMIT) while the acceptance held its place in line."""
@@ -134,27 +137,12 @@ async def accept_create(
 
     Raises: QuotaExceededError, AccountRestrictedError; NotFoundError when the member is gone.
     """
-    values = {
-        "user_id": user.id,
-        "zone": charge_zone(user),
-        "name": placeholder["name"],
-        "description": placeholder["description"],
-        "placeholder_prompt": placeholder["prompt"],
-        "style": placeholder["style_type"],
-        "gender": placeholder["gender"],
-        "age": placeholder["age"],
-        "status": placeholder["generation_status"],
-        "meta": placeholder["meta"],
-        "prompt": placeholder["description"],
-    }
+    values = {"user_id": user.id, "zone": charge_zone(user), **placeholder}
     values.update(
         job_values(acceptance.kind, acceptance.request, acceptance.reply, acceptance.claimed_by)
     )
     row = (await session.execute(ACCEPT_CREATE_SQL, values)).one_or_none()
     if row is None:  # nothing charged, nothing written: say why
-        current = await session.get(User, user.id, populate_existing=True)
-        if current is None:
-            raise NotFoundError("user")
-        refuse(current)
+        await refused(session, user.id)
     quota = charged_status(user, row)
     return Begun(str(row.generation_id), str(row.character_id)), quota
